@@ -1,0 +1,31 @@
+# The two commands a new user needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export FLASK_APP := wsgi.py
+
+.PHONY: install run test test-sqlite test-postgres
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## run: migrate the embedded SQLite database, make the demo site, serve on 127.0.0.1:$(PORT)
+run: install
+	$(BIN)/flask db upgrade
+	PORT=$(PORT) $(BIN)/flask demo ensure
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+## test: every test, on SQLite
+test: install
+	$(BIN)/python -m pytest
+
+## test-postgres: every test again, on a database of its own in the PostgreSQL at PG_TEST_URL
+test-postgres: install
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest

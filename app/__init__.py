@@ -1,0 +1,62 @@
+"""OpsIQ Consent: the application factory."""
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Config, env_overrides
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with this configuration."""
+
+
+def create_app(config=None):
+    """Build the app: defaults, then the environment, then `config`; wire extensions and routes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, instance_relative_config=True, static_folder=os.path.join(root, "static"),
+                instance_path=os.environ.get("OPSIQ_INSTANCE") or os.path.join(root, "instance"))
+    app.config.from_object(Config)
+    app.config.update(env_overrides())
+    if config:
+        app.config.update(config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "opsiq.sqlite")
+    check_production(app.config)
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from app import models  # noqa: F401  (tables must be known before migrate)
+    from app.extensions import api, db, geo, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
+    geo.init_app(app)
+    api.init_app(app)
+
+    from app.api import browser
+
+    api.register_blueprint(browser.blp)
+
+    from app import wellknown
+
+    app.register_blueprint(wellknown.bp)
+
+    from app import cli
+
+    cli.init_app(app)
+    return app
+
+
+def check_production(config):
+    """Production refuses to start on the development secret or without one."""
+    if config.get("OPSIQ_ENV") not in ("development", "production"):
+        raise ConfigError("OPSIQ_ENV must be `development` or `production`")
+    if config["OPSIQ_ENV"] == "production":
+        if not os.environ.get("SECRET_KEY") and config.get("SECRET_KEY") == Config.SECRET_KEY:
+            raise ConfigError("SECRET_KEY must be set in the environment when OPSIQ_ENV=production")
+        if config.get("SECRET_KEY") == Config.SECRET_KEY or len(config.get("SECRET_KEY") or "") < 16:
+            raise ConfigError("SECRET_KEY is too short or the development default")

@@ -1,0 +1,1 @@
+"""JSON blueprints, one module per area."""

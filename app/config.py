@@ -1,0 +1,42 @@
+"""Configuration: defaults here, then the environment, then what the caller passes."""
+import os
+
+
+class Config:
+    """Defaults for every environment; each can be overridden from the environment."""
+
+    OPSIQ_ENV = "development"
+    SECRET_KEY = "dev-only-secret-do-not-use-in-production"
+    SQLALCHEMY_DATABASE_URI = None  # filled by create_app: DATABASE_URL or an instance SQLite file
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    GEOIP_DATABASE = None  # None: the GeoLite2 City file shipped in maxminddb-geolite2
+    TRUSTED_PROXIES = 0
+    MAX_CONTENT_LENGTH = 16 * 1024
+    # Seconds a site's resolved configuration is cached in process; 0 disables the cache.
+    SITE_CACHE_SECONDS = 5
+    # Seal the ledger from the write path at most this often (seconds); 0 disables it.
+    LEDGER_SEAL_INTERVAL = 30
+    # Records younger than this are left for the next seal, so slow transactions are not skipped.
+    LEDGER_SEAL_LAG = 5
+
+    API_TITLE = "OpsIQ Consent API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_REDOC_PATH = "docs"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    JSON_SORT_KEYS = False
+
+
+def env_overrides():
+    """Read the documented environment variables (exact names) into config keys."""
+    out = {}
+    if os.environ.get("DATABASE_URL"):
+        out["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV"):
+        if os.environ.get(name):
+            out[name] = os.environ[name]
+    if os.environ.get("TRUSTED_PROXIES"):
+        out["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
+    return out

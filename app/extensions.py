@@ -1,0 +1,17 @@
+"""Extensions, created unbound and wired to the app in create_app."""
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from app.api.errors import JsonApi
+from app.services.geo import GeoReader
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = JsonApi()
+geo = GeoReader()

@@ -1,0 +1,1 @@
+"""Domain actions shared by the API, the CLI and the tests."""

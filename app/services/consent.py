@@ -1,0 +1,157 @@
+"""Recording consent decisions: the browser-facing write path of the ledger."""
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db, geo
+from app.models import ConsentRecord, utcnow
+from app.services import ledger
+from app.services.geo import truncate_ip
+from app.services.receipts import sign_receipt
+from app.services.regimes import decide_regime
+from app.services.sites import effective_default, is_sale_or_share
+
+METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
+EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
+
+
+class ConsentError(ValueError):
+    """Input the schema could not catch (it depends on the site): `errors` names the fields."""
+
+    def __init__(self, errors):
+        super().__init__("invalid consent")
+        self.errors = errors
+
+
+@dataclass
+class Recorded:
+    record: dict
+    receipt: str
+    created: bool
+
+
+def resolve_decisions(snap, regime, method, given, gpc):
+    """The full decision map stored on a record: one boolean per purpose of the site.
+
+    Necessary is always true; the method fixes the rest for accept/reject/dismiss; a purpose the
+    client left out keeps its default for the regime; GPC turns sale-and-share purposes off.
+    """
+    unknown = sorted(set(given) - snap.slugs)
+    if unknown:
+        raise ConsentError({"decisions": [f"unknown purpose: {s}" for s in unknown]})
+    out = {}
+    for p in snap.purposes:
+        slug = p["slug"]
+        if p["legal_basis"] == "necessary":
+            out[slug] = True
+        elif method == "accept_all":
+            out[slug] = True
+        elif method == "reject_all" or (method == "dismiss" and regime == "opt_in"):
+            out[slug] = False
+        elif slug in given:
+            out[slug] = bool(given[slug])
+        else:
+            out[slug] = effective_default(p, regime)
+        if gpc and is_sale_or_share(p):
+            out[slug] = False  # under CCPA the opt-out wins over a conflicting opt-in
+    return out
+
+
+def classify_event(method, decisions, previous, necessary):
+    """given / refused for a first decision; updated / withdrawn after one; gpc_optout for GPC."""
+    if method == "gpc":
+        return "gpc_optout"
+    granted = any(v for k, v in decisions.items() if k not in necessary)
+    if previous is None:
+        return "given" if granted else "refused"
+    had = any(v for k, v in previous["decisions"].items() if k not in necessary)
+    return "withdrawn" if had and not granted else "updated"
+
+
+def _find_by_client_id(site_id, client_record_id):
+    row = db.session.execute(
+        db.select(ConsentRecord.__table__).where(
+            ConsentRecord.site_id == site_id, ConsentRecord.client_record_id == client_record_id)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def latest_record(site_id, visitor_id):
+    """The visitor's most recent record as a dict, or None (an index-only walk: site, visitor, id)."""
+    row = db.session.execute(
+        db.select(ConsentRecord.record_id, ConsentRecord.decisions)
+        .where(ConsentRecord.site_id == site_id, ConsentRecord.visitor_id == visitor_id)
+        .order_by(ConsentRecord.id.desc()).limit(1)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", seal_interval=0, seal_lag=5):
+    """Record one decision for a site snapshot. `data` is the validated body (ConsentIn).
+
+    Returns Recorded(record dict, receipt, created). A repeated client_record_id returns the first
+    record and writes nothing. When this returns, the record is committed.
+    """
+    client_id = data.get("client_record_id")
+    if client_id:
+        existing = _find_by_client_id(snap.id, client_id)
+        if existing:
+            return Recorded(existing, sign_receipt(snap, existing), False)
+
+    ip_net = truncate_ip(ip)
+    loc = geo.locate(ip_net)
+    regime = decide_regime(loc.country, loc.region, snap.regime_overrides, snap.uses_google).regime
+    gpc = bool(data.get("gpc")) or bool(gpc_header)
+    method = data["method"]
+    decisions = resolve_decisions(snap, regime, method, data.get("decisions") or {}, gpc)
+
+    policy_version = data.get("policy_version") or (snap.policy or {}).get("version")
+    if policy_version is not None and policy_version not in snap.policy_versions:
+        raise ConsentError({"policy_version": [f"unknown policy version for this site: {policy_version}"]})
+    language = data.get("language") or snap.default_language
+    if language not in snap.languages:
+        raise ConsentError({"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
+
+    previous = latest_record(snap.id, data["visitor_id"])
+    necessary = {p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"}
+    now = utcnow()
+    values = {
+        "record_id": str(uuid.uuid4()),
+        "site_id": snap.id,
+        "visitor_id": data["visitor_id"],
+        "client_record_id": client_id,
+        "event": classify_event(method, decisions, previous, necessary),
+        "method": method,
+        "decisions": decisions,
+        "created_at": now,
+        "expires_at": now + dt.timedelta(days=snap.validity_days),
+        "config_hash": snap.config_hash,
+        "policy_version": policy_version,
+        "policy_url": snap.policy_versions.get(policy_version) if policy_version else None,
+        "language": language,
+        "regime": regime,
+        "country": loc.country,
+        "region": loc.region,
+        "geoip_build": loc.database_build,
+        "ip_truncated": ip_net,
+        "user_agent": (user_agent or "")[:512] or None,
+        "page_url": data.get("page_url"),
+        "gpc": gpc,
+        "prev_record_id": previous["record_id"] if previous else None,
+        "source": source,
+    }
+    values["record_hash"] = ledger.record_hash(values)
+    try:
+        db.session.execute(sa.insert(ConsentRecord.__table__).values(**values))
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # the same client_record_id raced in from a retry: answer with the record that won
+        db.session.rollback()
+        existing = _find_by_client_id(snap.id, client_id) if client_id else None
+        if existing is None:
+            raise
+        return Recorded(existing, sign_receipt(snap, existing), False)
+    ledger.maybe_seal(snap.id, seal_interval, seal_lag)
+    return Recorded(values, sign_receipt(snap, values), True)

@@ -1,0 +1,148 @@
+"""Tamper evidence for the consent ledger.
+
+Each record carries the SHA-256 of its canonical content. Records are sealed in batches: a seal
+lists the (row id, record hash) pairs it covers and is chained by SHA-256 to the seal before it.
+Writers never wait on a shared row: sealing runs apart from the insert, at most every few
+seconds, and two sealers racing for the same sequence number simply lose to each other.
+`verify` recomputes every hash and names each record altered, inserted into a sealed range, or
+removed from one, and any broken link of the seal chain.
+"""
+import datetime as dt
+import time
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ConsentRecord, LedgerSeal, utcnow
+from app.services.sites import canonical_json, sha256_hex
+
+GENESIS = "0" * 64
+SEAL_BATCH = 5000
+
+# The columns a record hash covers: all of them but the hash itself and the row id.
+HASHED_COLUMNS = [c.name for c in ConsentRecord.__table__.columns if c.name not in ("id", "record_hash")]
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def record_hash(values):
+    """SHA-256 of a record's canonical content (a mapping of its columns)."""
+    return sha256_hex(canonical_json({k: _plain(values.get(k)) for k in HASHED_COLUMNS}))
+
+
+def seal_hash(prev_hash, site_id, seq, entries):
+    return sha256_hex(canonical_json({"prev": prev_hash, "site": site_id, "seq": seq, "entries": entries}))
+
+
+def _last_seal(site_id):
+    return db.session.execute(
+        db.select(LedgerSeal).where(LedgerSeal.site_id == site_id).order_by(LedgerSeal.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def seal_site(site_id, lag_seconds=5):
+    """Seal the site's unsealed records older than `lag_seconds`. Returns how many were sealed."""
+    total = 0
+    while True:
+        last = _last_seal(site_id)
+        cutoff = utcnow() - dt.timedelta(seconds=lag_seconds)
+        rows = db.session.execute(
+            db.select(ConsentRecord.id, ConsentRecord.record_hash)
+            .where(ConsentRecord.site_id == site_id, ConsentRecord.id > (last.last_id if last else 0),
+                   ConsentRecord.created_at <= cutoff)
+            .order_by(ConsentRecord.id).limit(SEAL_BATCH)
+        ).all()
+        if not rows:
+            return total
+        entries = [[r.id, r.record_hash] for r in rows]
+        seq = (last.seq + 1) if last else 1
+        prev = last.seal_hash if last else GENESIS
+        db.session.add(LedgerSeal(
+            site_id=site_id, seq=seq, first_id=rows[0].id, last_id=rows[-1].id, record_count=len(rows),
+            entries=entries, covers_until=cutoff, prev_hash=prev, seal_hash=seal_hash(prev, site_id, seq, entries),
+        ))
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()  # another process sealed this batch first
+            return total
+        total += len(rows)
+        if len(rows) < SEAL_BATCH:
+            return total
+
+
+_last_auto_seal = {}
+
+
+def maybe_seal(site_id, interval, lag):
+    """Seal from the write path, at most once per `interval` seconds per site and process."""
+    if interval <= 0:
+        return
+    now = time.monotonic()
+    if now - _last_auto_seal.get(site_id, 0) < interval:
+        return
+    _last_auto_seal[site_id] = now
+    seal_site(site_id, lag)
+
+
+def verify_site(site_id):
+    """Check every record and seal of a site. Returns a report dict; `ok` is False on any finding."""
+    problems = []
+    sealed_ids = set()
+    prev = GENESIS
+    expected_seq = 1
+    seals = db.session.execute(
+        db.select(LedgerSeal).where(LedgerSeal.site_id == site_id).order_by(LedgerSeal.seq)
+    ).scalars()
+    for seal in seals:
+        if seal.seq != expected_seq:
+            problems.append({"kind": "seal_missing", "seq": expected_seq,
+                             "detail": f"seal {expected_seq} is missing before seal {seal.seq}"})
+        if seal.prev_hash != prev or seal.seal_hash != seal_hash(seal.prev_hash, site_id, seal.seq, seal.entries):
+            problems.append({"kind": "seal_altered", "seq": seal.seq, "detail": f"seal {seal.seq} does not chain"})
+        prev = seal.seal_hash
+        expected_seq = seal.seq + 1
+        sealed = {int(i): h for i, h in seal.entries}
+        sealed_ids.update(sealed)
+        rows = db.session.execute(
+            db.select(ConsentRecord).where(ConsentRecord.site_id == site_id,
+                                           ConsentRecord.id.between(seal.first_id, seal.last_id))
+        ).scalars()
+        seen = set()
+        for rec in rows:
+            seen.add(rec.id)
+            actual = record_hash(_columns(rec))
+            if rec.id not in sealed:
+                problems.append({"kind": "inserted", "record_id": rec.record_id,
+                                 "detail": f"record {rec.record_id} was not in seal {seal.seq}"})
+            elif actual != sealed[rec.id] or actual != rec.record_hash:
+                problems.append({"kind": "altered", "record_id": rec.record_id,
+                                 "detail": f"record {rec.record_id} differs from what seal {seal.seq} holds"})
+        for missing in sorted(set(sealed) - seen):
+            problems.append({"kind": "removed", "row": missing,
+                             "detail": f"row {missing} sealed in seal {seal.seq} is gone"})
+    last_id = max(sealed_ids) if sealed_ids else 0
+    covers_until = last_seal.covers_until if (last_seal := _last_seal(site_id)) else None
+    unsealed = 0
+    for rec in db.session.execute(
+        db.select(ConsentRecord).where(ConsentRecord.site_id == site_id, ConsentRecord.id > last_id)
+    ).scalars():
+        unsealed += 1
+        if record_hash(_columns(rec)) != rec.record_hash:
+            problems.append({"kind": "altered", "record_id": rec.record_id,
+                             "detail": f"record {rec.record_id} does not match its own hash (not sealed yet)"})
+        elif covers_until and rec.created_at <= covers_until:
+            problems.append({"kind": "inserted", "record_id": rec.record_id,
+                             "detail": f"record {rec.record_id} is dated before the last seal but is in none"})
+    return {"ok": not problems, "sealed": len(sealed_ids), "unsealed": unsealed, "seals": expected_seq - 1,
+            "problems": problems}
+
+
+def _columns(rec):
+    return {c: getattr(rec, c) for c in HASHED_COLUMNS}

@@ -1,0 +1,436 @@
+"""Sites, purposes, policy versions and keys; and the configuration resolved for one visitor."""
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from app.extensions import db
+from app.models import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, utcnow
+from app.services import regimes
+from app.services.texts import BANNER_TEXTS, DEFAULT_PURPOSES, RTL_LANGUAGES
+
+LEGAL_BASES = ("necessary", "consent", "legitimate_interest")
+CONSENT_MODE_KEYS = (
+    "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage",
+)
+API_KEY_PREFIX = "opsiq_sk_"
+
+
+class SiteError(ValueError):
+    """A site configuration or key operation that cannot be done; the message says why."""
+
+
+def canonical_json(value):
+    """The one serialisation hashed anywhere in the ledger: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- creating and changing sites -------------------------------------------------------------
+
+def new_site_key():
+    return secrets.token_urlsafe(12).replace("-", "x").replace("_", "y")
+
+
+def create_site(name, origins, languages=("en", "de", "fr", "es"), default_language="en",
+                policy_url="", site_key=None):
+    """Create a site with the default purposes, a receipt key and policy version 1.
+
+    Returns (site, api_key); the API key is shown once and stored only as a hash.
+    """
+    if not name or not name.strip():
+        raise SiteError("a site needs a name")
+    origins = [normalise_origin(o) for o in origins]
+    site = Site(
+        site_key=site_key or new_site_key(), name=name.strip(), origins=origins,
+        languages=list(languages), default_language=default_language, texts={},
+        regime_overrides={},
+    )
+    for i, p in enumerate(DEFAULT_PURPOSES):
+        site.purposes.append(Purpose(position=i, cookies=[], storage_keys=[], **p))
+    db.session.add(site)
+    db.session.flush()
+    db.session.add(ReceiptKey(site_id=site.id, secret=secrets.token_urlsafe(32)))
+    publish_policy(site, "1", policy_url, commit=False)
+    api_key = create_api_key(site, "default", commit=False)
+    db.session.commit()
+    return site, api_key
+
+
+def normalise_origin(origin):
+    """`https://Shop.example.com/` -> `https://shop.example.com`; refuses anything not an origin."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit((origin or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise SiteError(f"not an origin (scheme://host[:port]): {origin!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def get_site(site_key):
+    """The site with this key, or None."""
+    return db.session.execute(db.select(Site).where(Site.site_key == site_key)).scalar_one_or_none()
+
+
+def require_site(site_key):
+    site = get_site(site_key)
+    if site is None:
+        raise SiteError(f"no site with key {site_key!r}")
+    return site
+
+
+def create_api_key(site, name="", commit=True):
+    """Make a secret API key for a site; only its hash is kept. Returns the key, shown once."""
+    raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiKey(site_id=site.id, prefix=raw[: len(API_KEY_PREFIX) + 8],
+                          key_hash=sha256_hex(raw), name=name))
+    if commit:
+        db.session.commit()
+    return raw
+
+
+def revoke_api_key(prefix):
+    """Revoke the key(s) starting with this prefix; returns how many were revoked."""
+    keys = db.session.execute(
+        db.select(ApiKey).where(ApiKey.prefix == prefix[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
+    ).scalars().all()
+    for k in keys:
+        k.revoked_at = utcnow()
+    db.session.commit()
+    invalidate_cache()
+    return len(keys)
+
+
+def site_for_api_key(raw):
+    """The site a presented API key belongs to, compared in constant time; None if unknown or revoked."""
+    if not raw or not raw.startswith(API_KEY_PREFIX):
+        return None
+    digest = sha256_hex(raw)
+    rows = db.session.execute(
+        db.select(ApiKey).where(ApiKey.prefix == raw[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
+    ).scalars().all()
+    for key in rows:
+        if hmac.compare_digest(key.key_hash, digest):
+            return db.session.get(Site, key.site_id)
+    return None
+
+
+def rotate_receipt_key(site):
+    """Add a new receipt-signing secret; the old ones keep verifying until retired."""
+    key = ReceiptKey(site_id=site.id, secret=secrets.token_urlsafe(32))
+    db.session.add(key)
+    db.session.commit()
+    invalidate_cache()
+    return key
+
+
+def config_hash(site):
+    """SHA-256 of what a visitor is shown: every language's texts and the purpose list."""
+    doc = {
+        "texts": {lang: texts_for(site.texts, lang) for lang in site.languages},
+        "purposes": [purpose_doc(p) for p in site.purposes],
+    }
+    return sha256_hex(canonical_json(doc))
+
+
+def publish_policy(site, version, url, effective_at=None, commit=True):
+    """Publish a policy version; once effective, decisions made under older versions are stale."""
+    if not version:
+        raise SiteError("a policy version needs a version string")
+    exists = db.session.execute(
+        db.select(PolicyVersion).where(PolicyVersion.site_id == site.id, PolicyVersion.version == version)
+    ).scalar_one_or_none()
+    if exists:
+        raise SiteError(f"policy version {version!r} already exists for this site")
+    effective_at = effective_at or utcnow()
+    if effective_at.tzinfo is None:
+        effective_at = effective_at.replace(tzinfo=dt.timezone.utc)
+    pv = PolicyVersion(site_id=site.id, version=version, url=url or "", effective_at=effective_at,
+                       content_hash=config_hash(site))
+    db.session.add(pv)
+    if commit:
+        db.session.commit()
+        invalidate_cache()
+    return pv
+
+
+# --- export and import: a site's whole configuration as one document -------------------------
+
+def purpose_doc(p):
+    return {
+        "slug": p.slug, "legal_basis": p.legal_basis, "default_on": p.default_on,
+        "titles": p.titles, "descriptions": p.descriptions,
+        "consent_mode_keys": p.consent_mode_keys, "cookies": p.cookies or [], "storage_keys": p.storage_keys or [],
+    }
+
+
+def export_site(site):
+    """The site's configuration (no secrets) as a plain document for version control."""
+    return {
+        "site_key": site.site_key, "name": site.name, "origins": site.origins,
+        "default_language": site.default_language, "languages": site.languages, "texts": site.texts,
+        "retention_days": site.retention_days, "consent_validity_days": site.consent_validity_days,
+        "regime_overrides": site.regime_overrides, "uses_google": site.uses_google,
+        "purposes": [purpose_doc(p) for p in site.purposes],
+        "policies": [
+            {"version": p.version, "url": p.url, "effective_at": p.effective_at.isoformat(),
+             "content_hash": p.content_hash}
+            for p in site.policies
+        ],
+    }
+
+
+def validate_site_doc(doc):
+    """Check an imported document; raises SiteError listing every problem found."""
+    problems = []
+    if not isinstance(doc, dict):
+        raise SiteError("the document must be a mapping")
+    if not doc.get("name"):
+        problems.append("name: required")
+    langs = doc.get("languages") or ["en"]
+    if doc.get("default_language", langs[0]) not in langs:
+        problems.append("default_language: must be one of languages")
+    for key, value in (doc.get("regime_overrides") or {}).items():
+        if value not in regimes.REGIMES:
+            problems.append(f"regime_overrides.{key}: must be one of {', '.join(regimes.REGIMES)}")
+    validity = doc.get("consent_validity_days", 180)
+    if not isinstance(validity, int) or not 1 <= validity <= 395:
+        problems.append("consent_validity_days: a whole number of days from 1 to 395 (13 months)")
+    slugs = set()
+    for i, p in enumerate(doc.get("purposes") or []):
+        slug = p.get("slug", "")
+        if not slug or not slug.replace("_", "").replace("-", "").isalnum() or slug in slugs:
+            problems.append(f"purposes[{i}].slug: missing, not a slug, or repeated")
+        slugs.add(slug)
+        if p.get("legal_basis") not in LEGAL_BASES:
+            problems.append(f"purposes[{i}].legal_basis: must be one of {', '.join(LEGAL_BASES)}")
+        bad = set(p.get("consent_mode_keys") or []) - set(CONSENT_MODE_KEYS)
+        if bad:
+            problems.append(f"purposes[{i}].consent_mode_keys: unknown {sorted(bad)}")
+    if doc.get("purposes") is not None and "necessary" not in slugs:
+        problems.append("purposes: a `necessary` purpose is required")
+    try:
+        [normalise_origin(o) for o in doc.get("origins") or []]
+    except SiteError as e:
+        problems.append(f"origins: {e}")
+    if problems:
+        raise SiteError("; ".join(problems))
+
+
+def import_site(doc):
+    """Create or update a site from an exported document. Returns (site, api_key or None)."""
+    validate_site_doc(doc)
+    site = get_site(doc["site_key"]) if doc.get("site_key") else None
+    api_key = None
+    if site is None:
+        site, api_key = create_site(doc["name"], doc.get("origins") or [], doc.get("languages") or ["en"],
+                                    doc.get("default_language") or "en", site_key=doc.get("site_key"))
+        # create_site published version 1 from the defaults; the document's own policies replace it
+        if doc.get("policies"):
+            for pv in list(site.policies):
+                db.session.delete(pv)
+            db.session.flush()
+    site.name = doc["name"]
+    site.origins = [normalise_origin(o) for o in doc.get("origins") or []]
+    site.languages = doc.get("languages") or site.languages
+    site.default_language = doc.get("default_language") or site.languages[0]
+    site.texts = doc.get("texts") or {}
+    for attr in ("retention_days", "consent_validity_days", "regime_overrides", "uses_google"):
+        if attr in doc:
+            setattr(site, attr, doc[attr])
+    if doc.get("purposes") is not None:
+        by_slug = {p.slug: p for p in site.purposes}
+        keep = []
+        for i, pd in enumerate(doc["purposes"]):
+            p = by_slug.get(pd["slug"]) or Purpose(slug=pd["slug"])
+            p.position = i
+            p.legal_basis = pd["legal_basis"]
+            p.default_on = bool(pd.get("default_on", pd["legal_basis"] != "consent"))
+            p.titles = pd.get("titles") or {}
+            p.descriptions = pd.get("descriptions") or {}
+            p.consent_mode_keys = pd.get("consent_mode_keys") or []
+            p.cookies = pd.get("cookies") or []
+            p.storage_keys = pd.get("storage_keys") or []
+            keep.append(p)
+        site.purposes = keep
+    db.session.flush()
+    known = {p.version for p in site.policies}
+    for pd in doc.get("policies") or []:
+        if pd["version"] not in known:
+            eff = dt.datetime.fromisoformat(pd["effective_at"]) if pd.get("effective_at") else None
+            publish_policy(site, pd["version"], pd.get("url", ""), eff, commit=False)
+    db.session.commit()
+    invalidate_cache()
+    return site, api_key
+
+
+# --- a cached, plain snapshot of a site for the hot paths ------------------------------------
+
+@dataclass(frozen=True)
+class SiteSnapshot:
+    """Everything the browser-facing paths need about a site, read once and shared."""
+
+    id: int
+    site_key: str
+    origins: frozenset
+    languages: tuple
+    default_language: str
+    texts: dict
+    purposes: tuple  # of purpose_doc dicts, in display order
+    policy: dict | None  # the current version: {"version", "url", "hash", "effective_at"}
+    policy_versions: dict  # version -> url, every version published so far
+    validity_days: int
+    regime_overrides: dict
+    uses_google: bool
+    receipt_secrets: tuple  # oldest first; the last signs
+    config_hash: str
+    fetched_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def slugs(self):
+        return {p["slug"] for p in self.purposes}
+
+
+_cache = {}
+_cache_lock = threading.Lock()
+
+
+def invalidate_cache():
+    with _cache_lock:
+        _cache.clear()
+
+
+def site_snapshot(site_key, max_age):
+    """The snapshot for a site key (None if unknown), cached in process for `max_age` seconds."""
+    now = time.monotonic()
+    snap = _cache.get(site_key)
+    if snap is not None and now - snap.fetched_at < max_age:
+        return snap
+    site = get_site(site_key)
+    if site is None:
+        return None
+    snap = build_snapshot(site)
+    if max_age > 0:
+        with _cache_lock:
+            _cache[site_key] = snap
+    return snap
+
+
+def build_snapshot(site):
+    now = utcnow()
+    effective = [p for p in site.policies if p.effective_at <= now]
+    current = max(effective, key=lambda p: p.effective_at) if effective else None
+    keys = db.session.execute(
+        db.select(ReceiptKey.secret).where(ReceiptKey.site_id == site.id, ReceiptKey.retired_at.is_(None))
+        .order_by(ReceiptKey.id)
+    ).scalars().all()
+    return SiteSnapshot(
+        id=site.id, site_key=site.site_key, origins=frozenset(site.origins or ()),
+        languages=tuple(site.languages or ("en",)), default_language=site.default_language,
+        texts={lang: texts_for(site.texts, lang) for lang in site.languages},
+        purposes=tuple(purpose_doc(p) for p in site.purposes),
+        policy=({"version": current.version, "url": current.url, "hash": current.content_hash,
+                 "effective_at": current.effective_at.isoformat()} if current else None),
+        policy_versions={p.version: p.url for p in site.policies},
+        validity_days=site.consent_validity_days, regime_overrides=dict(site.regime_overrides or {}),
+        uses_google=site.uses_google, receipt_secrets=tuple(keys), config_hash=config_hash(site),
+    )
+
+
+def texts_for(site_texts, lang):
+    """Banner texts in one language: the site's own over the built-in ones, English as the floor."""
+    base = dict(BANNER_TEXTS["en"])
+    base.update(BANNER_TEXTS.get(lang, {}))
+    base.update((site_texts or {}).get(lang, {}))
+    return base
+
+
+def choose_language(snap, accept_language):
+    """The site language that best matches an Accept-Language header, else the site default."""
+    if accept_language:
+        accept = parse_accept_header(accept_language, LanguageAccept)
+        match = accept.best_match(snap.languages)
+        if match:
+            return match
+    return snap.default_language
+
+
+def effective_default(purpose, regime):
+    """Whether a purpose is on before any choice: under opt-in only `necessary` is."""
+    if purpose["legal_basis"] == "necessary":
+        return True
+    if regime == regimes.OPT_IN:
+        return False  # legitimate interest cannot justify non-essential storage there
+    return bool(purpose["default_on"])
+
+
+def consent_mode_values(snap, decisions):
+    """The seven Consent Mode keys for a decision map; security_storage is always granted."""
+    values = {k: "denied" for k in CONSENT_MODE_KEYS}
+    values["security_storage"] = "granted"
+    for p in snap.purposes:
+        if decisions.get(p["slug"]):
+            for k in p["consent_mode_keys"]:
+                values[k] = "granted"
+    return values
+
+
+def is_sale_or_share(purpose):
+    """Purposes that feed cross-context advertising: those a GPC signal opts out of."""
+    return any(k.startswith("ad_") for k in purpose["consent_mode_keys"]) or purpose["slug"] == "marketing"
+
+
+def resolve_config(snap, location, accept_language, gpc_header, endpoint):
+    """The configuration for one visitor: regime, language, texts and purposes in that language."""
+    decision = regimes.decide_regime(location.country, location.region, snap.regime_overrides, snap.uses_google)
+    lang = choose_language(snap, accept_language)
+    defaults = {p["slug"]: effective_default(p, decision.regime) for p in snap.purposes}
+    denied = consent_mode_values(snap, {p["slug"]: p["legal_basis"] == "necessary" for p in snap.purposes})
+    opt_in_regions = sorted(set(regimes.opt_in_codes())
+                            | {k for k, v in snap.regime_overrides.items() if v == regimes.OPT_IN})
+    fallback = consent_mode_values(snap, defaults)
+    if gpc_header:
+        fallback.update({k: "denied" for k in fallback if k.startswith("ad_")})
+    return {
+        "site_key": snap.site_key,
+        "endpoint": endpoint,
+        "regime": decision.regime,
+        "gpc_policy": decision.gpc,
+        "country": location.country,
+        "region": location.region,
+        "language": lang,
+        "dir": "rtl" if lang.split("-")[0] in RTL_LANGUAGES else "ltr",
+        "policy": ({k: snap.policy[k] for k in ("version", "url", "hash")} if snap.policy else None),
+        "validity_days": snap.validity_days,
+        "gpc_header": bool(gpc_header),
+        "texts": snap.texts.get(lang) or texts_for({}, lang),
+        "purposes": [
+            {
+                "slug": p["slug"],
+                "title": p["titles"].get(lang) or p["titles"].get("en") or p["slug"],
+                "description": p["descriptions"].get(lang) or p["descriptions"].get("en") or "",
+                "basis": p["legal_basis"],
+                "default": defaults[p["slug"]],
+                "locked": p["legal_basis"] == "necessary",
+                "consent_mode": p["consent_mode_keys"],
+                "cookies": p["cookies"],
+                "storage": p["storage_keys"],
+            }
+            for p in snap.purposes
+        ],
+        "consent_mode": {
+            "wait_for_update": 500,
+            "defaults": [{"region": opt_in_regions, "values": denied}, {"values": fallback}],
+        },
+    }

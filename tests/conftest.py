@@ -1,0 +1,115 @@
+"""Fixtures: one app per session on a fresh database built by the migrations.
+
+The database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server, in which case a
+database of its own is created on that server for the run and dropped afterwards.
+"""
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+from app.services import sites as site_service
+
+# Real addresses that the embedded GeoLite2 (2018) database places as named.
+IPS = {
+    "DE": "81.169.145.1", "FR": "2.2.2.2", "GB": "212.58.244.1", "US-CA": "128.32.0.1",
+    "US-NY": "128.59.0.1", "CA-QC": "132.204.0.1", "BR": "200.147.0.1", "JP": "133.242.0.1",
+    "private": "10.1.2.3", "DE6": "2a02:2e0::1",
+}
+
+
+def _postgres_database(url):
+    """Create a throw-away database on the server in `url`; returns (its url, a drop function)."""
+    base = sa.engine.make_url(url)
+    name = f"opsiq_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The app on a migrated database, shared by the session (tables emptied after each test)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    drop = None
+    if url:
+        url, drop = _postgres_database(url)
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite")
+    app = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TRUSTED_PROXIES": 1,
+        "SITE_CACHE_SECONDS": 0, "LEDGER_SEAL_INTERVAL": 0, "SERVER_NAME": None,
+    })
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if drop:
+        drop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(app):
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+    site_service.invalidate_cache()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_site(app):
+    """make_site(**kw) -> (site_key, api_key) for a new site with the default purposes."""
+
+    def make(name="Shop", origins=("https://shop.example",), **kw):
+        with app.app_context():
+            site, api_key = site_service.create_site(name, list(origins), policy_url="https://shop.example/privacy",
+                                                     **kw)
+            return site.site_key, api_key
+
+    return make
+
+
+@pytest.fixture
+def site(make_site):
+    return make_site()
+
+
+def make_consent(site_key, **overrides):
+    """A valid widget body for POST /api/v1/consents."""
+    body = {
+        "site_key": site_key, "visitor_id": "v-" + uuid.uuid4().hex[:16], "client_record_id": str(uuid.uuid4()),
+        "decisions": {"analytics": True, "marketing": False}, "method": "custom", "policy_version": "1",
+        "language": "en", "page_url": "https://shop.example/products", "gpc": False,
+    }
+    body.update(overrides)
+    return body
+
+
+def from_ip(ip, **headers):
+    """Request headers that place the caller at `ip` (the test app trusts one proxy)."""
+    return {"X-Forwarded-For": ip, **headers}

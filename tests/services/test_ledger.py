@@ -1,0 +1,145 @@
+"""`flask ledger verify` catches an edited, an inserted and a deleted record."""
+import json
+import uuid
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ConsentRecord, LedgerSeal
+from tests.conftest import IPS, from_ip, make_consent
+
+
+def record_some(client, site_key, n=5):
+    ids = []
+    for i in range(n):
+        r = client.post("/api/v1/consents", json=make_consent(site_key, visitor_id=f"visitor-{i:04d}"),
+                        headers=from_ip(IPS["DE"]))
+        assert r.status_code == 201
+        ids.append(r.json["record_id"])
+    return ids
+
+
+def seal(runner, site_key):
+    r = runner.invoke(args=["ledger", "seal", site_key, "--lag", "0"])
+    assert r.exit_code == 0, r.output
+
+
+def verify(runner, site_key):
+    return runner.invoke(args=["ledger", "verify", site_key])
+
+
+def test_clean_ledger_verifies(client, runner, site):
+    record_some(client, site[0])
+    seal(runner, site[0])
+    record_some(client, site[0], 2)  # unsealed tail is checked too
+    r = verify(runner, site[0])
+    assert r.exit_code == 0, r.output
+    assert "OK (5 sealed in 1 seal(s), 2 not yet sealed)" in r.output
+
+
+def test_edited_record_is_named(app, client, runner, site):
+    ids = record_some(client, site[0])
+    seal(runner, site[0])
+    with app.app_context():
+        # an attacker flips a refusal into a grant and even recomputes the row's own hash
+        rec = db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.record_id == ids[2])).scalar_one()
+        from app.services.ledger import HASHED_COLUMNS, record_hash
+
+        decisions = dict(rec.decisions, marketing=True)
+        values = {c: getattr(rec, c) for c in HASHED_COLUMNS}
+        values["decisions"] = decisions
+        db.session.execute(sa.update(ConsentRecord).where(ConsentRecord.id == rec.id)
+                           .values(decisions=decisions, record_hash=record_hash(values)))
+        db.session.commit()
+    r = verify(runner, site[0])
+    assert r.exit_code == 1 and "TAMPERED" in r.output
+    assert f"altered: record {ids[2]}" in r.output
+
+
+def test_edited_unsealed_record_is_named(app, client, runner, site):
+    ids = record_some(client, site[0], 2)
+    with app.app_context():
+        db.session.execute(sa.update(ConsentRecord).where(ConsentRecord.record_id == ids[1]).values(method="accept_all"))
+        db.session.commit()
+    r = verify(runner, site[0])
+    assert r.exit_code == 1 and f"altered: record {ids[1]}" in r.output
+
+
+def _forge_like(app, record_id, **changes):
+    """Insert a forged copy of a record (with its own valid hash), as someone with database access could."""
+    from app.services.ledger import record_hash
+
+    with app.app_context():
+        row = dict(db.session.execute(sa.select(ConsentRecord.__table__)
+                                      .where(ConsentRecord.record_id == record_id)).mappings().one())
+        forged = dict(row, record_id=str(uuid.uuid4()), client_record_id=str(uuid.uuid4()), **changes)
+        forged["record_hash"] = record_hash(forged)
+        db.session.execute(sa.insert(ConsentRecord.__table__).values(**forged))
+        db.session.commit()
+    return forged
+
+
+def test_backdated_inserted_record_is_named(app, client, runner, site):
+    ids = record_some(client, site[0])
+    seal(runner, site[0])
+    with app.app_context():
+        max_id = db.session.execute(sa.select(sa.func.max(ConsentRecord.id))).scalar()
+    forged = _forge_like(app, ids[0], id=max_id + 1)  # same (old) created_at as a sealed record
+    r = verify(runner, site[0])
+    assert r.exit_code == 1
+    assert f"inserted: record {forged['record_id']} is dated before the last seal" in r.output
+
+
+def test_record_inserted_into_a_sealed_range_is_named(app, client, runner, site):
+    ids = record_some(client, site[0], 3)
+    with app.app_context():  # a rolled-back insert leaves a gap in the ids, as on PostgreSQL
+        first = db.session.execute(sa.select(ConsentRecord.id).where(ConsentRecord.record_id == ids[0])).scalar()
+    record_some(client, site[0], 2)
+    with app.app_context():
+        gap_id = db.session.execute(sa.select(ConsentRecord.id).where(ConsentRecord.record_id == ids[1])).scalar()
+        db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.id == gap_id))
+        db.session.commit()
+    seal(runner, site[0])
+    assert verify(runner, site[0]).exit_code == 0
+    forged = _forge_like(app, ids[0], id=gap_id)
+    r = verify(runner, site[0])
+    assert r.exit_code == 1 and f"inserted: record {forged['record_id']} was not in seal 1" in r.output
+    assert first < gap_id
+
+
+def test_deleted_record_is_named(app, client, runner, site):
+    ids = record_some(client, site[0])
+    seal(runner, site[0])
+    with app.app_context():
+        row_id = db.session.execute(sa.select(ConsentRecord.id).where(ConsentRecord.record_id == ids[3])).scalar_one()
+        db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.id == row_id))
+        db.session.commit()
+    r = verify(runner, site[0])
+    assert r.exit_code == 1 and f"removed: row {row_id} sealed in seal 1 is gone" in r.output
+
+
+def test_rewritten_seal_breaks_the_chain(app, client, runner, site):
+    record_some(client, site[0], 3)
+    seal(runner, site[0])
+    record_some(client, site[0], 3)
+    seal(runner, site[0])
+    with app.app_context():
+        s1 = db.session.execute(sa.select(LedgerSeal).where(LedgerSeal.seq == 1)).scalar_one()
+        db.session.execute(sa.update(LedgerSeal).where(LedgerSeal.id == s1.id)
+                           .values(entries=s1.entries[:-1], record_count=2))
+        db.session.commit()
+    r = runner.invoke(args=["ledger", "verify", site[0], "--json"])
+    assert r.exit_code == 1
+    kinds = {p["kind"] for p in json.loads(r.output)[site[0]]["problems"]}
+    assert "seal_altered" in kinds
+
+
+def test_seals_from_the_write_path(app, client, site):
+    app.config.update(LEDGER_SEAL_INTERVAL=0.001, LEDGER_SEAL_LAG=0)
+    try:
+        record_some(client, site[0], 3)
+    finally:
+        app.config.update(LEDGER_SEAL_INTERVAL=0, LEDGER_SEAL_LAG=5)
+    with app.app_context():
+        sealed = db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
+    assert sealed >= 2  # each write seals what came before it
