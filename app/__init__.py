@@ -40,6 +40,9 @@ def create_app(config=None):
     from app.api import browser
 
     api.register_blueprint(browser.blp)
+    from app.api.auth import register_security
+
+    register_security(api)
 
     from app import wellknown
 
