@@ -9,6 +9,7 @@ from functools import lru_cache
 import geoip2.database
 import geoip2.errors
 import maxminddb
+from flask import current_app
 
 
 def default_database_path():
@@ -39,19 +40,14 @@ class Location:
     database_build: dt.date | None
 
 
-class GeoReader:
-    """Flask extension holding the process's reader; `locate` never raises."""
+class GeoDatabase:
+    """One opened database (per app and process); opened on first use, after a worker forks."""
 
-    def __init__(self):
-        self._path = None
+    def __init__(self, path):
+        self.path = path
         self._reader = None
         self._lock = threading.Lock()
-
-    def init_app(self, app):
-        self._path = app.config.get("GEOIP_DATABASE") or default_database_path()
-        self._reader = None
-        self._locate_cached.cache_clear()
-        app.extensions["opsiq_geo"] = self
+        self.locate_cached = lru_cache(maxsize=65536)(self._locate)
 
     @property
     def reader(self):
@@ -59,20 +55,51 @@ class GeoReader:
             with self._lock:
                 if self._reader is None:
                     # MODE_MMAP_EXT insists on the C extension: no silent fall-back to pure Python
-                    self._reader = geoip2.database.Reader(self._path, mode=maxminddb.MODE_MMAP_EXT)
+                    self._reader = geoip2.database.Reader(self.path, mode=maxminddb.MODE_MMAP_EXT)
+                    meta = self._reader.metadata()
+                    self.build_date = dt.datetime.fromtimestamp(meta.build_epoch, dt.timezone.utc).date()
+                    self.is_city = "City" in meta.database_type
         return self._reader
+
+    def _locate(self, ip):
+        reader = self.reader
+        country = region = None
+        try:
+            if ipaddress.ip_address(ip).is_global:
+                rec = reader.city(ip) if self.is_city else reader.country(ip)
+                country = rec.country.iso_code
+                sub = rec.subdivisions.most_specific.iso_code if self.is_city else None
+                if country and sub:
+                    region = f"{country}-{sub}"
+        except (geoip2.errors.AddressNotFoundError, ValueError):
+            pass
+        return Location(country, region, self.build_date)
+
+
+class GeoReader:
+    """Flask extension: each app gets its own GeoDatabase; `locate` never raises."""
+
+    def init_app(self, app):
+        app.extensions["opsiq_geo"] = GeoDatabase(app.config.get("GEOIP_DATABASE") or default_database_path())
+
+    @property
+    def _db(self):
+        return current_app.extensions["opsiq_geo"]
 
     @property
     def build_date(self):
-        return dt.datetime.fromtimestamp(self.reader.metadata().build_epoch, dt.timezone.utc).date()
+        db = self._db
+        db.reader
+        return db.build_date
 
     def info(self):
         """Type, build date, path and size of the database in use."""
-        meta = self.reader.metadata()
+        db = self._db
+        meta = db.reader.metadata()
         return {
-            "path": self._path,
+            "path": db.path,
             "database_type": meta.database_type,
-            "build_date": self.build_date.isoformat(),
+            "build_date": db.build_date.isoformat(),
             "node_count": meta.node_count,
             "ip_version": meta.ip_version,
         }
@@ -83,24 +110,8 @@ class GeoReader:
         It is given the truncated address: a /24 or /48 places a visitor as well as the full one,
         and an auditor can repeat the lookup from what the record stores.
         """
+        db = self._db
         if not truncated_ip:
-            return Location(None, None, self.build_date)
-        return self._locate_cached(truncated_ip)
-
-    @lru_cache(maxsize=65536)
-    def _locate_cached(self, ip):
-        country = region = None
-        try:
-            if ipaddress.ip_address(ip).is_global:
-                if "City" in self.reader.metadata().database_type:
-                    rec = self.reader.city(ip)
-                    sub = rec.subdivisions.most_specific.iso_code
-                else:
-                    rec = self.reader.country(ip)
-                    sub = None
-                country = rec.country.iso_code
-                if country and sub:
-                    region = f"{country}-{sub}"
-        except (geoip2.errors.AddressNotFoundError, ValueError):
-            pass
-        return Location(country, region, self.build_date)
+            db.reader
+            return Location(None, None, db.build_date)
+        return db.locate_cached(truncated_ip)

@@ -1,0 +1,29 @@
+"""Configuration from the environment; production refuses to start without its secrets."""
+import pytest
+
+from app import ConfigError, create_app
+
+
+def test_production_refuses_without_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPSIQ_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    monkeypatch.setenv("SECRET_KEY", "short")
+    with pytest.raises(ConfigError):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+
+
+def test_environment_names_are_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite")
+    monkeypatch.setenv("TRUSTED_PROXIES", "2")
+    monkeypatch.setenv("GEOIP_DATABASE", "/nonexistent.mmdb")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite")
+    assert app.config["TRUSTED_PROXIES"] == 2 and app.config["GEOIP_DATABASE"] == "/nonexistent.mmdb"
+
+
+def test_unknown_environment_name_is_refused(monkeypatch):
+    monkeypatch.setenv("OPSIQ_ENV", "staging")
+    with pytest.raises(ConfigError, match="OPSIQ_ENV"):
+        create_app()
