@@ -37,9 +37,10 @@ def create_app(config=None):
     geo.init_app(app)
     api.init_app(app)
 
-    from app.api import browser
+    from app.api import browser, collectors
 
     api.register_blueprint(browser.blp)
+    api.register_blueprint(collectors.blp)
     from app.api.auth import register_security
 
     register_security(api)

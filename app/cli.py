@@ -114,6 +114,15 @@ def rotate_receipt_command(site_key):
     click.echo(f"receipt key {key.id} now signs new receipts")
 
 
+@keys_cli.command("receipt-secrets")
+@click.argument("site_key")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of one secret per line.")
+def receipt_secrets_command(site_key, as_json):
+    """Print the site's active receipt secrets, oldest first (the last signs), for offline checks."""
+    secrets = site_service.receipt_secrets(site_or_fail(site_key))
+    click.echo(json.dumps(secrets) if as_json else "\n".join(secrets))
+
+
 @policy_cli.command("publish")
 @click.argument("site_key")
 @click.option("--version", "version", required=True)

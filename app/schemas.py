@@ -89,3 +89,104 @@ class SiteConfigOut(ma.Schema):
     texts = fields.Dict(keys=fields.String(), values=fields.String())
     purposes = fields.List(fields.Nested(PurposeConfig))
     consent_mode = fields.Dict()
+
+
+# --- the server API (collectors): consent checks, visitor state, ledger export, receipts -------
+
+VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}\Z", error="1 to 64 characters: letters, digits, _ . : -")
+
+
+class ConsentCheckIn(StrictSchema):
+    """Is this purpose allowed for this visitor? The optional fields only matter with no record."""
+
+    visitor_id = fields.String(required=True, validate=VISITOR_ID)
+    purpose = fields.String(required=True, validate=validate.Length(1, 64))
+    ip = fields.IP(load_default=None, allow_none=True, metadata={
+        "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
+    country = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
+                            metadata={"description": "ISO 3166-1 alpha-2, used when there is no record and no ip"})
+    region = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
+                           metadata={"description": "ISO 3166-2, e.g. US-CA"})
+    gpc = StrictBool(load_default=False, metadata={
+        "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})
+
+    @ma.post_load
+    def _ip_text(self, data, **kwargs):
+        if data.get("ip") is not None:
+            data["ip"] = str(data["ip"])
+        return data
+
+
+class ConsentCheckOut(ma.Schema):
+    """The answer for one purpose of one visitor."""
+
+    allowed = fields.Boolean()
+    basis = fields.String(metadata={"description": "What decided: necessary, record, default or gpc"})
+    reason = fields.String(metadata={"description": (
+        "granted, refused, necessary, no_record_opt_in, default_on, default_off, expired, "
+        "policy_superseded, gpc_optout, unknown_purpose (batch only)")})
+    regime = fields.String()
+    record_id = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    policy_version = fields.String(allow_none=True)
+
+
+class ConsentCheckBatchIn(StrictSchema):
+    """Up to 10,000 checks answered in one call, in the same order."""
+
+    items = fields.List(fields.Nested(ConsentCheckIn), required=True)
+
+
+class ConsentCheckBatchOut(ma.Schema):
+    results = fields.List(fields.Nested(ConsentCheckOut))
+
+
+class VisitorConsentOut(ma.Schema):
+    """A visitor's current state per purpose, and the record that decided it."""
+
+    visitor_id = fields.String()
+    record_id = fields.String()
+    regime = fields.String()
+    decided_at = fields.String(metadata={"format": "date-time"})
+    expires_at = fields.String(metadata={"format": "date-time"})
+    policy_version = fields.String(allow_none=True)
+    gpc = fields.Boolean()
+    purposes = fields.Dict(keys=fields.String(), values=fields.Nested(ConsentCheckOut))
+
+
+class LedgerExportArgs(StrictSchema):
+    """Filters and paging of the ledger export (query string)."""
+
+    from_ = fields.AwareDateTime(data_key="from", load_default=None, default_timezone=None,
+                                 metadata={"description": "Records created at or after (ISO 8601 with zone)"})
+    to = fields.AwareDateTime(load_default=None, metadata={"description": "Records created before"})
+    visitor_id = fields.String(load_default=None, validate=VISITOR_ID)
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 200),
+                           metadata={"description": "`next_cursor` of the previous page"})
+    limit = fields.Integer(load_default=10_000, validate=validate.Range(1, 1_000_000))
+    format = fields.String(load_default=None, validate=validate.OneOf(("json", "csv", "kantara")),
+                           metadata={"description": "json (default), csv (also `Accept: text/csv`) or kantara"})
+
+
+class LedgerExportOut(ma.Schema):
+    """A page of the ledger; `next_cursor` is null on the last page (also in the Link header)."""
+
+    records = fields.List(fields.Dict())
+    next_cursor = fields.String(allow_none=True)
+
+
+class ReceiptVerifyIn(StrictSchema):
+    receipt = fields.String(required=True, validate=validate.Length(1, 16 * 1024))
+
+
+class ReceiptVerifyOut(ma.Schema):
+    """Whether a receipt is authentic, unexpired and still the visitor's current decision."""
+
+    authentic = fields.Boolean()
+    unexpired = fields.Boolean()
+    current = fields.Boolean()
+    reason = fields.String(metadata={"description": (
+        "current, not_current, expired, policy_superseded, bad_signature, malformed")})
+    record = fields.Dict(allow_none=True, metadata={"description": "The decoded receipt payload"})
+    current_record_id = fields.String(allow_none=True)

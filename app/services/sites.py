@@ -135,6 +135,14 @@ def rotate_receipt_key(site):
     return key
 
 
+def receipt_secrets(site):
+    """The site's unretired receipt secrets, oldest first; the last one signs new receipts."""
+    return list(db.session.execute(
+        db.select(ReceiptKey.secret).where(ReceiptKey.site_id == site.id, ReceiptKey.retired_at.is_(None))
+        .order_by(ReceiptKey.id)
+    ).scalars())
+
+
 def config_hash(site):
     """SHA-256 of what a visitor is shown: every language's texts and the purpose list."""
     doc = {
@@ -295,11 +303,30 @@ class SiteSnapshot:
     uses_google: bool
     receipt_secrets: tuple  # oldest first; the last signs
     config_hash: str
+    name: str = ""
+    # ((effective_at, version), ...) sorted by time: which version is current at any moment
+    policy_timeline: tuple = ()
     fetched_at: float = field(default_factory=time.monotonic)
 
     @property
     def slugs(self):
         return {p["slug"] for p in self.purposes}
+
+    def policy_at(self, when):
+        """The policy version in force at `when` (an aware datetime), or None before the first."""
+        current = None
+        for effective_at, version in self.policy_timeline:
+            if effective_at > when:
+                break
+            current = version
+        return current
+
+    def policy_effective_at(self, version):
+        """When a version took (or takes) effect, or None for a version the site never published."""
+        for effective_at, v in self.policy_timeline:
+            if v == version:
+                return effective_at
+        return None
 
 
 _cache = {}
@@ -331,10 +358,7 @@ def build_snapshot(site):
     now = utcnow()
     effective = [p for p in site.policies if p.effective_at <= now]
     current = max(effective, key=lambda p: p.effective_at) if effective else None
-    keys = db.session.execute(
-        db.select(ReceiptKey.secret).where(ReceiptKey.site_id == site.id, ReceiptKey.retired_at.is_(None))
-        .order_by(ReceiptKey.id)
-    ).scalars().all()
+    keys = receipt_secrets(site)
     return SiteSnapshot(
         id=site.id, site_key=site.site_key, origins=frozenset(site.origins or ()),
         languages=tuple(site.languages or ("en",)), default_language=site.default_language,
@@ -345,6 +369,8 @@ def build_snapshot(site):
         policy_versions={p.version: p.url for p in site.policies},
         validity_days=site.consent_validity_days, regime_overrides=dict(site.regime_overrides or {}),
         uses_google=site.uses_google, receipt_secrets=tuple(keys), config_hash=config_hash(site),
+        name=site.name,
+        policy_timeline=tuple(sorted((p.effective_at, p.version) for p in site.policies)),
     )
 
 

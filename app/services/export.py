@@ -1,0 +1,190 @@
+"""The ledger export: a site's records, filtered, paged by an opaque cursor, and streamed.
+
+Rows come from a server-side cursor in batches (`yield_per`), so a million-record export holds
+one batch in memory, never the ledger. A page's upper bound is found first with one index walk,
+so the next cursor can be sent in headers before the body starts.
+"""
+import base64
+import binascii
+import csv
+import datetime as dt
+import io
+import json
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ConsentRecord
+
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 1_000_000
+STREAM_BATCH = 2_000
+
+# Every column of a record but the internal row and site ids, in this order (CSV header).
+EXPORT_COLUMNS = (
+    "record_id", "visitor_id", "client_record_id", "event", "method", "decisions", "created_at", "expires_at",
+    "config_hash", "policy_version", "policy_url", "language", "regime", "country", "region", "geoip_build",
+    "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source", "record_hash",
+)
+KANTARA_VERSION = "KI-CR-v1.1.0"
+EXPLICIT_METHODS = ("accept_all", "reject_all", "custom", "api")
+
+
+class ExportError(ValueError):
+    """A filter or cursor that cannot be used; `field` names it."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+def encode_cursor(row_id):
+    return base64.urlsafe_b64encode(f"r1:{row_id}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor):
+    """The row id a cursor stands for; ExportError if it is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, _, value = text.partition(":")
+        if tag != "r1":
+            raise ValueError
+        return int(value)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ExportError("cursor", "not a cursor this API issued") from None
+
+
+def _where(site_id, after, start, end, visitor_id):
+    t = ConsentRecord.__table__
+    cond = [t.c.site_id == site_id, t.c.id > after]
+    if start is not None:
+        cond.append(t.c.created_at >= start)
+    if end is not None:
+        cond.append(t.c.created_at < end)
+    if visitor_id is not None:
+        cond.append(t.c.visitor_id == visitor_id)
+    return cond
+
+
+def plan_page(site_id, cursor=None, start=None, end=None, visitor_id=None, limit=DEFAULT_LIMIT):
+    """(after id, last id of this page or None if empty, next cursor or None) for a page request."""
+    after = decode_cursor(cursor) if cursor else 0
+    t = ConsentRecord.__table__
+    cond = _where(site_id, after, start, end, visitor_id)
+    last = db.session.execute(
+        sa.select(t.c.id).where(*cond).order_by(t.c.id).offset(limit - 1).limit(1)
+    ).scalar()
+    if last is None:
+        # a short page: it runs to the last matching row, and there is no next one
+        last = db.session.execute(sa.select(sa.func.max(t.c.id)).where(*cond)).scalar()
+        return after, last, None
+    more = db.session.execute(sa.select(t.c.id).where(*_where(site_id, last, start, end, visitor_id)).limit(1)).scalar()
+    return after, last, encode_cursor(last) if more is not None else None
+
+
+def iter_records(engine, site_id, after, last, start=None, end=None, visitor_id=None):
+    """Yield the page's records as plain dicts, in id order, through a server-side cursor.
+
+    It takes the engine rather than reaching for the app context, so it can run after the view
+    has returned (a streamed body) and be dropped unread without disturbing any context.
+    """
+    if last is None:
+        return
+    t = ConsentRecord.__table__
+    cond = _where(site_id, after, start, end, visitor_id) + [t.c.id <= last]
+    query = sa.select(*[t.c[c] for c in EXPORT_COLUMNS]).where(*cond).order_by(t.c.id)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+        for partition in result.mappings().partitions():
+            for row in partition:
+                yield row
+        result.close()
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def record_doc(row):
+    """One record as JSON-ready values."""
+    return {k: _plain(v) for k, v in row.items()}
+
+
+def kantara_doc(row, site_name):
+    """One record as a Kantara Consent Receipt v1.1 document (REGULATIONS.md section 6).
+
+    `services[].purposes` lists what the visitor consented to; the full decision map, event and
+    expiry travel in an `x-opsiq` extension so nothing of the proof is lost.
+    """
+    created = row["created_at"]
+    granted = [slug for slug, on in (row["decisions"] or {}).items() if on]
+    consent_type = "EXPLICIT" if row["method"] in EXPLICIT_METHODS else "IMPLICIT"
+    return {
+        "version": KANTARA_VERSION,
+        "jurisdiction": row["region"] or row["country"] or "",
+        "consentTimestamp": int(created.timestamp()),
+        "collectionMethod": row["method"],
+        "consentReceiptID": row["record_id"],
+        "publicKey": None,
+        "language": row["language"],
+        "piiPrincipalId": row["visitor_id"],
+        "piiControllers": [{"piiController": site_name, "onBehalf": False}],
+        "policyUrl": row["policy_url"] or "",
+        "services": [{
+            "service": site_name,
+            "purposes": [{
+                "purpose": slug, "purposeCategory": [slug], "consentType": consent_type,
+                "piiCategory": ["online identifier"], "primaryPurpose": slug == "necessary",
+                "termination": _plain(row["expires_at"]), "thirdPartyDisclosure": slug == "marketing",
+            } for slug in granted],
+        }],
+        "sensitive": False,
+        "spiCat": [],
+        "x-opsiq": {
+            "event": row["event"], "decisions": row["decisions"], "regime": row["regime"],
+            "policy_version": row["policy_version"], "gpc": row["gpc"], "expires_at": _plain(row["expires_at"]),
+            "record_hash": row["record_hash"],
+        },
+    }
+
+
+def render_json(rows, next_cursor, site_name=None, kantara=False):
+    """Yield a JSON document {"records": [...], "next_cursor": ...} in pieces."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield '{"records":['
+    first = True
+    buf = []
+    for row in rows:
+        doc = kantara_doc(row, site_name) if kantara else record_doc(row)
+        buf.append(dumps(doc) if first else "," + dumps(doc))
+        first = False
+        if len(buf) >= 500:
+            yield "".join(buf)
+            buf.clear()
+    if buf:
+        yield "".join(buf)
+    yield '],"next_cursor":' + dumps(next_cursor) + "}\n"
+
+
+def render_csv(rows):
+    """Yield CSV text: a header, then one line per record (decisions as compact JSON)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    n = 0
+    for row in rows:
+        values = [_plain(row[c]) for c in EXPORT_COLUMNS]
+        values[5] = json.dumps(row["decisions"], separators=(",", ":"), sort_keys=True)
+        writer.writerow(values)
+        n += 1
+        if n % 500 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
