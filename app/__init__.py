@@ -40,6 +40,10 @@ def create_app(config=None):
     from app.api import browser, collectors
 
     api.register_blueprint(browser.blp)
+    from app.api import email_consents, identities, webhooks as webhooks_api  # issue 5
+
+    for blp in (identities.blp, email_consents.blp, webhooks_api.blp):
+        api.register_blueprint(blp)
     api.register_blueprint(collectors.blp)
     from app.api.auth import register_security
 
@@ -48,6 +52,9 @@ def create_app(config=None):
     from app import wellknown
 
     app.register_blueprint(wellknown.bp)
+    from app import links
+
+    app.register_blueprint(links.bp)
 
     from app import cli
 
@@ -64,3 +71,11 @@ def check_production(config):
             raise ConfigError("SECRET_KEY must be set in the environment when OPSIQ_ENV=production")
         if config.get("SECRET_KEY") == Config.SECRET_KEY or len(config.get("SECRET_KEY") or "") < 16:
             raise ConfigError("SECRET_KEY is too short or the development default")
+        from app.services.keyring import KeyringError, parse_master_key
+
+        if not config.get("OPSIQ_MASTER_KEY"):
+            raise ConfigError("OPSIQ_MASTER_KEY must be set in the environment when OPSIQ_ENV=production")
+        try:
+            parse_master_key(config["OPSIQ_MASTER_KEY"])
+        except KeyringError as e:
+            raise ConfigError(f"OPSIQ_MASTER_KEY: {e}") from None

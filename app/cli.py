@@ -221,3 +221,6 @@ def init_app(app):
     """Register every command group."""
     for group in (sites_cli, keys_cli, policy_cli, ledger_cli, geoip_cli, demo_cli):
         app.cli.add_command(group)
+    from app import cli_marketing
+
+    cli_marketing.init_app(app, keys_cli)  # issue 5: identities, webhooks, email consents, keys rotate-master

@@ -28,13 +28,22 @@ class Config:
     OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
     JSON_SORT_KEYS = False
 
+    # Issue 5: personal data keys, email consent links and webhooks.
+    OPSIQ_MASTER_KEY = None  # base64 of 32 bytes; required in production
+    IDENTITY_TOKEN_MAX_AGE = 600  # seconds a browser identity token stays valid
+    EMAIL_CONFIRM_MAX_AGE = 7 * 24 * 3600
+    WEBHOOK_SUBSCRIPTION_CACHE_SECONDS = 5  # how long the consent write path trusts its list of subscribers
+    WEBHOOK_RETRY_HOURS = 26  # retries go on at least this long before a delivery is a dead letter
+    WEBHOOK_TIMEOUT = 10
+    WEBHOOK_ALLOW_PRIVATE = None  # None: allowed in development, refused in production (SSRF)
+
 
 def env_overrides():
     """Read the documented environment variables (exact names) into config keys."""
     out = {}
     if os.environ.get("DATABASE_URL"):
         out["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV"):
+    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY"):
         if os.environ.get(name):
             out[name] = os.environ[name]
     if os.environ.get("TRUSTED_PROXIES"):

@@ -99,8 +99,11 @@ VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}\Z", error="1 to 64 charact
 class ConsentCheckIn(StrictSchema):
     """Is this purpose allowed for this visitor? The optional fields only matter with no record."""
 
-    visitor_id = fields.String(required=True, validate=VISITOR_ID)
+    visitor_id = fields.String(validate=VISITOR_ID, metadata={"description": "Required unless `email` is given"})
     purpose = fields.String(required=True, validate=validate.Length(1, 64))
+    # issue 5: {"email", "purpose": "email_marketing"} asks about an address instead of a visitor
+    email = fields.String(validate=validate.Length(1, 320), metadata={
+        "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
     ip = fields.IP(load_default=None, allow_none=True, metadata={
         "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
     country = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
@@ -109,6 +112,14 @@ class ConsentCheckIn(StrictSchema):
                            metadata={"description": "ISO 3166-2, e.g. US-CA"})
     gpc = StrictBool(load_default=False, metadata={
         "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _visitor_or_email(self, data, **kwargs):
+        if "email" in data:
+            if "visitor_id" in data or data.get("purpose", "email_marketing") != "email_marketing":
+                raise ma.ValidationError("an email is checked alone, for purpose email_marketing", "email")
+        elif "visitor_id" not in data:
+            raise ma.ValidationError("Missing data for required field.", "visitor_id")
 
     @ma.post_load
     def _ip_text(self, data, **kwargs):

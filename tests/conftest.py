@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
+from app.services import keyring, webhooks
 from app.services import sites as site_service
 
 # Real addresses that the embedded GeoLite2 (2018) database places as named.
@@ -69,6 +70,8 @@ def _clean_tables(app):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
     site_service.invalidate_cache()
+    keyring.invalidate_cache()  # issue 5: per-site keyrings and webhook subscriptions are cached by row id
+    webhooks.invalidate_subscriptions()
 
 
 @pytest.fixture

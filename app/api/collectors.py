@@ -12,7 +12,7 @@ from app.api.parsing import ApiBlueprint
 from app.extensions import db
 from app.schemas import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, LedgerExportArgs,
                          LedgerExportOut, ReceiptVerifyIn, ReceiptVerifyOut, VisitorConsentOut)
-from app.services import checks, export
+from app.services import checks, email_consent, export
 
 blp = ApiBlueprint("collectors", __name__, url_prefix="/api/v1",
                    description="Called by the site's own servers with its secret API key")
@@ -59,7 +59,10 @@ def get_visitor_consent(visitor_id):
 @blp.arguments(ConsentCheckIn)
 @blp.response(200, ConsentCheckOut)
 def check_consent(data):
-    """Whether one purpose is allowed for one visitor now, why, and which record decided it."""
+    """Whether one purpose is allowed for one visitor now, why, and which record decided it.
+    With `email` and purpose `email_marketing`: whether that address may be emailed (issue 5)."""
+    if "email" in data:
+        return json_response(email_consent.jsonable(email_consent.check_email(g.site_snapshot, data["email"])))
     try:
         answer = checks.check_consent(g.site_snapshot, data["visitor_id"], data["purpose"], now(), ip=data["ip"],
                                       country=data["country"], region=data["region"], gpc=data["gpc"])
@@ -77,12 +80,16 @@ def check_consent_batch():
     """Up to 10,000 checks in one call; results in the same order. An unknown purpose answers
     `unknown_purpose` for its item only."""
     items = _batch_items(request.get_data(cache=False))
+    if any("email" in it for it in items):  # issue 5: email_marketing items, answered by their own service
+        return json_response({"results": email_consent.check_mixed(
+            g.site_snapshot, items, lambda rest: [a.as_dict() for a in checks.check_batch(g.site_snapshot, rest, now())])})
     answers = checks.check_batch(g.site_snapshot, items, now())
     return json_response({"results": [a.as_dict() for a in answers]})
 
 
 _item_schema = ConsentCheckIn()
 _ITEM_FIELDS = frozenset(("visitor_id", "purpose"))
+_EMAIL_FIELDS = frozenset(("email", "purpose"))
 
 
 def _batch_items(raw):
@@ -110,6 +117,10 @@ def _batch_items(raw):
         if (isinstance(it, dict) and it.keys() == _ITEM_FIELDS and isinstance(it["visitor_id"], str)
                 and isinstance(it["purpose"], str) and match(it["visitor_id"]) and 0 < len(it["purpose"]) <= 64):
             out.append(it)
+            continue
+        if (isinstance(it, dict) and it.keys() == _EMAIL_FIELDS and isinstance(it["email"], str)
+                and it["purpose"] == "email_marketing" and 0 < len(it["email"]) <= 320):
+            out.append(it)  # issue 5
             continue
         try:
             out.append(_item_schema.load(it))

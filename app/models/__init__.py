@@ -186,3 +186,4 @@ class LedgerSeal(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     seal_hash: Mapped[str] = mapped_column(sa.String(64))
     sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+from app.models import identity  # noqa: E402,F401  (issue 5: identities, email consent, webhooks)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services import ledger
+from app.services import ledger, webhooks
 from app.services.geo import truncate_ip
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
@@ -145,6 +145,8 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     values["record_hash"] = ledger.record_hash(values)
     try:
         db.session.execute(sa.insert(ConsentRecord.__table__).values(**values))
+        # webhooks outbox (issue 5): same transaction; a cached dict lookup when the site has no endpoints
+        webhooks.enqueue_consent_record(snap.id, values)
         db.session.commit()
     except sa.exc.IntegrityError:
         # the same client_record_id raced in from a retry: answer with the record that won

@@ -1,0 +1,73 @@
+"""The links people follow from their mail: confirm a signup (`/c/<token>`), unsubscribe (`/u/<token>`).
+
+These answer small HTML pages, not JSON: a person reads them. `POST /u/<token>` is the RFC 8058
+one-click unsubscribe that mail providers send with `List-Unsubscribe=One-Click`.
+"""
+from flask import Blueprint, current_app, request
+from markupsafe import escape
+
+from app.services import email_consent
+from app.services.email_consent import EmailConsentError
+from app.services.sites import site_snapshot
+
+bp = Blueprint("links", __name__)
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{title}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}}
+button{{font:inherit;padding:.5rem 1rem}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"""
+HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def page(title, body, status=200):
+    return PAGE.format(title=escape(title), body=body), status, HEADERS
+
+
+def _site(token, timed=False):
+    snap = site_snapshot(email_consent.site_key_of(token, timed) or "", current_app.config["SITE_CACHE_SECONDS"])
+    if snap is None:
+        raise EmailConsentError("This link is not valid.", 404)
+    return snap
+
+
+@bp.get("/c/<token>")
+def confirm_email(token):
+    """Confirm a signup (double opt-in): records the confirmation once."""
+    try:
+        snap = _site(token, timed=True)
+        _, created = email_consent.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],
+                                           request.remote_addr, request.user_agent.string)
+    except EmailConsentError as e:
+        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    text = "Thank you: your subscription is confirmed." if created else "Your subscription was already confirmed."
+    return page("Subscription confirmed", f"<p>{text}</p>")
+
+
+@bp.get("/u/<token>")
+def unsubscribe_page(token):
+    """Ask before unsubscribing (a link scanner's GET must not unsubscribe anyone)."""
+    try:
+        snap = _site(token)
+        claims = email_consent.read_unsubscribe_token(snap.id, token)
+    except EmailConsentError as e:
+        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    who = email_consent.masked_address(snap.id, claims["h"]) or "this address"
+    return page("Unsubscribe", f"<p>Stop marketing email to <strong>{escape(who)}</strong>?</p>"
+                f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+                f"<button type=\"submit\">Unsubscribe</button></form>")
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token):
+    """Unsubscribe at once (the page's button, or a mail provider's RFC 8058 one-click POST)."""
+    try:
+        snap = _site(token)
+        claims = email_consent.read_unsubscribe_token(snap.id, token)
+    except EmailConsentError as e:
+        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "link"
+    email_consent.withdraw(snap.id, claims["h"], method, ip=request.remote_addr, user_agent=request.user_agent.string)
+    return page("Unsubscribed", "<p>You will receive no more marketing email from us.</p>")

@@ -1,0 +1,293 @@
+"""Email marketing consent: submission, confirmation (double opt-in), withdrawal, and the check.
+
+A cookie-banner `marketing` grant is never consent to email (REGULATIONS.md section 8): this
+module reads only its own tables. Every step is an append-only `email_consent_records` row; the
+current answer per address is kept in `email_consent_states`, and a withdrawal adds a suppression
+keyed by the keyed hash alone, designed to outlive erasure of everything else about the person.
+"""
+import uuid
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+from app.extensions import db
+from app.models import utcnow
+from app.models.identity import EmailConsentRecord, EmailConsentState, EmailSuppression
+from app.services import webhooks
+from app.services.geo import truncate_ip
+from app.services.keyring import keyring, normalise_email
+
+PURPOSE = "email_marketing"
+CONFIRM_SALT = "opsiq.email-confirm.v1"
+UNSUBSCRIBE_SALT = "opsiq.unsubscribe.v1"
+BATCH_LIMIT = 10_000
+CHUNK = 2_000  # addresses per IN (...) query: a batch of 10,000 is at most 5 x 2 queries
+
+
+class EmailConsentError(ValueError):
+    """A request that cannot be done; `status` maps to HTTP."""
+
+    def __init__(self, message, status=422, errors=None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors
+
+
+def valid_address(address):
+    a = normalise_email(address)
+    local, _, domain = a.rpartition("@")
+    return bool(local) and "." in domain and " " not in a and len(a) <= 320
+
+
+def mask(address):
+    """`jane.doe@example.com` -> `j*******@e******.com`: enough to recognise, not to harvest."""
+    local, _, domain = address.rpartition("@")
+    host, dot, tld = domain.rpartition(".")
+    return f"{local[:1]}{'*' * max(len(local) - 1, 1)}@{host[:1]}{'*' * max(len(host) - 1, 1)}{dot}{tld}"
+
+
+# --- links ----------------------------------------------------------------------------------
+
+def confirm_token(site_id, site_key, submission_record_id):
+    ser = URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT)
+    return ser.dumps({"s": site_key, "r": submission_record_id})
+
+
+def unsubscribe_token(site_id, site_key, email_hash):
+    """A link that never expires (it is in every mail) naming the address only by its keyed hash."""
+    return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).dumps({"s": site_key, "h": email_hash})
+
+
+def site_key_of(token, timed):
+    """The site a link claims to be for (unverified; the caller verifies with that site's secret)."""
+    ok, payload = (URLSafeTimedSerializer if timed else URLSafeSerializer)("unused").loads_unsafe(token)
+    return payload.get("s") if isinstance(payload, dict) else None
+
+
+def read_confirm_token(site_id, token, max_age):
+    try:
+        return URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise EmailConsentError("This confirmation link has expired.", 410) from None
+    except BadSignature:
+        raise EmailConsentError("This confirmation link is not valid.", 404) from None
+
+
+def read_unsubscribe_token(site_id, token):
+    try:
+        return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
+    except BadSignature:
+        raise EmailConsentError("This unsubscribe link is not valid.", 404) from None
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+def _state(site_id, email_hash, lock=False):
+    q = db.select(EmailConsentState).where(EmailConsentState.site_id == site_id,
+                                           EmailConsentState.email_hash == email_hash)
+    if lock:
+        q = q.with_for_update()
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def _record(site_id, email_hash, event, method, now, ip=None, user_agent=None, **fields):
+    rec = EmailConsentRecord(record_id=str(uuid.uuid4()), site_id=site_id, email_hash=email_hash, event=event,
+                             method=method, ip_truncated=truncate_ip(ip) if ip else None,
+                             user_agent=(user_agent or "")[:512] or None, created_at=now, **fields)
+    db.session.add(rec)
+    return rec
+
+
+def submit(snap, address, source=None, wording=None, language=None, double_opt_in=None, ip=None,
+           user_agent=None, now=None):
+    """Record a signup. With double opt-in it counts only after the confirmation link is followed.
+
+    Returns {"record_id", "status", "basis", "double_opt_in", "confirm_token" or None, "unsubscribe_token"}.
+    """
+    if not valid_address(address):
+        raise EmailConsentError("Not an email address.", errors={"email": ["not an email address"]})
+    ring = keyring(snap.id)
+    now = now or utcnow()
+    doi = ring.double_opt_in if double_opt_in is None else bool(double_opt_in)
+    address = normalise_email(address)
+    h = ring.lookup_hash("email", address)
+    rec = _record(snap.id, h, "submitted", "api", now, ip, user_agent, double_opt_in=doi, source=source,
+                  wording=wording, language=language)
+    state = _state(snap.id, h, lock=True)
+    if state is None:
+        state = EmailConsentState(site_id=snap.id, email_hash=h, status="pending", basis="none")
+        db.session.add(state)
+    state.email_enc = ring.encrypt("email", address)
+    state.updated_at = now
+    already = state.status == "confirmed" and not _suppressed_after(snap.id, h, state)
+    if not doi:
+        state.status, state.basis = "confirmed", "single_opt_in"
+        state.submission_record_id, state.confirmation_record_id = rec.record_id, None
+        state.given_at, state.confirmed_at, state.withdrawn_at = now, None, None
+        state.withdrawal_record_id = None
+        webhooks.enqueue(snap.id, "email_consent.confirmed", _event_data(state, rec.record_id), {"email": address})
+    elif not already:
+        # a pending double opt-in: nothing counts until the click
+        state.status, state.basis = "pending", "none"
+        state.submission_record_id, state.confirmation_record_id = rec.record_id, None
+        state.given_at, state.confirmed_at = now, None
+    db.session.commit()
+    return {"record_id": rec.record_id, "status": state.status, "basis": state.basis, "double_opt_in": doi,
+            "confirm_token": confirm_token(snap.id, snap.site_key, rec.record_id) if doi and not already else None,
+            "unsubscribe_token": unsubscribe_token(snap.id, snap.site_key, h)}
+
+
+def _suppressed_after(site_id, email_hash, state):
+    sup = db.session.execute(db.select(EmailSuppression).where(
+        EmailSuppression.site_id == site_id, EmailSuppression.email_hash == email_hash)).scalar_one_or_none()
+    return sup is not None and sup.suppressed_at >= (state.confirmed_at or state.given_at or sup.suppressed_at)
+
+
+def _event_data(state, record_id):
+    return {"record_id": record_id, "purpose": PURPOSE, "basis": state.basis,
+            "submission_record_id": state.submission_record_id, "email_hash": state.email_hash}
+
+
+def confirm(site_id, token, max_age, ip=None, user_agent=None, now=None):
+    """Follow a confirmation link: records the confirmation once. Returns (state, created)."""
+    now = now or utcnow()
+    claims = read_confirm_token(site_id, token, max_age)
+    sub = db.session.execute(db.select(EmailConsentRecord).where(
+        EmailConsentRecord.record_id == claims["r"], EmailConsentRecord.site_id == site_id,
+        EmailConsentRecord.event == "submitted")).scalar_one_or_none()
+    if sub is None:
+        raise EmailConsentError("This confirmation link is not valid.", 404)
+    state = _state(site_id, sub.email_hash, lock=True)
+    if state is None:
+        raise EmailConsentError("This address has been erased.", 410)
+    if state.submission_record_id != sub.record_id:
+        # a later signup or a withdrawal replaced this one: an old link may not revive consent
+        if state.status == "confirmed":
+            return state, False
+        raise EmailConsentError("This confirmation link has been replaced or withdrawn.", 410)
+    if state.status == "confirmed":
+        return state, False
+    if state.withdrawn_at is not None and state.withdrawn_at >= sub.created_at:
+        raise EmailConsentError("This address was unsubscribed after this link was sent.", 410)
+    rec = _record(site_id, sub.email_hash, "confirmed", "link", now, ip, user_agent, double_opt_in=True,
+                  submission_record_id=sub.record_id, language=sub.language)
+    state.status, state.basis = "confirmed", "double_opt_in"
+    state.confirmation_record_id, state.confirmed_at, state.updated_at = rec.record_id, now, now
+    state.withdrawn_at = state.withdrawal_record_id = None
+    sealed = {"email": keyring(site_id).decrypt("email", state.email_enc)} if state.email_enc else None
+    webhooks.enqueue(site_id, "email_consent.confirmed", _event_data(state, rec.record_id), sealed)
+    db.session.commit()
+    return state, True
+
+
+def withdraw(site_id, email_hash, method, source=None, ip=None, user_agent=None, now=None, address=None):
+    """Withdraw at once and keep a suppression by keyed hash. Returns the withdrawal record id."""
+    now = now or utcnow()
+    rec = _record(site_id, email_hash, "withdrawn", method, now, ip, user_agent, source=source)
+    state = _state(site_id, email_hash, lock=True)
+    if state is None:
+        state = EmailConsentState(site_id=site_id, email_hash=email_hash, basis="none")
+        db.session.add(state)
+    state.status, state.basis = "withdrawn", "none"
+    state.withdrawal_record_id, state.withdrawn_at, state.updated_at = rec.record_id, now, now
+    if address and not state.email_enc:
+        state.email_enc = keyring(site_id).encrypt("email", normalise_email(address))
+    sup = db.session.execute(db.select(EmailSuppression).where(
+        EmailSuppression.site_id == site_id, EmailSuppression.email_hash == email_hash).with_for_update()
+    ).scalar_one_or_none()
+    if sup is None:
+        db.session.add(EmailSuppression(site_id=site_id, email_hash=email_hash, withdrawal_record_id=rec.record_id,
+                                        suppressed_at=now))
+    else:
+        sup.withdrawal_record_id, sup.suppressed_at = rec.record_id, now
+    sealed = {"email": keyring(site_id).decrypt("email", state.email_enc)} if state.email_enc else None
+    webhooks.enqueue(site_id, "email_consent.withdrawn",
+                     {"record_id": rec.record_id, "purpose": PURPOSE, "email_hash": email_hash, "method": method},
+                     sealed)
+    db.session.commit()
+    return rec.record_id
+
+
+def withdraw_address(snap, address, source=None, ip=None, user_agent=None):
+    if not valid_address(address):
+        raise EmailConsentError("Not an email address.", errors={"email": ["not an email address"]})
+    h = keyring(snap.id).email_hash(address)
+    return withdraw(snap.id, h, "api", source, ip, user_agent, address=address)
+
+
+def masked_address(site_id, email_hash):
+    state = _state(site_id, email_hash)
+    if state is None or not state.email_enc:
+        return None
+    return mask(keyring(site_id).decrypt("email", state.email_enc))
+
+
+# --- the check ------------------------------------------------------------------------------
+
+def _answer(state, suppressed_at):
+    """allowed / basis / proof for one address from its state row and suppression time (either may be None)."""
+    out = {"purpose": PURPOSE, "allowed": False, "basis": "none", "submission_record_id": None,
+           "confirmation_record_id": None, "withdrawal_record_id": None, "given_at": None, "confirmed_at": None,
+           "withdrawn_at": suppressed_at, "expires_at": None}
+    if state is None:
+        return out
+    status, basis, sub, conf, wd, given, confirmed, withdrawn = state
+    out.update(submission_record_id=sub, confirmation_record_id=conf, withdrawal_record_id=wd, given_at=given,
+               confirmed_at=confirmed, withdrawn_at=withdrawn or suppressed_at)
+    if status != "confirmed":
+        return out
+    granted_at = confirmed if basis == "double_opt_in" else given
+    if suppressed_at is not None and granted_at is not None and suppressed_at >= granted_at:
+        return out  # an unsubscribe wins over any older opt-in, even after the rest was erased
+    out.update(allowed=True, basis=basis)
+    return out
+
+
+_STATE_COLS = (EmailConsentState.email_hash, EmailConsentState.status, EmailConsentState.basis,
+               EmailConsentState.submission_record_id, EmailConsentState.confirmation_record_id,
+               EmailConsentState.withdrawal_record_id, EmailConsentState.given_at, EmailConsentState.confirmed_at,
+               EmailConsentState.withdrawn_at)
+
+
+def check_emails(snap, addresses):
+    """Answers for many addresses, in the order given (default deny). Two queries per 2,000 addresses."""
+    if len(addresses) > BATCH_LIMIT:
+        raise EmailConsentError(f"At most {BATCH_LIMIT} addresses per batch.",
+                                errors={"emails": [f"at most {BATCH_LIMIT}"]})
+    ring = keyring(snap.id)
+    hashes = [ring.email_hash(a) for a in addresses]
+    unique = list(dict.fromkeys(hashes))
+    states, suppressed = {}, {}
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i:i + CHUNK]
+        for row in db.session.execute(sa.select(*_STATE_COLS).where(
+                EmailConsentState.site_id == snap.id, EmailConsentState.email_hash.in_(chunk))):
+            states[row[0]] = tuple(row[1:])
+        suppressed.update(db.session.execute(sa.select(EmailSuppression.email_hash, EmailSuppression.suppressed_at)
+                                             .where(EmailSuppression.site_id == snap.id,
+                                                    EmailSuppression.email_hash.in_(chunk))).all())
+    db.session.rollback()  # end the read transaction
+    return [_answer(states.get(h), suppressed.get(h)) | {"email": a} for a, h in zip(addresses, hashes)]
+
+
+def check_email(snap, address):
+    """May this address be sent marketing email? Default deny; with the records that justify it."""
+    return check_emails(snap, [address])[0]
+
+
+
+def jsonable(answer):
+    """An answer with its times as ISO 8601 strings (for views that write JSON directly)."""
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in answer.items()}
+
+
+def check_mixed(snap, items, check_visitors):
+    """A batch mixing {"email", ...} items with visitor items, answered in order.
+
+    `check_visitors(items)` answers the visitor items (the collectors' service); emails are
+    answered here, with a constant number of queries.
+    """
+    emails = check_emails(snap, [it["email"] for it in items if "email" in it])
+    visitors = check_visitors([it for it in items if "email" not in it])
+    e, v = iter(emails), iter(visitors)
+    return [jsonable(next(e)) if "email" in it else next(v) for it in items]

@@ -1,0 +1,149 @@
+"""Known people: linking visitors to an email or external id, and a person's current consent.
+
+A browser can link an identity only with a token minted by the site's own server, signed with the
+site's identity secret (`flask identities secret SITE_KEY`):
+
+    from itsdangerous import URLSafeTimedSerializer
+    token = URLSafeTimedSerializer(IDENTITY_SECRET, salt="opsiq.identity.v1").dumps({"email": user.email})
+
+The token may also carry "external_id" and "visitor_id" (then only that visitor may use it); it
+expires after IDENTITY_TOKEN_MAX_AGE seconds (10 minutes by default).
+"""
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.extensions import db
+from app.models import ConsentRecord, utcnow
+from app.models.identity import Identity, IdentityLink
+from app.services import webhooks
+from app.services.keyring import keyring, normalise_email
+from app.services.sites import is_sale_or_share
+
+IDENTITY_SALT = "opsiq.identity.v1"
+
+
+class IdentityError(ValueError):
+    """An identity request that cannot be done; `status` is the HTTP status it maps to."""
+
+    def __init__(self, message, status=422, errors=None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors
+
+
+def identity_serializer(site_id):
+    return URLSafeTimedSerializer(keyring(site_id).identity_secret, salt=IDENTITY_SALT)
+
+
+def mint_token(site_id, email=None, external_id=None, visitor_id=None):
+    """What the customer's server does: a short-lived signed claim of who the visitor is."""
+    claims = {k: v for k, v in (("email", email), ("external_id", external_id), ("visitor_id", visitor_id)) if v}
+    return identity_serializer(site_id).dumps(claims)
+
+
+def read_token(site_id, token, max_age):
+    """The claims of a valid token; IdentityError (401) if unsigned, forged or expired."""
+    try:
+        claims = identity_serializer(site_id).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise IdentityError("The identity token has expired; mint a new one on your server.", 401) from None
+    except BadSignature:
+        raise IdentityError("The identity token is not signed with this site's identity secret.", 401) from None
+    if not isinstance(claims, dict) or not (claims.get("email") or claims.get("external_id")):
+        raise IdentityError("The identity token names no email or external_id.", 401)
+    return claims
+
+
+def link_identity(site_id, visitor_id, email=None, external_id=None, method="server"):
+    """Link a visitor to the person with this email and/or external id (made if new).
+
+    Returns {"person_id", "visitor_id", "created", "linked"}; emits identity.linked in the same
+    transaction when the link is new.
+    """
+    ring = keyring(site_id)
+    email = normalise_email(email) or None
+    external_id = (external_id or "").strip() or None
+    if not email and not external_id:
+        raise IdentityError("Give an email or an external_id.", errors={"email": ["email or external_id required"]})
+    email_hash = ring.lookup_hash("email", email) if email else None
+    ext_hash = ring.lookup_hash("external_id", external_id) if external_id else None
+    by_email = by_ext = None
+    if email_hash:
+        by_email = db.session.execute(db.select(Identity).where(
+            Identity.site_id == site_id, Identity.email_hash == email_hash)).scalar_one_or_none()
+    if ext_hash:
+        by_ext = db.session.execute(db.select(Identity).where(
+            Identity.site_id == site_id, Identity.external_id_hash == ext_hash)).scalar_one_or_none()
+    if by_email and by_ext and by_email.id != by_ext.id:
+        raise IdentityError("That email and that external_id belong to two different people.", 409)
+    person = by_email or by_ext
+    created = person is None
+    if created:
+        person = Identity(site_id=site_id)
+        db.session.add(person)
+    if email_hash and not person.email_hash:
+        person.email_hash, person.email_enc = email_hash, ring.encrypt("email", email)
+    if ext_hash and not person.external_id_hash:
+        person.external_id_hash, person.external_id_enc = ext_hash, ring.encrypt("external_id", external_id)
+    db.session.flush()
+    link = db.session.execute(db.select(IdentityLink).where(
+        IdentityLink.identity_id == person.id, IdentityLink.visitor_id == visitor_id)).scalar_one_or_none()
+    linked = link is None
+    if linked:
+        db.session.add(IdentityLink(site_id=site_id, identity_id=person.id, visitor_id=visitor_id, method=method))
+        sealed = {k: v for k, v in (("email", email), ("external_id", external_id)) if v}
+        webhooks.enqueue(site_id, "identity.linked",
+                         {"person_id": person.person_id, "visitor_id": visitor_id, "method": method}, sealed)
+    db.session.commit()
+    return {"person_id": person.person_id, "visitor_id": visitor_id, "created": created, "linked": linked}
+
+
+def find_person(site_id, email=None, external_id=None, person_id=None):
+    """The Identity row for an email, external id or person id, or None."""
+    ring = keyring(site_id)
+    q = db.select(Identity).where(Identity.site_id == site_id)
+    if email:
+        q = q.where(Identity.email_hash == ring.email_hash(email))
+    elif external_id:
+        q = q.where(Identity.external_id_hash == ring.lookup_hash("external_id", external_id.strip()))
+    elif person_id:
+        q = q.where(Identity.person_id == person_id)
+    else:
+        return None
+    return db.session.execute(q).scalar_one_or_none()
+
+
+def person_consent(snap, person):
+    """A person's current consent: per purpose, the latest decision among their linked visitors.
+
+    GPC seen on any linked browser opts the person out of sale and share, even over a later
+    opt-in without it (REGULATIONS.md section 4: for a known person that is not an opt-in).
+    """
+    visitors = db.session.execute(db.select(IdentityLink.visitor_id).where(
+        IdentityLink.identity_id == person.id).order_by(IdentityLink.id)).scalars().all()
+    rows = db.session.execute(
+        db.select(ConsentRecord.record_id, ConsentRecord.visitor_id, ConsentRecord.decisions,
+                  ConsentRecord.gpc, ConsentRecord.created_at, ConsentRecord.expires_at)
+        .where(ConsentRecord.site_id == snap.id, ConsentRecord.visitor_id.in_(visitors))
+        .order_by(ConsentRecord.id)
+    ).all() if visitors else []
+    now = utcnow()
+    latest = {}  # visitor -> its latest record; only each browser's latest decision counts
+    gpc = False
+    for r in rows:
+        latest[r.visitor_id] = r
+        gpc = gpc or r.gpc
+    purposes = {}
+    for r in sorted(latest.values(), key=lambda r: r.created_at):
+        if r.expires_at <= now:
+            continue
+        for slug, value in r.decisions.items():
+            purposes[slug] = {"granted": bool(value), "record_id": r.record_id, "visitor_id": r.visitor_id,
+                              "decided_at": r.created_at}
+    if gpc:
+        for p in snap.purposes:
+            if is_sale_or_share(p) and p["slug"] in purposes:
+                purposes[p["slug"]] = dict(purposes[p["slug"]], granted=False, gpc=True)
+            elif is_sale_or_share(p):
+                purposes[p["slug"]] = {"granted": False, "record_id": None, "visitor_id": None,
+                                       "decided_at": None, "gpc": True}
+    return {"person_id": person.person_id, "visitors": list(visitors), "gpc": gpc, "purposes": purposes}

@@ -1,0 +1,185 @@
+"""Per-site keys for personal data, wrapped by the master key (`OPSIQ_MASTER_KEY`).
+
+Each site has a keyring: a 256-bit data key (AES-256-GCM for emails and external ids), a 256-bit
+lookup key (HMAC-SHA256 of the normalised value, so records are found without decrypting), and
+the secrets that sign identity tokens and confirmation/unsubscribe links. The keyring is stored
+encrypted under the master key; rotating the master key re-wraps keyrings and touches no record.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+
+from app.extensions import db
+from app.models import utcnow
+from app.models.identity import SiteKeyring
+
+_cache = {}
+_lock = threading.Lock()
+_warned = []
+
+
+class KeyringError(RuntimeError):
+    """A key cannot be read or unwrapped; the message says which."""
+
+
+def parse_master_key(value):
+    """A master key given as base64 (standard or URL-safe) of exactly 32 bytes."""
+    try:
+        raw = base64.urlsafe_b64decode(value.strip().replace("+", "-").replace("/", "_") + "==")
+    except (ValueError, AttributeError):
+        raw = b""
+    if len(raw) != 32:
+        raise KeyringError("a master key must be 32 random bytes in base64 "
+                           "(python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())')")
+    return raw
+
+
+def new_master_key():
+    """A fresh master key in the form OPSIQ_MASTER_KEY takes."""
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def master_key(config=None):
+    """The master key from config; in development a default derived from SECRET_KEY, with a warning."""
+    config = config if config is not None else current_app.config
+    value = config.get("OPSIQ_MASTER_KEY")
+    if value:
+        return parse_master_key(value)
+    if config.get("OPSIQ_ENV") == "production":
+        raise KeyringError("OPSIQ_MASTER_KEY must be set when OPSIQ_ENV=production")
+    if not _warned:
+        _warned.append(True)
+        current_app.logger.warning("OPSIQ_MASTER_KEY is not set: using a development key derived from SECRET_KEY")
+    return hashlib.sha256(b"opsiq-dev-master-key|" + config["SECRET_KEY"].encode()).digest()
+
+
+def fingerprint(master):
+    return hmac.new(master, b"opsiq master key fingerprint", hashlib.sha256).hexdigest()[:32]
+
+
+def _aad(site_id):
+    return f"opsiq.keyring.v1:{site_id}".encode()
+
+
+def wrap(master, site_id, keys):
+    nonce = os.urandom(12)
+    ct = AESGCM(master).encrypt(nonce, json.dumps(keys).encode(), _aad(site_id))
+    return base64.b64encode(nonce + ct).decode()
+
+
+def unwrap(master, site_id, wrapped):
+    from cryptography.exceptions import InvalidTag
+
+    blob = base64.b64decode(wrapped)
+    try:
+        return json.loads(AESGCM(master).decrypt(blob[:12], blob[12:], _aad(site_id)))
+    except InvalidTag:
+        raise KeyringError(f"site {site_id}: keyring does not open with this master key") from None
+
+
+class Keyring:
+    """A site's unwrapped keys, with the operations built on them."""
+
+    def __init__(self, site_id, keys, double_opt_in):
+        self.site_id = site_id
+        self._data = AESGCM(base64.b64decode(keys["data"]))
+        self._lookup = base64.b64decode(keys["lookup"])
+        self.identity_secret = keys["identity"]
+        self.link_secret = keys["links"]
+        self.double_opt_in = double_opt_in
+
+    def lookup_hash(self, kind, value):
+        """HMAC-SHA256 (hex) of a normalised value, keyed per site; `kind` keeps emails and ids apart."""
+        return hmac.new(self._lookup, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def email_hash(self, address):
+        return self.lookup_hash("email", normalise_email(address))
+
+    def encrypt(self, field, text):
+        """AES-256-GCM under the data key, bound to this site and field; base64 of nonce + ciphertext."""
+        nonce = os.urandom(12)
+        ct = self._data.encrypt(nonce, text.encode(), f"{self.site_id}:{field}".encode())
+        return "v1:" + base64.b64encode(nonce + ct).decode()
+
+    def decrypt(self, field, token):
+        blob = base64.b64decode(token.removeprefix("v1:"))
+        return self._data.decrypt(blob[:12], blob[12:], f"{self.site_id}:{field}".encode()).decode()
+
+
+def normalise_email(address):
+    """The form an address is hashed in: trimmed and lower-cased (as mail providers treat it)."""
+    return (address or "").strip().lower()
+
+
+def _new_keys():
+    return {
+        "v": 1,
+        "data": base64.b64encode(os.urandom(32)).decode(),
+        "lookup": base64.b64encode(os.urandom(32)).decode(),
+        "identity": secrets.token_urlsafe(32),
+        "links": secrets.token_urlsafe(32),
+    }
+
+
+def keyring(site_id):
+    """The site's keyring, made on first use (committed on its own, before the caller's writes)."""
+    master = master_key()
+    fp = fingerprint(master)
+    hit = _cache.get(site_id)
+    if hit is not None and hit[0] == fp:
+        return hit[1]
+    row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one_or_none()
+    if row is None:
+        row = SiteKeyring(site_id=site_id, wrapped=wrap(master, site_id, _new_keys()), master_fingerprint=fp,
+                          double_opt_in=True)
+        db.session.add(row)
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()  # another request made it first: use theirs
+            row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one()
+    ring = Keyring(site_id, unwrap(master, site_id, row.wrapped), row.double_opt_in)
+    with _lock:
+        _cache[site_id] = (fp, ring)
+    return ring
+
+
+def invalidate_cache():
+    with _lock:
+        _cache.clear()
+
+
+def set_double_opt_in(site_id, on):
+    """Change a site's default between double and single opt-in for email consent."""
+    keyring(site_id)
+    db.session.execute(sa.update(SiteKeyring).where(SiteKeyring.site_id == site_id).values(double_opt_in=bool(on)))
+    db.session.commit()
+    invalidate_cache()
+
+
+def rotate_master(old_master, new_master):
+    """Re-wrap every keyring under `new_master`; records are untouched. Returns (rewrapped, already)."""
+    new_fp, old_fp = fingerprint(new_master), fingerprint(old_master)
+    done = already = 0
+    for row in db.session.execute(db.select(SiteKeyring).order_by(SiteKeyring.id)).scalars():
+        if row.master_fingerprint == new_fp:
+            already += 1
+            continue
+        if row.master_fingerprint != old_fp:
+            raise KeyringError(f"site {row.site_id}: keyring was wrapped by neither the old nor the new master key")
+        keys = unwrap(old_master, row.site_id, row.wrapped)
+        row.wrapped = wrap(new_master, row.site_id, keys)
+        row.master_fingerprint = new_fp
+        row.rewrapped_at = utcnow()
+        done += 1
+    db.session.commit()
+    invalidate_cache()
+    return done, already

@@ -1,0 +1,365 @@
+"""Webhooks: endpoints, the outbox, Standard Webhooks 1.0 signatures and the delivery worker.
+
+An event is written to the outbox (`webhook_events`, plus one `webhook_deliveries` row per
+subscribed endpoint) in the same transaction as the change it describes, so a change is never
+committed without its event. The worker claims due deliveries (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, and a conditional update everywhere so two workers never claim the same row), posts
+them, and retries with exponential backoff and jitter for WEBHOOK_RETRY_HOURS before keeping them
+as dead letters. Receivers de-duplicate on `webhook-id`, which is the event id on every attempt.
+"""
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+import random
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import utcnow
+from app.models.identity import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.services.keyring import keyring
+
+EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
+               "identity.linked")
+SECRET_PREFIX = "whsec_"
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
+BACKOFF_CAP = 6 * 3600
+CLAIM_LEASE = dt.timedelta(minutes=2)  # a claimed delivery is due again if its worker dies
+
+
+class WebhookError(ValueError):
+    """A webhook request that cannot be done; `errors` names the fields."""
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.errors = errors
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+def allow_private(config=None):
+    config = config if config is not None else current_app.config
+    flag = config.get("WEBHOOK_ALLOW_PRIVATE")
+    return config.get("OPSIQ_ENV") != "production" if flag is None else bool(flag)
+
+
+def check_url(url, private_ok):
+    """Refuse URLs that are not http(s), or (unless `private_ok`) that resolve to a non-public address."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError("not an http(s) URL", {"url": ["must be an http(s) URL"]})
+    if not private_ok and parts.scheme != "https":
+        raise WebhookError("https only", {"url": ["must be https"]})
+    if private_ok:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise WebhookError("unresolvable", {"url": ["the host does not resolve"]}) from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not addr.is_global or addr.is_multicast:
+            raise WebhookError("non-public address", {"url": [f"resolves to a non-public address ({addr})"]})
+
+
+def new_secret():
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def create_endpoint(site_id, url, events):
+    """Subscribe a URL to event types. Returns (endpoint, secret); the secret is shown once."""
+    bad = sorted(set(events) - set(EVENT_TYPES))
+    if bad or not events:
+        raise WebhookError("unknown event types", {"events": [f"choose from {', '.join(EVENT_TYPES)}"]})
+    check_url(url, allow_private())
+    secret = new_secret()
+    ring = keyring(site_id)
+    ep = WebhookEndpoint(endpoint_id="ep_" + uuid.uuid4().hex, site_id=site_id, url=url,
+                         events=sorted(set(events)), secret_enc=ring.encrypt("webhook_secret", secret))
+    db.session.add(ep)
+    db.session.commit()
+    invalidate_subscriptions()
+    return ep, secret
+
+
+def list_endpoints(site_id):
+    return db.session.execute(
+        db.select(WebhookEndpoint).where(WebhookEndpoint.site_id == site_id).order_by(WebhookEndpoint.id)
+    ).scalars().all()
+
+
+def get_endpoint(site_id, endpoint_id):
+    return db.session.execute(db.select(WebhookEndpoint).where(
+        WebhookEndpoint.site_id == site_id, WebhookEndpoint.endpoint_id == endpoint_id)).scalar_one_or_none()
+
+
+def disable_endpoint(ep, reason="disabled by the site"):
+    if ep.disabled_at is None:
+        ep.disabled_at = utcnow()
+        ep.disabled_reason = reason[:200]
+    db.session.commit()
+    invalidate_subscriptions()
+    return ep
+
+
+def rotate_secret(ep, now=None):
+    """A new signing secret; the previous one keeps signing beside it for ROTATION_OVERLAP."""
+    now = now or utcnow()
+    secret = new_secret()
+    ring = keyring(ep.site_id)
+    ep.previous_secret_enc = ep.secret_enc
+    ep.previous_expires_at = now + ROTATION_OVERLAP
+    ep.secret_enc = ring.encrypt("webhook_secret", secret)
+    db.session.commit()
+    return ep, secret
+
+
+def recent_deliveries(ep, limit=50):
+    rows = db.session.execute(
+        db.select(WebhookDelivery, WebhookEvent.event_id, WebhookEvent.type)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.endpoint_id == ep.id).order_by(WebhookDelivery.id.desc()).limit(limit)
+    ).all()
+    return [{"event_id": eid, "type": etype, "status": d.status, "attempts": d.attempts,
+             "last_status": d.last_status, "last_error": d.last_error, "last_attempt_at": d.last_attempt_at,
+             "next_attempt_at": d.next_attempt_at if d.status == "pending" else None,
+             "delivered_at": d.delivered_at} for d, eid, etype in rows]
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+_subs = {}
+_subs_lock = threading.Lock()
+
+
+def invalidate_subscriptions():
+    with _subs_lock:
+        _subs.clear()
+
+
+def subscriptions(site_id):
+    """{event type: (endpoint row ids)} for a site's active endpoints, cached briefly per process.
+
+    The consent write path asks this on every record; a site with no endpoints costs a dict lookup.
+    """
+    max_age = current_app.config["WEBHOOK_SUBSCRIPTION_CACHE_SECONDS"]
+    hit = _subs.get(site_id)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < max_age:
+        return hit[1]
+    rows = db.session.execute(
+        db.select(WebhookEndpoint.id, WebhookEndpoint.events)
+        .where(WebhookEndpoint.site_id == site_id, WebhookEndpoint.disabled_at.is_(None))
+    ).all()
+    by_type = {}
+    for ep_id, events in rows:
+        for t in events:
+            by_type.setdefault(t, []).append(ep_id)
+    by_type = {t: tuple(ids) for t, ids in by_type.items()}
+    if max_age > 0:
+        with _subs_lock:
+            _subs[site_id] = (now, by_type)
+    return by_type
+
+
+def enqueue(site_id, event_type, data, sealed=None, now=None):
+    """Add an event to the outbox in the caller's transaction (no commit). Returns its id or None.
+
+    `sealed` holds personal fields (an email address): stored encrypted, merged into `data` only
+    when the delivery is sent.
+    """
+    endpoint_ids = subscriptions(site_id).get(event_type)
+    if not endpoint_ids:
+        return None
+    now = now or utcnow()
+    event_id = "msg_" + uuid.uuid4().hex
+    sealed_data = keyring(site_id).encrypt("webhook_event", json.dumps(sealed)) if sealed else None
+    row = db.session.execute(sa.insert(WebhookEvent.__table__).values(
+        event_id=event_id, site_id=site_id, type=event_type, data=data, sealed_data=sealed_data,
+        created_at=now).returning(WebhookEvent.__table__.c.id)).scalar_one()
+    db.session.execute(sa.insert(WebhookDelivery.__table__), [
+        {"event_id": row, "endpoint_id": ep, "status": "pending", "attempts": 0, "next_attempt_at": now,
+         "retry_from": now} for ep in endpoint_ids])
+    return event_id
+
+
+def enqueue_consent_record(site_id, values):
+    """The outbox rows for a consent record being written (called by record_consent before commit)."""
+    event_type = "consent.withdrawn" if values["event"] == "withdrawn" else "consent.recorded"
+    data = {k: values[k] for k in ("record_id", "visitor_id", "event", "method", "decisions", "regime", "country",
+                                   "region", "gpc", "policy_version", "source")}
+    data["created_at"] = values["created_at"].isoformat()
+    return enqueue(site_id, event_type, data, now=values["created_at"])
+
+
+# --- signing (Standard Webhooks 1.0) -------------------------------------------------------
+
+def secret_bytes(secret):
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret, msg_id, timestamp, body):
+    """`v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`, keyed with the decoded secret."""
+    mac = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signature_header(secrets_, msg_id, timestamp, body):
+    return " ".join(sign(s, msg_id, timestamp, body) for s in secrets_)
+
+
+def event_body(event, ring):
+    """The JSON body of an event: {"type", "timestamp", "data"}, identical on every attempt."""
+    data = dict(event.data)
+    if event.sealed_data:
+        data.update(json.loads(ring.decrypt("webhook_event", event.sealed_data)))
+    doc = {"type": event.type, "timestamp": event.created_at.isoformat(), "data": data}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def endpoint_secrets(ep, ring, now):
+    out = [ring.decrypt("webhook_secret", ep.secret_enc)]
+    if ep.previous_secret_enc and ep.previous_expires_at and ep.previous_expires_at > now:
+        out.append(ring.decrypt("webhook_secret", ep.previous_secret_enc))
+    return out
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failed delivery: following it could reach an address the URL check refused."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def post(url, body, headers, timeout):
+    """POST and return the status code (an HTTP error's code too); raises OSError on no answer."""
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with _opener.open(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def backoff(attempts, rand=random.random):
+    """Seconds before the next try after `attempts` failures: doubling from 30 s, capped at 6 h, ±25 % jitter."""
+    base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
+    return base * (0.75 + rand() / 2)
+
+
+def claim_due(now, limit):
+    """Claim up to `limit` due deliveries for this worker; returns their row ids. Commits the claim."""
+    token = str(uuid.uuid4())
+    active = sa.select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))
+    q = (sa.select(WebhookDelivery.id)
+         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+                WebhookDelivery.endpoint_id.in_(active))
+         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
+    if db.engine.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=WebhookDelivery.__table__)
+    ids = db.session.execute(q).scalars().all()
+    if not ids:
+        db.session.rollback()
+        return []
+    # conditional, so a second worker that read the same rows (SQLite) claims none of them
+    db.session.execute(
+        sa.update(WebhookDelivery.__table__)
+        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == "pending",
+               WebhookDelivery.next_attempt_at <= now)
+        .values(claim=token, next_attempt_at=now + CLAIM_LEASE))
+    db.session.commit()
+    return db.session.execute(sa.select(WebhookDelivery.id).where(WebhookDelivery.claim == token)).scalars().all()
+
+
+def deliver_due(now=None, limit=100, rand=random.random):
+    """Send every due delivery once (up to `limit`); returns {"delivered", "failed", "dead"} counts."""
+    now = now or utcnow()
+    cfg = current_app.config
+    counts = {"delivered": 0, "failed": 0, "dead": 0}
+    for delivery_id in claim_due(now, limit):
+        d = db.session.get(WebhookDelivery, delivery_id)
+        event = db.session.get(WebhookEvent, d.event_id)
+        ep = db.session.get(WebhookEndpoint, d.endpoint_id)
+        ring = keyring(ep.site_id)
+        body = event_body(event, ring)
+        ts = str(int(now.timestamp()))
+        headers = {
+            "content-type": "application/json", "user-agent": "OpsIQ-Consent-Webhooks/1",
+            "webhook-id": event.event_id, "webhook-timestamp": ts,
+            "webhook-signature": signature_header(endpoint_secrets(ep, ring, now), event.event_id, ts, body),
+        }
+        status, error = None, None
+        try:
+            if not allow_private(cfg):
+                check_url(ep.url, False)  # again at send time: DNS may have changed since creation
+            status = post(ep.url, body, headers, cfg["WEBHOOK_TIMEOUT"])
+        except WebhookError as e:
+            error = str(e.errors["url"][0])
+        except (OSError, ValueError) as e:
+            error = f"{type(e).__name__}: {e}"[:300]
+        d.attempts += 1
+        d.last_attempt_at = now
+        d.last_status = status
+        d.last_error = error
+        d.claim = None
+        if status is not None and 200 <= status < 300:
+            d.status, d.delivered_at = "delivered", now
+            counts["delivered"] += 1
+        else:
+            if status == 410:
+                ep.disabled_at, ep.disabled_reason = now, "the receiver answered 410 Gone"
+                invalidate_subscriptions()
+            if now - d.retry_from >= dt.timedelta(hours=cfg["WEBHOOK_RETRY_HOURS"]):
+                d.status = "dead"
+                counts["dead"] += 1
+            else:
+                d.next_attempt_at = now + dt.timedelta(seconds=backoff(d.attempts, rand))
+                counts["failed"] += 1
+        db.session.commit()
+    return counts
+
+
+def replay_dead(site_id=None, endpoint_id=None, now=None):
+    """Put dead letters back in the queue, due now, with a fresh retry window. Returns how many."""
+    now = now or utcnow()
+    q = sa.update(WebhookDelivery.__table__).where(WebhookDelivery.status == "dead")
+    if endpoint_id:
+        q = q.where(WebhookDelivery.endpoint_id.in_(
+            sa.select(WebhookEndpoint.id).where(WebhookEndpoint.endpoint_id == endpoint_id)))
+    if site_id:
+        q = q.where(WebhookDelivery.endpoint_id.in_(
+            sa.select(WebhookEndpoint.id).where(WebhookEndpoint.site_id == site_id)))
+    n = db.session.execute(q.values(status="pending", next_attempt_at=now, retry_from=now)).rowcount
+    db.session.commit()
+    return n
+
+
+def work(once=False, limit=100, idle=1.0, log=print):
+    """Deliver until stopped (or, with `once`, until nothing is due)."""
+    while True:
+        counts = deliver_due(limit=limit)
+        if any(counts.values()):
+            log(f"webhooks: {counts['delivered']} delivered, {counts['failed']} to retry, {counts['dead']} dead")
+        if sum(counts.values()) < limit:
+            if once:
+                return
+            db.session.remove()
+            time.sleep(idle)
