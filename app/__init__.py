@@ -52,6 +52,10 @@ def create_app(config=None):
     from app import wellknown
 
     app.register_blueprint(wellknown.bp)
+    from app import demo, embed
+
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(demo.bp)
     from app import links
 
     app.register_blueprint(links.bp)

@@ -203,7 +203,8 @@ def demo_ensure_command(origin):
         if site_service.get_site(creds["site_key"]) is None:
             creds = None
     if creds is None:
-        site, api_key = site_service.create_site("Demo shop", origins, policy_url="/demo/privacy")
+        # the widget links only to absolute http(s) policy URLs
+        site, api_key = site_service.create_site("Demo shop", origins, policy_url=f"{origins[0]}/demo/privacy")
         creds = {"site_key": site.site_key, "api_key": api_key}
         os.makedirs(current_app.instance_path, exist_ok=True)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
@@ -215,6 +216,7 @@ def demo_ensure_command(origin):
                 site.origins = site.origins + [o]
         db.session.commit()
     click.echo(f"demo site_key: {creds['site_key']}\ndemo api_key:  {creds['api_key']}")
+    click.echo(f"demo page:     {origins[0]}/demo")
 
 
 def init_app(app):

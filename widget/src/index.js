@@ -103,7 +103,7 @@ const main = C => {
       const s = S || {}
       return {
         visitorId: vid || null,
-        decisions: S ? { ...S.decisions } : null,
+        decisions: S ? { ...D } : null, // effective: GPC masks a stored marketing grant
         regime: C.regime,
         policyVersion: s.policyVersion || PV || null,
         decidedAt: s.decidedAt || null,

@@ -1,0 +1,66 @@
+"""GET /w/<site_key>.js: the built widget with the site's configuration, resolved for this visitor, inlined."""
+import hashlib
+import json
+import os
+import threading
+
+from flask import Blueprint, Response, current_app, request
+
+from app.api.browser import resolved_config
+from app.schemas import SiteConfigOut
+from app.services.sites import site_snapshot
+
+bp = Blueprint("embed", __name__)
+
+TOKEN = "__OPSIQ_CONFIG__"
+JS = "application/javascript; charset=utf-8"
+_parts = {}  # path of widget.js -> (before, after) the token; read once per process
+_lock = threading.Lock()
+
+
+def widget_parts(path):
+    """static/widget.js split around the config token, read from disk once per process."""
+    parts = _parts.get(path)
+    if parts is None:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        if source.count(TOKEN) != 1:
+            raise RuntimeError(f"{path} must contain {TOKEN} exactly once (rebuild the widget)")
+        before, after = source.split(TOKEN)
+        with _lock:
+            parts = _parts.setdefault(path, (before, after))
+    return parts
+
+
+def js_literal(value):
+    """JSON that is also safe anywhere in a script: no `</script>`, `<!--`, or JS line terminators."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # `<` only ever occurs inside JSON strings, where the \u escape means the same character.
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def script_response(body, status=200, cache="private, max-age=300"):
+    """A script with an ETag of its body; answers 304 to a matching If-None-Match."""
+    resp = Response(body, status=status, content_type=JS)
+    resp.headers["Cache-Control"] = cache
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    if status == 200:
+        resp.headers["Vary"] = "Accept-Language, Sec-GPC"
+        resp.set_etag(hashlib.sha256(resp.get_data()).hexdigest()[:32])
+        resp.make_conditional(request)
+    return resp
+
+
+@bp.get("/w/<site_key>.js")
+def get_widget(site_key):
+    """The widget for one site, its configuration resolved for the visitor (regime, language, GPC).
+
+    No Origin check: a script tag sends none. An unknown site gets a 404 script that only warns.
+    """
+    snap = site_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
+    if snap is None:
+        warning = js_literal(f"OpsIQ Consent: no site with key {site_key!r}; check the script tag.")
+        return script_response(f"console.warn({warning})\n", status=404, cache="no-cache")
+    before, after = widget_parts(os.path.join(current_app.static_folder, "widget.js"))
+    config = SiteConfigOut().dump(resolved_config(snap))
+    return script_response(before + js_literal(config) + after)

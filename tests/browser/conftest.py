@@ -1,0 +1,150 @@
+"""Browser tests: the real app on a loopback server, driven in Debian's Chromium by Playwright.
+
+Visitors are placed with X-Forwarded-For (the test app trusts one proxy), GPC is turned on with
+the Sec-GPC header and `navigator.globalPrivacyControl`, and the ledger is read from the database.
+"""
+import os
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.extensions import db
+from app.models import ConsentRecord
+from app.services import sites as site_service
+from tests.conftest import IPS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+AXE = os.path.join(os.path.dirname(__file__), "..", "..", "widget", "node_modules", "axe-core", "axe.min.js")
+GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true})"
+
+# JavaScript helpers evaluated in the page.
+SHADOW = "document.getElementById('opsiq-consent')?.shadowRoot"
+BANNER_BUTTONS = f"() => [...({SHADOW}?.querySelectorAll('section[role=region] .a button') || [])].map(b => b.textContent)"
+DATALAYER = ("() => (window.dataLayer || []).map(e => Object.prototype.toString.call(e) == '[object Arguments]'"
+             " ? Array.from(e) : e)")
+STORAGE = "() => ({local: {...localStorage}, cookie: document.cookie})"
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium; skipped (outside CI only) when it is not installed."""
+    if not os.path.exists(CHROMIUM):
+        if in_ci():
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (make browser-deps installs it)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make browser-deps`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The session's app served on a free loopback port by a werkzeug thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def demo_site(app, live_server):
+    """A site whose origins are the live server's; analytics lists the demo's cookie and storage key."""
+    port = live_server.rsplit(":", 1)[1]
+    with app.app_context():
+        site, _ = site_service.create_site("Demo shop", [live_server, f"http://localhost:{port}"],
+                                           policy_url=f"{live_server}/demo/privacy")
+        doc = site_service.export_site(site)
+        for p in doc["purposes"]:
+            if p["slug"] == "analytics":
+                p["cookies"], p["storage_keys"] = ["_demo_an"], ["_demo_an_*"]
+        site_service.import_site(doc)
+        return site.site_key
+
+
+class Visitor:
+    """One browser context (one visitor) on the demo page, placed by IP; collects page errors."""
+
+    def __init__(self, browser, base, site_key, where="DE", gpc=False, language="en"):
+        headers = {"X-Forwarded-For": IPS[where], "Accept-Language": language}
+        if gpc:
+            headers["Sec-GPC"] = "1"
+        self.ctx = browser.new_context(extra_http_headers=headers, locale=language)
+        if gpc:
+            self.ctx.add_init_script(GPC_ON)
+        self.page = self.ctx.new_page()
+        self.errors = []
+        self.requests = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = f"{base}/demo?site={site_key}"
+
+    def open(self, url=None):
+        self.page.goto(url or self.url)
+        self.page.wait_for_function("() => window.opsiqConsent && document.readyState == 'complete'")
+        return self.page
+
+    def banner_buttons(self):
+        return self.page.evaluate(BANNER_BUTTONS)
+
+    def banner_shown(self):
+        return self.page.evaluate(f"() => !!{SHADOW}?.querySelector('section[role=region]')")
+
+    def click(self, text):
+        """Click a widget button by its text (Playwright pierces the open shadow root)."""
+        self.page.locator("#opsiq-consent").get_by_role("button", name=text, exact=True).first.click()
+
+    def wait_acked(self):
+        """Until the server has stored the decision (the widget then knows its record id)."""
+        self.page.wait_for_function("() => opsiqConsent.get().recordId")
+        return self.page.evaluate("() => opsiqConsent.get()")
+
+    def datalayer(self):
+        return self.page.evaluate(DATALAYER)
+
+    def storage(self):
+        return self.page.evaluate(STORAGE)
+
+    def ran(self):
+        return self.page.evaluate("() => window.demoRan || []")
+
+    def close(self):
+        self.ctx.close()
+
+
+@pytest.fixture
+def visit(browser, live_server, demo_site):
+    """visit(where='DE', gpc=False, language='en') -> a Visitor on the demo page (not yet loaded)."""
+    made = []
+
+    def make(**kw):
+        v = Visitor(browser, live_server, demo_site, **kw)
+        made.append(v)
+        return v
+
+    yield make
+    for v in made:
+        v.close()
+
+
+def ledger_rows(app, site_key, **where):
+    """The site's consent records (as dicts), oldest first, optionally filtered by column values."""
+    with app.app_context():
+        site = site_service.require_site(site_key)
+        q = db.select(ConsentRecord.__table__).where(ConsentRecord.site_id == site.id)
+        for k, v in where.items():
+            q = q.where(getattr(ConsentRecord, k) == v)
+        rows = [dict(r) for r in db.session.execute(q.order_by(ConsentRecord.id)).mappings()]
+        db.session.remove()
+        return rows

@@ -1,0 +1,354 @@
+"""The widget in real Chromium on the demo page, against the running app and its ledger."""
+import json
+
+import pytest
+
+from app.extensions import db
+from app.services import sites as site_service
+from tests.browser.conftest import AXE, GPC_ON, SHADOW, ledger_rows
+from tests.conftest import IPS
+
+ALL_RAN = ["analytics:external", "analytics:inline", "marketing:inline"]
+NON_SECURITY = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+                "functionality_storage", "personalization_storage"]
+# The focused widget element: a button's text, else its tag name.
+ACTIVE = f"() => (e => e && (e.tagName == 'BUTTON' ? e.textContent : e.tagName))({SHADOW}.activeElement)"
+IN_DIALOG = f"() => !!{SHADOW}.activeElement?.closest('[role=dialog]')"
+DIALOG_OPEN = f"() => !{SHADOW}.querySelector('[role=dialog]').closest('[hidden]')"
+
+
+def ad_src(page):
+    return page.locator("iframe[title=Advertisement]").get_attribute("src")
+
+
+def consent_updates(dl):
+    return [e[2] for e in dl if isinstance(e, list) and e[:2] == ["consent", "update"]]
+
+
+def test_reject_runs_nothing_and_stores_only_the_choice(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    assert v.banner_buttons() == ["Accept all", "Reject all", "Settings"]
+    assert v.storage() == {"local": {}, "cookie": ""}  # nothing written before a choice
+    assert not any("/api/" in u for u in v.requests)  # and no request made
+
+    v.click("Reject all")
+    state = v.wait_acked()
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(300)  # give any wrongly unblocked script time to run
+
+    assert v.ran() == [] and page.text_content("#analytics-status") == "analytics has not run"
+    assert ad_src(page) is None and not v.banner_shown()
+    assert not any("analytics.js" in u or "/demo/ad" in u for u in v.requests)
+    after = v.storage()
+    assert after["cookie"] == "" and set(after["local"]) == {"opsiq.vid", "opsiq.consent"}
+    assert state["decisions"] == {"necessary": True, "analytics": False, "marketing": False, "preferences": False}
+
+    [row] = ledger_rows(app, demo_site)
+    assert (row["method"], row["event"], row["regime"], row["country"]) == ("reject_all", "refused", "opt_in", "DE")
+    assert row["decisions"] == state["decisions"] and row["visitor_id"] == state["visitorId"]
+    assert row["record_id"] == state["recordId"] and row["gpc"] is False
+    assert row["page_url"] == v.url.split("?")[0]  # no query string in the ledger
+    assert v.errors == []
+
+
+def test_accept_runs_gated_code_in_document_order_and_withdrawal_cleans_up(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    assert v.ran() == [] and ad_src(page) is None
+    v.click("Accept all")
+    page.wait_for_function("() => (window.demoRan || []).length == 3")
+    assert v.ran() == ALL_RAN
+    assert page.text_content("#analytics-status") == "analytics ran"
+    frame = page.frame_locator("iframe[title=Advertisement]")
+    assert "Marketing iframe loaded" in frame.locator("#ad").text_content()
+    assert "_demo_an=1" in v.storage()["cookie"]
+    v.wait_acked()
+    [row] = ledger_rows(app, demo_site)
+    assert (row["method"], row["event"]) == ("accept_all", "given") and all(row["decisions"].values())
+
+    # Withdrawal from the page's own "Privacy settings" link takes as many clicks as granting did.
+    page.click("footer [data-opsiq-settings]")
+    v.click("Reject all")
+    page.wait_for_function("() => !document.cookie.includes('_demo_an')")
+    assert "_demo_an_visits" not in v.storage()["local"]
+    page.wait_for_function("() => opsiqConsent.get().recordId")
+    rows = ledger_rows(app, demo_site)
+    assert [(r["method"], r["event"]) for r in rows] == [("accept_all", "given"), ("reject_all", "withdrawn")]
+    assert rows[1]["prev_record_id"] == rows[0]["record_id"]
+    assert v.errors == []
+
+
+def test_settings_with_one_purpose(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    v.click("Settings")
+    host = page.locator("#opsiq-consent")
+    switches = {n: host.get_by_role("switch", name=n) for n in ("Necessary", "Analytics", "Marketing", "Preferences")}
+    assert switches["Necessary"].is_checked() and switches["Necessary"].is_disabled()
+    assert not any(switches[n].is_checked() for n in ("Analytics", "Marketing", "Preferences"))  # nothing pre-ticked
+    switches["Analytics"].check()
+    v.click("Save choices")
+    page.wait_for_function("() => (window.demoRan || []).length == 2")
+    page.wait_for_timeout(200)
+    assert v.ran() == ["analytics:external", "analytics:inline"] and ad_src(page) is None
+    state = v.wait_acked()
+    assert state["decisions"] == {"necessary": True, "analytics": True, "marketing": False, "preferences": False}
+    [row] = ledger_rows(app, demo_site)
+    assert (row["method"], row["decisions"]) == ("custom", state["decisions"])
+
+
+def test_reload_keeps_the_choice_until_a_new_policy(app, runner, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    v.click("Accept all")
+    v.wait_acked()
+
+    page.reload()
+    page.wait_for_function("() => (window.demoRan || []).length == 3")
+    assert not v.banner_shown()
+    assert page.locator("#opsiq-consent").get_by_role("button", name="Privacy settings").is_visible()
+    # The stored choice is replayed as one Consent Mode update before any tag pushes to dataLayer.
+    dl = v.datalayer()
+    kinds = [e[1] if isinstance(e, list) else e.get("event") for e in dl]
+    assert kinds[:2] == ["default", "default"]
+    assert kinds.index("update") < kinds.index("demo_analytics")
+    assert consent_updates(dl) == [{**{k: "granted" for k in NON_SECURITY}, "security_storage": "granted"}]
+
+    result = runner.invoke(args=["policy", "publish", demo_site, "--version", "2",
+                                 "--url", "https://shop.example/privacy-2"])
+    assert result.exit_code == 0, result.output
+    # The script is cacheable for 5 minutes; a visitor sees the new version once it expires.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    page.evaluate("() => window.demoRan = []")
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(300)
+    assert v.banner_shown() and v.page.evaluate("() => opsiqConsent.get()")["decisions"] is None
+    assert v.page.evaluate("() => opsiqConsent.get().policyVersion") == "2"
+    assert v.ran() == []  # a stale choice allows nothing under opt-in
+
+
+def test_consent_mode_order_and_values(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    dl = v.datalayer()
+    assert [e[:2] for e in dl] == [["consent", "default"], ["consent", "default"]]  # before anything else
+    regional, fallback = dl[0][2], dl[1][2]
+    assert "DE" in regional["region"] and "EU" not in regional["region"]
+    assert "region" not in fallback and fallback["wait_for_update"] == 500
+    assert all(regional[k] == "denied" for k in NON_SECURITY) and regional["security_storage"] == "granted"
+
+    v.click("Reject all")
+    dl = v.datalayer()
+    assert len(consent_updates(dl)) == 1
+    assert dl[2] == ["consent", "update", {**{k: "denied" for k in NON_SECURITY}, "security_storage": "granted"}]
+    assert dl[3]["event"] == "opsiq_consent_update" and dl[3]["opsiq"]["regime"] == "opt_in"
+    assert len(dl) == 4
+
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    dl = v.datalayer()
+    assert [e[:2] if isinstance(e, list) else e["event"] for e in dl] == [
+        ["consent", "default"], ["consent", "default"], ["consent", "update"], "opsiq_consent_update"]
+    assert dl[2][2] == {**{k: "denied" for k in NON_SECURITY}, "security_storage": "granted"}
+
+
+def test_gpc_under_opt_out_records_an_opt_out_without_a_click(app, visit, demo_site):
+    v = visit(where="US-CA", gpc=True)
+    page = v.open()
+    state = v.wait_acked()
+    assert not v.banner_shown()
+    [row] = ledger_rows(app, demo_site)
+    assert (row["method"], row["event"], row["gpc"], row["regime"], row["region"]) == (
+        "gpc", "gpc_optout", True, "opt_out", "US-CA")
+    assert row["decisions"] == {"necessary": True, "analytics": True, "marketing": False, "preferences": True}
+    assert state["decisions"]["marketing"] is False
+    page.wait_for_function("() => (window.demoRan || []).length == 2")
+    assert v.ran() == ["analytics:external", "analytics:inline"] and ad_src(page) is None
+    assert all(v == "denied" for u in consent_updates(v.datalayer()) for k, v in u.items() if k.startswith("ad_"))
+
+    page.reload()  # recorded once, not on every page
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(300)
+    assert len(ledger_rows(app, demo_site)) == 1
+
+
+@pytest.mark.parametrize("where,records", [("DE", 1), ("US-CA", 2)])
+def test_gpc_wins_over_a_stored_accept(app, visit, demo_site, where, records):
+    v = visit(where=where)
+    page = v.open()
+    page.evaluate("() => opsiqConsent.acceptAll()")
+    page.wait_for_function("() => (window.demoRan || []).length == 3")
+    v.wait_acked()
+
+    v.ctx.set_extra_http_headers({"X-Forwarded-For": IPS[where], "Accept-Language": "en", "Sec-GPC": "1"})
+    v.ctx.add_init_script(GPC_ON)
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(300)
+    assert v.ran() == ["analytics:external", "analytics:inline"] and ad_src(page) is None
+    assert page.evaluate("() => opsiqConsent.get().decisions.marketing") is False
+    updates = consent_updates(v.datalayer())
+    assert updates and all(updates[-1][k] == "denied" for k in ("ad_storage", "ad_user_data", "ad_personalization"))
+    assert updates[-1]["analytics_storage"] == "granted"
+    if where == "US-CA":  # under opt-out the signal is recorded, once, as an opt-out
+        page.wait_for_function("() => opsiqConsent.get().recordId")
+    rows = ledger_rows(app, demo_site)
+    assert len(rows) == records
+    if where == "US-CA":
+        assert (rows[-1]["method"], rows[-1]["gpc"], rows[-1]["decisions"]["marketing"]) == ("gpc", True, False)
+
+
+def test_backend_down_page_unharmed_and_decision_delivered_once(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.page
+    page.route("**/api/v1/consents", lambda route: route.abort())
+    v.open()
+    v.click("Accept all")
+    page.wait_for_function("() => (window.demoRan || []).length == 3")  # applies at once
+    assert not v.banner_shown() and v.errors == []
+    queued = json.loads(v.storage()["local"]["opsiq.q"])
+    assert len(queued) == 1
+    cid = queued[0]["client_record_id"]
+    assert ledger_rows(app, demo_site) == []
+
+    page.unroute("**/api/v1/consents")
+    page.reload()  # the next page load delivers what is queued
+    page.wait_for_function("() => opsiqConsent.get().recordId")
+    page.wait_for_function("() => !localStorage.getItem('opsiq.q')")
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(500)
+    rows = ledger_rows(app, demo_site)
+    assert [r["client_record_id"] for r in rows] == [cid]  # exactly once
+    assert v.errors == []
+
+
+def test_widget_script_unreachable_or_unknown_site_leaves_the_page_alone(visit, live_server):
+    v = visit(where="DE")
+    page = v.page
+    page.route("**/w/*.js", lambda route: route.abort())
+    page.goto(v.url)
+    assert page.text_content("h1") == "Handmade teapots" and v.ran() == [] and v.errors == []
+
+    # Browsers do not run a script answered with 404, so what the developer sees is the failed load.
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.unroute("**/w/*.js")
+    page.goto(f"{live_server}/demo?site=unknown")
+    page.wait_for_load_state("load")
+    assert page.text_content("h1") == "Handmade teapots" and v.ran() == [] and v.errors == []
+    assert len(errors) == 1 and "404" in errors[0]
+
+
+def test_keyboard_only(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    assert page.evaluate(ACTIVE) == "SECTION"  # focus moved into the banner
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate(ACTIVE) == "Reject all":
+            break
+    assert page.evaluate(ACTIVE) == "Reject all"
+    assert page.evaluate(f"() => getComputedStyle({SHADOW}.activeElement).outlineStyle") == "solid"  # visible focus
+    page.keyboard.press("Enter")
+    v.wait_acked()
+    [row] = ledger_rows(app, demo_site)
+    assert row["method"] == "reject_all"
+
+
+def test_dialog_traps_focus_and_escape_closes(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        if page.evaluate(ACTIVE) == "Settings":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_function(DIALOG_OPEN)
+    assert page.evaluate(IN_DIALOG)
+    first = page.evaluate(ACTIVE)
+    seen = set()
+    for _ in range(14):  # more than the dialog has controls: focus wraps and never leaves
+        page.keyboard.press("Tab")
+        assert page.evaluate(IN_DIALOG)
+        seen.add(page.evaluate(ACTIVE))
+    assert {"Accept all", "Reject all", "Save choices"} <= seen
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(IN_DIALOG)
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"() => !({DIALOG_OPEN})()")
+    assert first == "\xd7"
+    # Under opt-in, closing before any choice is a refusal.
+    v.wait_acked()
+    [row] = ledger_rows(app, demo_site)
+    assert (row["method"], row["event"]) == ("dismiss", "refused")
+
+
+def axe_violations(page):
+    page.add_script_tag(path=AXE)
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [(x["id"], x["help"], [n["target"] for n in x["nodes"]]) for x in result["violations"]]
+
+
+def test_axe_finds_no_violations(visit):
+    v = visit(where="DE")
+    page = v.open()
+    page.wait_for_timeout(300)  # let the entry animation finish: axe measures colours
+    assert v.banner_shown()
+    assert axe_violations(page) == []
+    v.click("Settings")
+    page.wait_for_function(DIALOG_OPEN)
+    page.wait_for_timeout(300)
+    assert axe_violations(page) == []
+    # The scan does reach into the shadow root: a low-contrast theme there is caught.
+    page.evaluate("() => document.getElementById('opsiq-consent').style.setProperty('--opsiq-accent-fg', '#8a8a8a')")
+    found = axe_violations(page)
+    assert any(rule == "color-contrast" and any("#opsiq-consent" in t[0] for t in targets)
+               for rule, _, targets in found), found
+
+
+@pytest.mark.parametrize("where,buttons", [
+    ("DE", ["Accept all", "Reject all", "Settings"]),
+    ("US-CA", ["Do Not Sell or Share My Personal Information", "Settings", "OK"]),
+    ("JP", ["OK", "Settings"]),
+])
+def test_regime_by_address(app, visit, demo_site, where, buttons):
+    v = visit(where=where)
+    page = v.open()
+    assert v.banner_buttons() == buttons
+    if where == "DE":  # the three choices look alike: same size, colours and weight
+        looks = page.evaluate(f"""() => [...{SHADOW}.querySelectorAll('section .a button')].map(b => {{
+            const r = b.getBoundingClientRect(), s = getComputedStyle(b)
+            return [Math.round(r.width), Math.round(r.height), s.color, s.backgroundColor, s.fontWeight, b.type]
+        }})""")
+        assert all(x == looks[0] for x in looks)
+        assert v.ran() == []
+    else:  # opt-out and notice: analytics (default on) runs without a click, nothing is recorded
+        page.wait_for_function("() => (window.demoRan || []).length >= 2")
+        assert ledger_rows(app, demo_site) == []
+    if where == "US-CA":
+        v.click(buttons[0])
+        state = v.wait_acked()
+        assert state["decisions"]["marketing"] is False and state["decisions"]["analytics"] is True
+        [row] = ledger_rows(app, demo_site)
+        assert (row["regime"], row["region"]) == ("opt_out", "US-CA")
+
+
+def test_site_texts_are_shown_as_text(app, visit, demo_site):
+    title = '<img src=x onerror="window.pwned=1">Hello & <b>welcome</b>'
+    with app.app_context():
+        site = site_service.require_site(demo_site)
+        site.texts = {"en": {"title": title}}
+        db.session.commit()
+    site_service.invalidate_cache()
+    v = visit(where="DE")
+    page = v.open()
+    page.wait_for_timeout(200)
+    assert page.evaluate(f"() => {SHADOW}.querySelector('h2').textContent") == title
+    assert page.evaluate(f"() => {SHADOW}.querySelector('img')") is None
+    assert page.evaluate("() => window.pwned") is None
