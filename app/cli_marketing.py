@@ -1,7 +1,7 @@
 """flask commands for identities, personal-data keys, email consent and webhooks (issue 5)."""
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.services import keyring as keyring_service, webhooks
 from app.services.identities import mint_token
@@ -40,6 +40,7 @@ def identity_token_command(site_key, email, external_id, visitor_id):
 
 
 @click.command("rotate-master")
+@with_appcontext
 @click.option("--old-master-key", envvar="OPSIQ_OLD_MASTER_KEY", required=True,
               help="The master key the keyrings are wrapped with now (or env OPSIQ_OLD_MASTER_KEY).")
 def rotate_master_command(old_master_key):
@@ -54,6 +55,7 @@ def rotate_master_command(old_master_key):
 
 
 @click.command("new-master")
+@with_appcontext
 def new_master_command():
     """Print a fresh random master key for OPSIQ_MASTER_KEY."""
     click.echo(keyring_service.new_master_key())
