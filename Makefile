@@ -23,9 +23,30 @@ run: install
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## test: every test, on SQLite
-test: install
+test: install browser-deps widget-check
 	$(BIN)/python -m pytest
 
 ## test-postgres: every test again, on a database of its own in the PostgreSQL at PG_TEST_URL
-test-postgres: install
+test-postgres: install browser-deps widget-check
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+# --- the widget and its browser tests -----------------------------------------------------------
+.PHONY: browser-deps widget-check bench-widget
+WIDGET_DEPS := widget/node_modules/.installed
+
+$(WIDGET_DEPS): widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund
+	touch $@
+
+## browser-deps: Debian's Chromium (for Playwright) and the widget's node packages (esbuild, axe-core)
+browser-deps: $(WIDGET_DEPS)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+## widget-check: static/widget.js is what widget/src builds to, and within the 6,144 B gzip budget
+widget-check: $(WIDGET_DEPS)
+	node widget/build.mjs --check
+	node widget/check-size.mjs
+
+## bench-widget: widget bytes (raw, gzip -9, brotli) and, in headless Chromium, ms to banner, CLS, requests
+bench-widget: install browser-deps
+	$(BIN)/python bench/widget.py

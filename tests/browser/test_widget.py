@@ -248,7 +248,7 @@ def test_widget_script_unreachable_or_unknown_site_leaves_the_page_alone(visit, 
 def test_keyboard_only(app, visit, demo_site):
     v = visit(where="DE")
     page = v.open()
-    assert page.evaluate(ACTIVE) == "SECTION"  # focus moved into the banner
+    page.wait_for_function(f"() => ({ACTIVE})() == 'SECTION'")  # focus moves into the banner (after its first paint)
     for _ in range(6):
         page.keyboard.press("Tab")
         if page.evaluate(ACTIVE) == "Reject all":
@@ -264,6 +264,7 @@ def test_keyboard_only(app, visit, demo_site):
 def test_dialog_traps_focus_and_escape_closes(app, visit, demo_site):
     v = visit(where="DE")
     page = v.open()
+    page.wait_for_function(f"() => ({ACTIVE})() == 'SECTION'")
     for _ in range(8):
         page.keyboard.press("Tab")
         if page.evaluate(ACTIVE) == "Settings":

@@ -89,7 +89,9 @@ export const ui = (C, act, banner) => {
   d.body.append(host)
   if (B) {
     back = d.activeElement
-    B.focus({ preventScroll: true })
+    // Focus after the first paint: focus() forces a layout of the whole page and would delay
+    // the banner by tens of ms. Skipped if the visitor has moved focus meanwhile.
+    requestAnimationFrame(() => setTimeout(safe(() => d.activeElement == back && B.isConnected && B.focus({ preventScroll: true }))))
   }
 
   return {
