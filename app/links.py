@@ -34,8 +34,20 @@ def _site(token, timed=False):
 
 
 @bp.get("/c/<token>")
+def confirm_email_page(token):
+    """Ask the person to confirm: a mail scanner that prefetches the link must not confirm for them."""
+    try:
+        snap = _site(token, timed=True)
+        email_consent.read_confirm_token(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"])
+    except EmailConsentError as e:
+        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    return page("Confirm your subscription", "<p>Please confirm that you want to receive our email.</p>"
+                '<form method="post"><button type="submit">Confirm subscription</button></form>')
+
+
+@bp.post("/c/<token>")
 def confirm_email(token):
-    """Confirm a signup (double opt-in): records the confirmation once."""
+    """Confirm a signup (double opt-in): the person's click records the confirmation, once."""
     try:
         snap = _site(token, timed=True)
         _, created = email_consent.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],

@@ -111,6 +111,9 @@ def submit(snap, address, source=None, wording=None, language=None, double_opt_i
     doi = ring.double_opt_in if double_opt_in is None else bool(double_opt_in)
     address = normalise_email(address)
     h = ring.lookup_hash("email", address)
+    if not doi and _suppression(snap.id, h) is not None:
+        # an unsubscribed address is lifted only by its owner's confirmation, never by a form post alone
+        doi = True
     rec = _record(snap.id, h, "submitted", "api", now, ip, user_agent, double_opt_in=doi, source=source,
                   wording=wording, language=language)
     state = _state(snap.id, h, lock=True)
@@ -137,9 +140,13 @@ def submit(snap, address, source=None, wording=None, language=None, double_opt_i
             "unsubscribe_token": unsubscribe_token(snap.id, snap.site_key, h)}
 
 
-def _suppressed_after(site_id, email_hash, state):
-    sup = db.session.execute(db.select(EmailSuppression).where(
+def _suppression(site_id, email_hash):
+    return db.session.execute(db.select(EmailSuppression).where(
         EmailSuppression.site_id == site_id, EmailSuppression.email_hash == email_hash)).scalar_one_or_none()
+
+
+def _suppressed_after(site_id, email_hash, state):
+    sup = _suppression(site_id, email_hash)
     return sup is not None and sup.suppressed_at >= (state.confirmed_at or state.given_at or sup.suppressed_at)
 
 

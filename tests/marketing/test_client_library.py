@@ -25,7 +25,7 @@ def test_marketing_flow_through_the_client(app, client, live, site_ctx):
     out = client.post("/api/v1/email-consents", json={"email": "jane@example.com", "source": "form",
                                                       "wording": "Newsletter", "language": "en"}, headers=auth).json
     assert consent.may_email("jane@example.com") is False  # not yet confirmed
-    client.get(out["confirm_url"].split("localhost", 1)[-1])
+    client.post(out["confirm_url"].split("localhost", 1)[-1])
     assert consent.may_email("JANE@example.com") is True
     answer = consent.check(email="jane@example.com", purpose="email_marketing")
     assert answer["basis"] == "double_opt_in" and answer["confirmation_record_id"]

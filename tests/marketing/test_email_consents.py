@@ -45,7 +45,11 @@ def test_double_opt_in_counts_only_after_the_click(app, client, site_ctx):
     assert out["list_unsubscribe_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert check(client, auth, "jane@example.com")["allowed"] is False
 
-    r = client.get(path(out["confirm_url"]), headers=from_ip(IPS["DE"]))
+    # following the link (or a mail scanner prefetching it) only shows the confirm button
+    r = client.get(path(out["confirm_url"]))
+    assert r.status_code == 200 and b'method="post"' in r.data
+    assert check(client, auth, "jane@example.com")["allowed"] is False
+    r = client.post(path(out["confirm_url"]), headers=from_ip(IPS["DE"]))
     assert r.status_code == 200 and b"confirmed" in r.data and r.mimetype == "text/html"
     answer = check(client, auth, " JANE@example.com")
     assert answer["allowed"] is True and answer["basis"] == "double_opt_in"
@@ -53,7 +57,7 @@ def test_double_opt_in_counts_only_after_the_click(app, client, site_ctx):
     assert answer["given_at"] and answer["confirmed_at"] and answer["withdrawn_at"] is None
 
     # a second click records nothing new
-    assert client.get(path(out["confirm_url"])).status_code == 200
+    assert client.post(path(out["confirm_url"])).status_code == 200
     assert events(app) == [("submitted", "api"), ("confirmed", "link")]
 
 
@@ -75,7 +79,7 @@ def test_site_default_can_be_single_opt_in(client, runner, site_ctx):
 def test_one_click_unsubscribe_wins_over_an_older_opt_in(app, client, site_ctx):
     auth = site_ctx[2]
     out = signup(client, auth, "jane.doe@example.com")
-    client.get(path(out["confirm_url"]))
+    client.post(path(out["confirm_url"]))
     assert check(client, auth, "jane.doe@example.com")["allowed"]
 
     page = client.get(path(out["unsubscribe_url"]))
@@ -88,7 +92,7 @@ def test_one_click_unsubscribe_wins_over_an_older_opt_in(app, client, site_ctx):
     answer = check(client, auth, "jane.doe@example.com")
     assert answer["allowed"] is False and answer["withdrawal_record_id"] and answer["withdrawn_at"]
     # the old confirmation link cannot revive it
-    assert client.get(path(out["confirm_url"])).status_code == 410
+    assert client.post(path(out["confirm_url"])).status_code == 410
     assert check(client, auth, "jane.doe@example.com")["allowed"] is False
     assert events(app)[-1] == ("withdrawn", "one_click")
     with app.app_context():
@@ -105,8 +109,19 @@ def test_api_withdrawal_and_a_later_double_opt_in(client, site_ctx):
     # a fresh signup is pending until confirmed, and the suppression holds meanwhile
     again = signup(client, auth, "sam@example.com")
     assert check(client, auth, "sam@example.com")["allowed"] is False
-    client.get(path(again["confirm_url"]))
+    client.post(path(again["confirm_url"]))
     assert check(client, auth, "sam@example.com")["allowed"] is True
+
+
+def test_single_opt_in_cannot_lift_a_suppression(client, site_ctx):
+    auth = site_ctx[2]
+    signup(client, auth, "pat@example.com", double_opt_in=False)
+    client.post("/api/v1/email-consents/withdraw", json={"email": "pat@example.com"}, headers=auth)
+    again = signup(client, auth, "pat@example.com", double_opt_in=False)
+    assert again["double_opt_in"] is True and again["status"] == "pending" and again["confirm_url"]
+    assert check(client, auth, "pat@example.com")["allowed"] is False
+    client.post(path(again["confirm_url"]))
+    assert check(client, auth, "pat@example.com")["basis"] == "double_opt_in"
 
 
 def test_banner_marketing_grant_never_allows_email(client, site_ctx):
@@ -125,7 +140,7 @@ def test_expired_or_forged_confirmation_link(app, client, site_ctx, monkeypatch)
     out = signup(client, auth, "late@example.com")
     assert client.get(path(out["confirm_url"]) + "x").status_code == 404
     monkeypatch.setitem(app.config, "EMAIL_CONFIRM_MAX_AGE", -1)
-    r = client.get(path(out["confirm_url"]))
+    r = client.post(path(out["confirm_url"]))
     assert r.status_code == 410 and b"expired" in r.data
     assert check(client, auth, "late@example.com")["allowed"] is False
 

@@ -22,7 +22,7 @@ def test_no_raw_email_or_external_id_in_any_table(app, client, site_ctx, receive
                                             "external_id": "crm-customer-98765"}, headers=auth)
     out = client.post("/api/v1/email-consents", json={"email": ADDRESS, "source": "https://shop.example/signup",
                                                       "wording": "Newsletter", "language": "en"}, headers=auth).json
-    client.get(out["confirm_url"].split("localhost", 1)[-1])
+    client.post(out["confirm_url"].split("localhost", 1)[-1])
     client.post("/api/v1/email-consents/withdraw", json={"email": ADDRESS}, headers=auth)
     client.post("/api/v1/consents", json=make_consent(site_key, visitor_id="visitor-jane1"),
                 headers=from_ip(IPS["DE"], Origin="https://shop.example"))
