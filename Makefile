@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-sqlite test-postgres
+.PHONY: install run test test-sqlite test-postgres bench
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install browser-deps widget-check
 ## test-postgres: every test again, on a database of its own in the PostgreSQL at PG_TEST_URL
 test-postgres: install browser-deps widget-check
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+## bench: gunicorn + PostgreSQL (127.0.0.1:5432, user postgres) + wrk; prints req/s, p50/p99 and ratios to hello-world
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # --- the widget and its browser tests -----------------------------------------------------------
 .PHONY: browser-deps widget-check bench-widget

@@ -1,10 +1,10 @@
 """Server API authentication: `Authorization: Bearer <api_key>`, one site per key."""
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import abort
 
-from app.services.sites import site_for_api_key, site_snapshot
+from app.services.sites import site_key_for_api_key, site_snapshot
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "A site's secret API key (opsiq_sk_...)"}
 
@@ -15,9 +15,11 @@ def register_security(api):
 
 
 def api_key_required(view):
-    """Resolve the bearer key to its site (in `g.site` and `g.site_snapshot`) or answer 401.
+    """Resolve the bearer key to its site or answer 401. `g.site_snapshot` (and `g.site`, the same
+    object, with `id`, `site_key`, `name`) is the site's cached snapshot: no query per request.
 
-    Keys are compared in constant time against stored hashes; a revoked key is unknown.
+    Keys are compared in constant time against stored hashes; a revoked key is unknown (other
+    processes see a revocation within SITE_CACHE_SECONDS, as they see any site change).
     """
 
     @wraps(view)
@@ -27,13 +29,12 @@ def api_key_required(view):
         if scheme.lower() != "bearer" or not token.strip():
             abort(401, message="Send the site's API key as `Authorization: Bearer <api_key>`.",
                   headers={"WWW-Authenticate": 'Bearer realm="opsiq"'})
-        site = site_for_api_key(token.strip())
-        if site is None:
+        max_age = current_app.config["SITE_CACHE_SECONDS"]
+        site_key = site_key_for_api_key(token.strip(), max_age)
+        snap = site_snapshot(site_key, max_age) if site_key is not None else None
+        if snap is None:
             abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        g.site = site
-        from flask import current_app
-
-        g.site_snapshot = site_snapshot(site.site_key, current_app.config["SITE_CACHE_SECONDS"])
+        g.site = g.site_snapshot = snap
         return view(*args, **kwargs)
 
     wrapper._apidoc = getattr(view, "_apidoc", {})

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
+from app.services.consent import autocommit_connection
 from app.services.geo import truncate_ip
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 from app.services.sites import is_sale_or_share
@@ -77,24 +78,33 @@ def latest_records(site_id, visitor_ids):
     ids = list(dict.fromkeys(visitor_ids))
     if not ids:
         return {}
+    with autocommit_connection() as conn:
+        if db.engine.dialect.name == "postgresql":
+            return _latest_postgres(conn, site_id, ids)
+        return _latest_portable(conn, site_id, ids)
+
+
+# one index descent per visitor on (site_id, visitor_id, id): LATERAL ... ORDER BY id DESC LIMIT 1
+_LATEST_PG = sa.text(
+    "SELECT r.id, r.visitor_id, r.record_id, r.decisions, r.created_at, r.expires_at, r.regime,"
+    " r.policy_version, r.gpc FROM unnest(CAST(:ids AS varchar[])) AS v(vid)"
+    " CROSS JOIN LATERAL (SELECT * FROM consent_records c WHERE c.site_id = :site AND c.visitor_id = v.vid"
+    " ORDER BY c.id DESC LIMIT 1) AS r"
+)
+
+
+def _latest_postgres(conn, site_id, ids):
+    return {row["visitor_id"]: dict(row) for row in conn.execute(_LATEST_PG, {"ids": ids, "site": site_id}).mappings()}
+
+
+def _latest_portable(conn, site_id, ids):
     out = {}
-    if db.engine.dialect.name == "postgresql":
-        # one index descent per visitor on (site_id, visitor_id, id): LATERAL ... ORDER BY id DESC LIMIT 1
-        rows = db.session.execute(sa.text(
-            "SELECT r.id, r.visitor_id, r.record_id, r.decisions, r.created_at, r.expires_at, r.regime,"
-            " r.policy_version, r.gpc FROM unnest(CAST(:ids AS varchar[])) AS v(vid)"
-            " CROSS JOIN LATERAL (SELECT * FROM consent_records c WHERE c.site_id = :site AND c.visitor_id = v.vid"
-            " ORDER BY c.id DESC LIMIT 1) AS r"
-        ), {"ids": ids, "site": site_id}).mappings()
-        for row in rows:
-            out[row["visitor_id"]] = dict(row)
-        return out
     t = ConsentRecord.__table__
     for start in range(0, len(ids), 5000):  # SQLite allows 32,766 bound variables
         chunk = ids[start:start + 5000]
         newest = (sa.select(sa.func.max(t.c.id).label("id"))
                   .where(t.c.site_id == site_id, t.c.visitor_id.in_(chunk)).group_by(t.c.visitor_id).subquery())
-        rows = db.session.execute(
+        rows = conn.execute(
             sa.select(t.c.visitor_id, *[t.c[c] for c in DECIDING_COLUMNS]).join(newest, newest.c.id == t.c.id)
         ).mappings()
         for row in rows:

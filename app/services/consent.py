@@ -1,6 +1,7 @@
 """Recording consent decisions: the browser-facing write path of the ledger."""
 import datetime as dt
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -70,11 +71,10 @@ def classify_event(method, decisions, previous, necessary):
     return "withdrawn" if had and not granted else "updated"
 
 
-def _find_by_client_id(site_id, client_record_id):
-    row = db.session.execute(
-        db.select(ConsentRecord.__table__).where(
-            ConsentRecord.site_id == site_id, ConsentRecord.client_record_id == client_record_id)
-    ).mappings().first()
+def _find_by_client_id(site_id, client_record_id, conn=None):
+    query = db.select(ConsentRecord.__table__).where(
+        ConsentRecord.site_id == site_id, ConsentRecord.client_record_id == client_record_id)
+    row = (conn or db.session).execute(query).mappings().first()
     return dict(row) if row else None
 
 
@@ -88,6 +88,43 @@ def latest_record(site_id, visitor_id):
     return dict(row) if row else None
 
 
+@contextmanager
+def autocommit_connection():
+    """A pooled connection in autocommit mode, apart from the request's session.
+
+    The hot paths run single statements: each is its own transaction, committed when it returns,
+    so they skip the BEGIN and COMMIT round trips a session transaction costs (durability is the
+    same: PostgreSQL commits an autocommit statement synchronously).
+    """
+    with db.engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+_T = ConsentRecord.__table__
+# One round trip for both lookups a write needs: the record a repeated client_record_id already
+# made (kind 0), and the visitor's latest record (kind 1). Built once; only the values change.
+_LOOKUP = sa.union_all(
+    sa.select(sa.literal(0).label("kind"), _T).where(
+        _T.c.site_id == sa.bindparam("site_id"), _T.c.client_record_id == sa.bindparam("client_id")),
+    sa.select(sa.literal(1).label("kind"), _T).where(
+        _T.c.site_id == sa.bindparam("site_id"), _T.c.visitor_id == sa.bindparam("visitor_id"))
+    .order_by(_T.c.id.desc()).limit(1).subquery().select(),
+)
+_INSERT = sa.insert(_T)
+
+
+def _lookup(conn, site_id, client_id, visitor_id):
+    """(the record already made with this client_record_id, the visitor's latest record)."""
+    existing = previous = None
+    for row in conn.execute(_LOOKUP, {"site_id": site_id, "client_id": client_id, "visitor_id": visitor_id}).mappings():
+        rec = dict(row)
+        if rec.pop("kind") == 0:
+            existing = rec
+        else:
+            previous = rec
+    return existing, previous
+
+
 def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", seal_interval=0, seal_lag=5):
     """Record one decision for a site snapshot. `data` is the validated body (ConsentIn).
 
@@ -95,11 +132,42 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     record and writes nothing. When this returns, the record is committed.
     """
     client_id = data.get("client_record_id")
-    if client_id:
-        existing = _find_by_client_id(snap.id, client_id)
+    with autocommit_connection() as conn:
+        existing, previous = _lookup(conn, snap.id, client_id, data["visitor_id"])
         if existing:
             return Recorded(existing, sign_receipt(snap, existing), False)
+        values = _new_record(snap, data, ip, user_agent, gpc_header, source, previous)
+        if not webhooks.subscriptions(snap.id):
+            try:
+                conn.execute(_INSERT, values)  # committed when it returns
+            except sa.exc.IntegrityError:
+                # the same client_record_id raced in from a retry: answer with the record that won
+                existing = _find_by_client_id(snap.id, client_id, conn) if client_id else None
+                if existing is None:
+                    raise
+                return Recorded(existing, sign_receipt(snap, existing), False)
+            created = True
+        else:
+            created = None
+    if created is None:
+        # the site has webhook endpoints: the record and its outbox rows commit together
+        try:
+            db.session.execute(_INSERT, values)
+            webhooks.enqueue_consent_record(snap.id, values)
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            existing = _find_by_client_id(snap.id, client_id) if client_id else None
+            if existing is None:
+                raise
+            return Recorded(existing, sign_receipt(snap, existing), False)
+    ledger.maybe_seal(snap.id, seal_interval, seal_lag)
+    return Recorded(values, sign_receipt(snap, values), True)
 
+
+def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
+    """The column values of a new record (its hash included); ConsentError for site-dependent faults."""
+    client_id = data.get("client_record_id")
     ip_net = truncate_ip(ip)
     loc = geo.locate(ip_net)
     regime = decide_regime(loc.country, loc.region, snap.regime_overrides, snap.uses_google).regime
@@ -114,7 +182,6 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     if language not in snap.languages:
         raise ConsentError({"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
 
-    previous = latest_record(snap.id, data["visitor_id"])
     necessary = {p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"}
     now = utcnow()
     values = {
@@ -143,17 +210,4 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
         "source": source,
     }
     values["record_hash"] = ledger.record_hash(values)
-    try:
-        db.session.execute(sa.insert(ConsentRecord.__table__).values(**values))
-        # webhooks outbox (issue 5): same transaction; a cached dict lookup when the site has no endpoints
-        webhooks.enqueue_consent_record(snap.id, values)
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        # the same client_record_id raced in from a retry: answer with the record that won
-        db.session.rollback()
-        existing = _find_by_client_id(snap.id, client_id) if client_id else None
-        if existing is None:
-            raise
-        return Recorded(existing, sign_receipt(snap, existing), False)
-    ledger.maybe_seal(snap.id, seal_interval, seal_lag)
-    return Recorded(values, sign_receipt(snap, values), True)
+    return values

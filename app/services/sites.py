@@ -114,15 +114,34 @@ def revoke_api_key(prefix):
 
 def site_for_api_key(raw):
     """The site a presented API key belongs to, compared in constant time; None if unknown or revoked."""
+    site_key = site_key_for_api_key(raw)
+    return get_site(site_key) if site_key is not None else None
+
+
+def site_key_for_api_key(raw, max_age=0):
+    """The key of the site a presented API key belongs to; None if unknown or revoked.
+
+    With `max_age`, a key that matched is remembered in process for that many seconds (keyed by
+    its SHA-256, never the key), like the site snapshot: a revocation is seen at once by the
+    process that made it and within `max_age` by the others. Unknown keys are never remembered.
+    """
     if not raw or not raw.startswith(API_KEY_PREFIX):
         return None
     digest = sha256_hex(raw)
+    now = time.monotonic()
+    hit = _key_cache.get(digest)
+    if hit is not None and now - hit[0] < max_age:
+        return hit[1]
     rows = db.session.execute(
-        db.select(ApiKey).where(ApiKey.prefix == raw[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
-    ).scalars().all()
-    for key in rows:
-        if hmac.compare_digest(key.key_hash, digest):
-            return db.session.get(Site, key.site_id)
+        db.select(ApiKey.key_hash, Site.site_key).join(Site, Site.id == ApiKey.site_id)
+        .where(ApiKey.prefix == raw[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
+    ).all()
+    for key_hash, site_key in rows:
+        if hmac.compare_digest(key_hash, digest):
+            if max_age > 0:
+                with _cache_lock:
+                    _key_cache[digest] = (now, site_key)
+            return site_key
     return None
 
 
@@ -333,9 +352,13 @@ _cache = {}
 _cache_lock = threading.Lock()
 
 
+_key_cache = {}  # sha256(api key) -> (monotonic time, site key)
+
+
 def invalidate_cache():
     with _cache_lock:
         _cache.clear()
+        _key_cache.clear()
 
 
 def site_snapshot(site_key, max_age):

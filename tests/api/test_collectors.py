@@ -348,3 +348,16 @@ def test_server_api_is_in_the_openapi_document_with_its_security(client):
                          ("/api/v1/receipts/verify", "post")]:
         assert spec["paths"][path][method]["security"] == [{"ApiKey": []}]
     assert "post" in spec["paths"]["/api/v1/consents"]  # the browser write is still there
+
+
+def test_a_cached_key_is_forgotten_when_revoked(app, client, site, runner):
+    _, api_key = site
+    app.config["SITE_CACHE_SECONDS"] = 60  # production caches keys and snapshots in process
+    try:
+        body = {"visitor_id": "v-12345678", "purpose": "analytics"}
+        assert client.post("/api/v1/consent-checks", json=body, headers=auth(api_key)).status_code == 200
+        assert client.post("/api/v1/consent-checks", json=body, headers=auth(api_key)).status_code == 200
+        assert runner.invoke(args=["keys", "revoke", api_key]).exit_code == 0
+        assert client.post("/api/v1/consent-checks", json=body, headers=auth(api_key)).status_code == 401
+    finally:
+        app.config["SITE_CACHE_SECONDS"] = 0

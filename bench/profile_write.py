@@ -1,0 +1,82 @@
+"""Profile the write and check paths in process (cProfile), against the PostgreSQL in BENCH_PG_URL.
+
+    .venv/bin/python bench/profile_write.py [write|check|hello] [N]
+
+Prints the top functions by cumulative and by own time, so the hot path can be read before it is
+changed. The WSGI app is called directly (no HTTP server), with the production configuration.
+"""
+import base64
+import cProfile
+import io
+import json
+import os
+import pstats
+import secrets
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.run import create_database, drop_database, PG_URL  # noqa: E402
+
+
+def main():
+    kind = sys.argv[1] if len(sys.argv) > 1 else "write"
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    dbname = create_database()
+    url = "postgresql+psycopg" + PG_URL.split("postgresql", 1)[1].rsplit("/", 1)[0] + "/" + dbname
+    os.environ.update(OPSIQ_ENV="production", SECRET_KEY=secrets.token_urlsafe(32), TRUSTED_PROXIES="1",
+                      DATABASE_URL=url, OPSIQ_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
+    try:
+        from flask_migrate import upgrade
+
+        from app import create_app
+        from app.services.sites import create_site
+
+        app = create_app()
+        with app.app_context():
+            upgrade()
+            site, api_key = create_site("Profile", ["https://bench.example"])
+            site_key = site.site_key
+        client = app.test_client()
+
+        def write(i):
+            body = {"site_key": site_key, "visitor_id": f"bench-v-{i % 500}", "client_record_id": str(uuid.uuid4()),
+                    "decisions": {"analytics": True, "marketing": False}, "method": "custom", "language": "en",
+                    "page_url": f"https://bench.example/p/{i}"}
+            return client.post("/api/v1/consents", data=json.dumps(body), headers={
+                "Content-Type": "text/plain", "X-Forwarded-For": f"81.169.{i % 250}.7", "Origin": "https://bench.example"})
+
+        def check(i):
+            return client.post("/api/v1/consent-checks", json={"visitor_id": f"bench-v-{i % 500}", "purpose": "analytics"},
+                               headers={"Authorization": f"Bearer {api_key}"})
+
+        def hello(i):
+            return client.get("/healthz")
+
+        fn = {"write": write, "check": check, "hello": hello}[kind]
+        for i in range(200):  # warm up, and give checks something to find
+            r = write(i)
+            assert r.status_code in (200, 201), r.get_data(as_text=True)
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        for i in range(n):
+            fn(i)
+        prof.disable()
+        took = time.perf_counter() - t
+        print(f"{kind}: {n} calls, {took / n * 1000:.3f} ms per call under the profiler")
+        for key in ("cumulative", "tottime"):
+            s = io.StringIO()
+            pstats.Stats(prof, stream=s).sort_stats(key).print_stats(35)
+            print(s.getvalue())
+    finally:
+        from app.extensions import db
+
+        with app.app_context():
+            db.engine.dispose()
+        drop_database(dbname)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""Benchmark: the consent write and check paths against a hello-world route of the same app.
+
+One command (`make bench`): a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust
+auth, or BENCH_PG_URL), migrated; a site; gunicorn serving `wsgi:app` as in production
+(OPSIQ_ENV=production, TRUSTED_PROXIES=1); wrk on loopback at 64 connections driving, one after
+the other in the same run, `GET /healthz` (the floor), `POST /api/v1/consents` (addresses from
+several countries through X-Forwarded-For) and `POST /api/v1/consent-checks`. Then the ledger is
+grown to a million records (COPY) and sealed, and the same three run again. Also measured: a
+batch check of 10,000 items and the export of the million-record ledger streamed (records/s),
+with the gunicorn workers' peak resident memory. Results print as a table and are saved as JSON
+in bench/out/. This is a script, not a test: figures depend on the machine.
+"""
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench", "out")
+BIN = os.path.dirname(sys.executable)
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Public networks the embedded GeoLite2 places in opt-in, opt-out and notice regimes (DE, FR, GB,
+# US-CA, US-NY, BR, JP, CA-QC); the last two octets vary per request.
+NETWORKS = ["81.169", "2.2", "212.58", "128.32", "128.59", "200.147", "133.242", "132.204"]
+
+WRK_LUA = r"""
+local kind = os.getenv("BENCH_KIND")
+local site_key = os.getenv("BENCH_SITE_KEY")
+local api_key = os.getenv("BENCH_API_KEY")
+local visitors = tonumber(os.getenv("BENCH_VISITORS"))
+local nets = {%NETS%}
+local purposes = {"analytics", "marketing", "preferences", "necessary"}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", math.random(1, 1000000))
+end
+
+function init(args)
+  math.randomseed(os.time() + tid)
+end
+
+local function hex(n)
+  local t = {}
+  for i = 1, n do t[i] = string.format("%x", math.random(0, 15)) end
+  return table.concat(t)
+end
+
+function request()
+  counter = counter + 1
+  if kind == "hello" then
+    return wrk.format("GET", "/healthz")
+  elseif kind == "write" then
+    local ip = nets[math.random(#nets)] .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+    local cid = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-8" .. hex(3) .. "-" .. hex(12)
+    local body = '{"site_key":"' .. site_key .. '","visitor_id":"bench-v-' .. math.random(0, visitors - 1) ..
+      '","client_record_id":"' .. cid .. '","decisions":{"analytics":' .. (math.random() < 0.5 and "true" or "false") ..
+      ',"marketing":false},"method":"custom","language":"en","page_url":"https://bench.example/p/' .. counter .. '"}'
+    return wrk.format("POST", "/api/v1/consents", {["Content-Type"] = "text/plain;charset=UTF-8",
+      ["X-Forwarded-For"] = ip, ["Origin"] = "https://bench.example", ["User-Agent"] = "Mozilla/5.0 (bench) wrk"}, body)
+  else
+    local body = '{"visitor_id":"bench-v-' .. math.random(0, visitors - 1) .. '","purpose":"' ..
+      purposes[math.random(#purposes)] .. '"}'
+    return wrk.format("POST", "/api/v1/consent-checks", {["Content-Type"] = "application/json",
+      ["Authorization"] = "Bearer " .. api_key}, body)
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"errors":%d,"status_errors":%d}\n', summary.requests, summary.duration, latency:percentile(50),
+    latency:percentile(99), latency.max, e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def ensure_wrk():
+    """wrk from Debian's package; installed with apt-get when missing (root or passwordless sudo)."""
+    if shutil.which("wrk"):
+        return shutil.which("wrk")
+    log("wrk not found: installing Debian's `wrk` package")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    subprocess.run(prefix + ["apt-get", "install", "-y", "-q", "wrk"], check=False)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    return shutil.which("wrk")
+
+
+def psycopg_connect(dbname=None, autocommit=True):
+    import psycopg
+
+    url = PG_URL if dbname is None else PG_URL.rsplit("/", 1)[0] + "/" + dbname
+    return psycopg.connect(url, autocommit=autocommit)
+
+
+def create_database():
+    name = f"opsiq_bench_{time.strftime('%Y%m%d_%H%M%S')}"
+    with psycopg_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name):
+    with psycopg_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flask(env, *args):
+    out = subprocess.run([os.path.join(BIN, "flask"), *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"flask {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving wsgi:app, as the README's production section runs it."""
+
+    def __init__(self, env, workers, threads):
+        self.port = free_port()
+        self.env = env
+        cmd = [os.path.join(BIN, "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+               "--log-level", "warning", "--backlog", "2048", "--timeout", "300"]
+        if threads > 1:
+            cmd += ["-k", "gthread", "--threads", str(threads)]
+        cmd.append("wsgi:app")
+        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        sys.exit("gunicorn did not start")
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def peak_rss_mb(self):
+        """Largest peak resident set (VmHWM) among the workers, in MB."""
+        peaks = []
+        for pid in self.worker_pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+                    peaks.append(int(m.group(1)) / 1024)
+            except OSError:
+                pass
+        return max(peaks) if peaks else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def run_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script):
+    env = dict(os.environ, BENCH_KIND=kind, BENCH_SITE_KEY=site_key, BENCH_API_KEY=api_key,
+               BENCH_VISITORS=str(visitors))
+    out = subprocess.run([wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script,
+                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if line is None:
+        sys.exit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(line[6:])
+    return {"kind": kind, "rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000,
+            "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000, "requests": r["requests"],
+            "errors": r["errors"] + r["status_errors"]}
+
+
+def site_id_of(dbname, site_key):
+    with psycopg_connect(dbname) as conn:
+        return conn.execute("SELECT id FROM sites WHERE site_key = %s", (site_key,)).fetchone()[0]
+
+
+def ledger_size(dbname):
+    with psycopg_connect(dbname) as conn:
+        return conn.execute("SELECT count(*) FROM consent_records").fetchone()[0]
+
+
+def grow_ledger(dbname, site_id, target, visitors):
+    """COPY records with realistic columns up to `target` rows (hashes are random, not recomputed)."""
+    have = ledger_size(dbname)
+    n = target - have
+    if n <= 0:
+        return
+    log(f"growing the ledger from {have:,} to {target:,} records (COPY)")
+    cols = ("record_id", "site_id", "visitor_id", "client_record_id", "event", "method", "decisions", "created_at",
+            "expires_at", "config_hash", "policy_version", "policy_url", "language", "regime", "country", "region",
+            "geoip_build", "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source", "record_hash")
+    places = [("DE", "DE-BE", "opt_in", "81.169.145.0"), ("US", "US-CA", "opt_out", "128.32.0.0"),
+              ("JP", "JP-13", "notice", "133.242.0.0"), ("FR", "FR-IDF", "opt_in", "2.2.2.0")]
+    decisions = [json.dumps({"necessary": True, "analytics": a, "marketing": m, "preferences": p})
+                 for a in (True, False) for m in (True, False) for p in (True, False)]
+    config_hash = hashlib.sha256(b"bench").hexdigest()
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=150)
+    step = dt.timedelta(days=149) / n
+    build = dt.date(2018, 7, 3)
+    rnd = random.Random(target)  # another seed per size: record ids must not repeat
+    with psycopg_connect(dbname, autocommit=False) as conn:
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY consent_records ({', '.join(cols)}) FROM STDIN") as copy:
+                for i in range(n):
+                    created = start + step * i
+                    c, r, regime, ip = places[i & 3]
+                    copy.write_row((
+                        str(uuid.UUID(int=rnd.getrandbits(128), version=4)), site_id,
+                        f"bench-v-{rnd.randrange(visitors) if i % 10 else i % visitors}", None,
+                        "given", "custom", decisions[i & 7], created, created + dt.timedelta(days=180), config_hash,
+                        "1", "https://bench.example/privacy", "en", regime, c, r, build, ip,
+                        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+                        f"https://bench.example/p/{i}", False, None, "browser", "%064x" % rnd.getrandbits(256),
+                    ))
+        conn.commit()
+    with psycopg_connect(dbname) as conn:
+        conn.execute("VACUUM ANALYZE consent_records")
+
+
+def post_json(port, path, body, api_key, timeout=120):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    data = json.dumps(body).encode()
+    t = time.perf_counter()
+    c.request("POST", path, data, {"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
+    resp = c.getresponse()
+    payload = resp.read()
+    return resp.status, time.perf_counter() - t, payload
+
+
+def bench_batch(port, api_key, visitors, runs=7):
+    """Median wall time of a 10,000-item batch check on loopback (an upper bound of server time)."""
+    rnd = random.Random(1)
+    items = [{"visitor_id": f"bench-v-{rnd.randrange(visitors * 2)}",
+              "purpose": rnd.choice(("analytics", "marketing", "preferences"))} for _ in range(10_000)]
+    times = []
+    for _ in range(runs):
+        status, took, payload = post_json(port, "/api/v1/consent-checks/batch", {"items": items}, api_key)
+        if status != 200:
+            sys.exit(f"batch check failed: {status} {payload[:300]}")
+        times.append(took)
+    assert len(json.loads(payload)["results"]) == 10_000
+    return {"items": 10_000, "median_ms": statistics.median(times) * 1000, "best_ms": min(times) * 1000}
+
+
+def bench_export(server, api_key, limit):
+    """Stream the whole ledger as JSON; records/s and the workers' peak RSS before and after."""
+    before = server.peak_rss_mb()
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    t = time.perf_counter()
+    c.request("GET", f"/api/v1/consents?limit={limit}", headers={"Authorization": f"Bearer {api_key}"})
+    resp = c.getresponse()
+    if resp.status != 200:
+        sys.exit(f"export failed: {resp.status} {resp.read()[:300]}")
+    size = records = 0
+    tail = b""
+    while True:
+        chunk = resp.read(1 << 20)
+        if not chunk:
+            break
+        size += len(chunk)
+        records += chunk.count(b'{"record_id"')
+        tail = chunk[-200:]
+    took = time.perf_counter() - t
+    return {"records": records, "seconds": took, "records_per_s": records / took, "mb": size / 1e6,
+            "worker_peak_rss_mb_before": before, "worker_peak_rss_mb_after": server.peak_rss_mb(),
+            "complete": tail.rstrip().endswith(b"}")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of (hello, write, check); medians are kept")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 0)) or (os.cpu_count() or 2) + 1)
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
+                    help="gunicorn threads per worker (gthread when > 1)")
+    ap.add_argument("--small", type=int, default=10_000, help="first ledger size")
+    ap.add_argument("--large", type=int, default=1_000_000, help="second ledger size (0: skip)")
+    ap.add_argument("--visitors", type=int, default=200_000, help="distinct visitor ids")
+    ap.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
+    args = ap.parse_args()
+
+    wrk = ensure_wrk()
+    os.makedirs(OUT, exist_ok=True)
+    dbname = create_database()
+    log(f"database {dbname}")
+    url = "postgresql+psycopg" + PG_URL.split("postgresql", 1)[1].rsplit("/", 1)[0][0:] + "/" + dbname
+    env = dict(os.environ, FLASK_APP="wsgi.py", DATABASE_URL=url, OPSIQ_ENV="production",
+               SECRET_KEY=secrets.token_urlsafe(32), TRUSTED_PROXIES="1",
+               OPSIQ_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
+    env.pop("OPSIQ_INSTANCE", None)
+    script = os.path.join(tempfile.mkdtemp(prefix="opsiq-bench-"), "bench.lua")
+    with open(script, "w") as f:
+        f.write(WRK_LUA.replace("%NETS%", ", ".join(f'"{n}"' for n in NETWORKS)))
+    results = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "cpus": os.cpu_count(),
+               "workers": args.workers, "threads": args.threads, "connections": args.connections,
+               "seconds": args.seconds, "rounds": args.rounds, "runs": {}}
+    server = None
+    try:
+        flask(env, "db", "upgrade")
+        creds = json.loads(flask(env, "sites", "create", "--name", "Bench", "--origin", "https://bench.example",
+                                 "--json"))
+        site_key, api_key = creds["site_key"], creds["api_key"]
+        site_id = site_id_of(dbname, site_key)
+        for size in [n for n in (args.small, args.large) if n]:
+            grow_ledger(dbname, site_id, size, args.visitors)
+            log("sealing the ledger (as `flask ledger seal` would have done all along)")
+            flask(env, "ledger", "seal", "--lag", "0")
+            actual = ledger_size(dbname)
+            server = Server(env, args.workers, args.threads)
+            log(f"ledger {actual:,} records; gunicorn {args.workers} worker(s) x {args.threads} thread(s) "
+                f"on :{server.port}")
+            for kind in ("hello", "write", "check"):
+                # a short warm-up so every worker has its connections, caches and GeoIP reader open
+                run_wrk(wrk, server.port, kind, site_key, api_key, args.visitors, 2, args.connections, script)
+            # rounds of hello, write, check side by side, so a noisy neighbour hits all three alike;
+            # each kind keeps its median round (by req/s)
+            rounds = {"hello": [], "write": [], "check": []}
+            for i in range(args.rounds):
+                for kind in rounds:
+                    r = run_wrk(wrk, server.port, kind, site_key, api_key, args.visitors, args.seconds,
+                                args.connections, script)
+                    log(f"round {i + 1} {kind:6} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                        f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}")
+                    rounds[kind].append(r)
+            run = {}
+            for kind, rs in rounds.items():
+                ranked = sorted(rs, key=lambda r: r["rps"])
+                run[kind] = dict(ranked[len(ranked) // 2], rounds=[round(r["rps"]) for r in rs],
+                                 errors=sum(r["errors"] for r in rs))
+            for kind in ("write", "check"):
+                run[kind]["ratio"] = run[kind]["rps"] / run["hello"]["rps"]
+            run["ledger_records"] = actual
+            run["batch"] = bench_batch(server.port, api_key, args.visitors)
+            log(f"batch of 10,000: median {run['batch']['median_ms']:.0f} ms")
+            if size == args.large:
+                total = ledger_size(dbname)
+                run["export"] = bench_export(server, api_key, min(total, 1_000_000))
+                log(f"export: {run['export']['records']:,} records at {run['export']['records_per_s']:,.0f}/s")
+            server.stop()
+            server = None
+            results["runs"][str(size)] = run
+    finally:
+        if server:
+            server.stop()
+        if not args.keep_db:
+            drop_database(dbname)
+    path = os.path.join(OUT, f"results-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print_table(results)
+    print(f"\nsaved {path}")
+
+
+def print_table(results):
+    runs = results["runs"]
+    sizes = list(runs)
+    print(f"\nOpsIQ Consent benchmark: {results['cpus']} CPUs, gunicorn {results['workers']} worker(s) x "
+          f"{results['threads']} thread(s), wrk {results['connections']} connections, median of {results['rounds']} "
+          f"rounds of {results['seconds']} s\n")
+    print(f"{'ledger':>10} {'route':<28} {'req/s':>8} {'x hello':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
+    names = {"hello": "GET /healthz", "write": "POST /api/v1/consents", "check": "POST /api/v1/consent-checks"}
+    for size in sizes:
+        run = runs[size]
+        for kind in ("hello", "write", "check"):
+            r = run[kind]
+            ratio = f"{r['ratio']:.2f}" if "ratio" in r else "1.00"
+            print(f"{run['ledger_records']:>10,} {names[kind]:<28} {r['rps']:>8.0f} {ratio:>8} {r['p50_ms']:>7.1f} "
+                  f"{r['p99_ms']:>7.1f} {r['errors']:>7}")
+    if len(sizes) == 2:
+        a, b = runs[sizes[0]], runs[sizes[1]]
+        for kind in ("write", "check"):
+            print(f"{'':>10} {names[kind] + ' at large/small':<28} {b[kind]['rps'] / a[kind]['rps']:>8.2f}")
+    print()
+    for size in sizes:
+        bt = runs[size]["batch"]
+        print(f"batch check of 10,000 items, ledger {runs[size]['ledger_records']:,}: median {bt['median_ms']:.0f} ms, "
+              f"best {bt['best_ms']:.0f} ms (loopback round trip)")
+    ex = runs[sizes[-1]].get("export")
+    if ex:
+        print(f"export of {ex['records']:,} records (JSON, streamed): {ex['records_per_s']:,.0f} records/s, "
+              f"{ex['mb']:.0f} MB in {ex['seconds']:.1f} s; worker peak RSS {ex['worker_peak_rss_mb_before']:.0f} MB "
+              f"before, {ex['worker_peak_rss_mb_after']:.0f} MB after")
+
+
+if __name__ == "__main__":
+    main()
