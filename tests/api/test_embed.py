@@ -93,3 +93,11 @@ def test_demo_page_embeds_the_widget_first_in_head(client, site):
     assert "data-opsiq-settings" in html
     assert client.get(f"/demo/privacy?site={site[0]}").status_code == 200
     assert client.get("/demo/ad").status_code == 200
+
+
+def test_demo_pages_are_off_in_production_unless_asked_for(app, client, site, monkeypatch):
+    monkeypatch.setitem(app.config, "OPSIQ_ENV", "production")
+    assert client.get(f"/demo?site={site[0]}").status_code == 404
+    assert client.get(f"/w/{site[0]}.js").status_code == 200  # the widget itself is always served
+    monkeypatch.setitem(app.config, "DEMO_PAGES", True)
+    assert client.get(f"/demo?site={site[0]}").status_code == 200

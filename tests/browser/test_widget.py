@@ -169,7 +169,7 @@ def test_gpc_under_opt_out_records_an_opt_out_without_a_click(app, visit, demo_s
     assert state["decisions"]["marketing"] is False
     page.wait_for_function("() => (window.demoRan || []).length == 2")
     assert v.ran() == ["analytics:external", "analytics:inline"] and ad_src(page) is None
-    assert all(v == "denied" for u in consent_updates(v.datalayer()) for k, v in u.items() if k.startswith("ad_"))
+    assert all(val == "denied" for u in consent_updates(v.datalayer()) for k, val in u.items() if k.startswith("ad_"))
 
     page.reload()  # recorded once, not on every page
     page.wait_for_function("() => window.opsiqConsent")
