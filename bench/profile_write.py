@@ -1,6 +1,6 @@
 """Profile the write and check paths in process (cProfile), against the PostgreSQL in BENCH_PG_URL.
 
-    .venv/bin/python bench/profile_write.py [write|check|hello] [N]
+    .venv/bin/python bench/profile_write.py [write|check|hello] [N]     # PROFILE=0: time only
 
 Prints the top functions by cumulative and by own time, so the hot path can be read before it is
 changed. The WSGI app is called directly (no HTTP server), with the production configuration.
@@ -58,15 +58,15 @@ def main():
         for i in range(200):  # warm up, and give checks something to find
             r = write(i)
             assert r.status_code in (200, 201), r.get_data(as_text=True)
-        prof = cProfile.Profile()
+        prof = cProfile.Profile() if os.environ.get("PROFILE", "1") == "1" else None
         t = time.perf_counter()
-        prof.enable()
+        prof and prof.enable()
         for i in range(n):
             fn(i)
-        prof.disable()
+        prof and prof.disable()
         took = time.perf_counter() - t
-        print(f"{kind}: {n} calls, {took / n * 1000:.3f} ms per call under the profiler")
-        for key in ("cumulative", "tottime"):
+        print(f"{kind}: {n} calls, {took / n * 1000:.3f} ms per call" + (" under the profiler" if prof else ""))
+        for key in (("cumulative", "tottime") if prof else ()):
             s = io.StringIO()
             pstats.Stats(prof, stream=s).sort_stats(key).print_stats(35)
             print(s.getvalue())

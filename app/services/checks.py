@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services.consent import autocommit_connection
+from app.services.consent import _psycopg, autocommit_connection
 from app.services.geo import truncate_ip
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 from app.services.sites import is_sale_or_share
@@ -93,7 +93,25 @@ _LATEST_PG = sa.text(
 )
 
 
+_LATEST_ONE_PG = (
+    "SELECT id, visitor_id, record_id, decisions, created_at, expires_at, regime, policy_version, gpc"
+    " FROM consent_records WHERE site_id = %(site)s AND visitor_id = %(vid)s ORDER BY id DESC LIMIT 1"
+)
+
+
 def _latest_postgres(conn, site_id, ids):
+    raw = _psycopg(conn)
+    if raw is not None:
+        # straight to the driver: SQLAlchemy's per-execution work is most of a single check
+        from psycopg.rows import dict_row
+
+        with raw.cursor(row_factory=dict_row) as cur:
+            if len(ids) == 1:
+                rows = cur.execute(_LATEST_ONE_PG, {"site": site_id, "vid": ids[0]}).fetchall()
+            else:
+                rows = cur.execute(_LATEST_PG.text.replace(":ids", "%(ids)s").replace(":site", "%(site)s"),
+                                   {"ids": ids, "site": site_id}).fetchall()
+        return {row["visitor_id"]: row for row in rows}
     return {row["visitor_id"]: dict(row) for row in conn.execute(_LATEST_PG, {"ids": ids, "site": site_id}).mappings()}
 
 

@@ -113,16 +113,61 @@ _LOOKUP = sa.union_all(
 _INSERT = sa.insert(_T)
 
 
+_COLS = [c.name for c in _T.columns]
+# The same two statements in psycopg's own dialect: on PostgreSQL the hot path hands them to the
+# driver, skipping SQLAlchemy's per-execution work (about 0.3 ms a statement, most of a write).
+_PG_LOOKUP = (
+    f"(SELECT 0 AS kind, {', '.join(_COLS)} FROM consent_records"
+    " WHERE site_id = %(site_id)s AND client_record_id = %(client_id)s)"
+    f" UNION ALL (SELECT 1 AS kind, {', '.join(_COLS)} FROM consent_records"
+    " WHERE site_id = %(site_id)s AND visitor_id = %(visitor_id)s ORDER BY id DESC LIMIT 1)"
+)
+_INSERT_COLS = [c for c in _COLS if c != "id"]
+_PG_INSERT = (f"INSERT INTO consent_records ({', '.join(_INSERT_COLS)}) "
+              f"VALUES ({', '.join(f'%({c})s' for c in _INSERT_COLS)})")
+
+
+def _psycopg(conn):
+    """The psycopg connection under `conn` when the database is PostgreSQL through psycopg, else None."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        return conn.connection.driver_connection
+    return None
+
+
 def _lookup(conn, site_id, client_id, visitor_id):
     """(the record already made with this client_record_id, the visitor's latest record)."""
+    params = {"site_id": site_id, "client_id": client_id, "visitor_id": visitor_id}
+    raw = _psycopg(conn)
+    if raw is not None:
+        from psycopg.rows import dict_row
+
+        with raw.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(_PG_LOOKUP, params).fetchall()
+    else:
+        rows = [dict(r) for r in conn.execute(_LOOKUP, params).mappings()]
     existing = previous = None
-    for row in conn.execute(_LOOKUP, {"site_id": site_id, "client_id": client_id, "visitor_id": visitor_id}).mappings():
-        rec = dict(row)
+    for rec in rows:
         if rec.pop("kind") == 0:
             existing = rec
         else:
             previous = rec
     return existing, previous
+
+
+def _insert(conn, values):
+    """Insert one record as its own (autocommit) transaction: committed when this returns.
+    A duplicate client_record_id raises sqlalchemy's IntegrityError whichever way it went."""
+    raw = _psycopg(conn)
+    if raw is None:
+        conn.execute(_INSERT, values)
+        return
+    import psycopg
+    from psycopg.types.json import Json
+
+    try:
+        raw.execute(_PG_INSERT, {**values, "decisions": Json(values["decisions"])})
+    except psycopg.IntegrityError as e:
+        raise sa.exc.IntegrityError(_PG_INSERT, None, e) from e
 
 
 def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", seal_interval=0, seal_lag=5):
@@ -139,7 +184,7 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
         values = _new_record(snap, data, ip, user_agent, gpc_header, source, previous)
         if not webhooks.subscriptions(snap.id):
             try:
-                conn.execute(_INSERT, values)  # committed when it returns
+                _insert(conn, values)  # committed when it returns
             except sa.exc.IntegrityError:
                 # the same client_record_id raced in from a retry: answer with the record that won
                 existing = _find_by_client_id(snap.id, client_id, conn) if client_id else None
