@@ -188,18 +188,48 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def run_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script):
+def cpu_ticks():
+    """{pid: (command, user+system clock ticks)} for every process: to split a run's CPU by owner."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rindex(")") + 2:].split()
+            out[int(pid)] = (st[st.index("(") + 1:st.rindex(")")], int(fields[11]) + int(fields[12]))
+    return out
+
+
+def cpu_per_request(before, after, app_pids, requests):
+    """CPU milliseconds per request spent in the app's workers and in PostgreSQL between two samples."""
+    hz = os.sysconf("SC_CLK_TCK")
+    split = {"app_ms": 0.0, "postgres_ms": 0.0}
+    for pid, (comm, ticks) in after.items():
+        used = ticks - before.get(pid, (comm, 0))[1]
+        key = "app_ms" if pid in app_pids else "postgres_ms" if comm.startswith("postgres") else None
+        if key:
+            split[key] += used / hz * 1000 / max(requests, 1)
+    return split
+
+
+def run_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script, app_pids=()):
     env = dict(os.environ, BENCH_KIND=kind, BENCH_SITE_KEY=site_key, BENCH_API_KEY=api_key,
                BENCH_VISITORS=str(visitors))
+    before = cpu_ticks()
     out = subprocess.run([wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script,
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
+    after = cpu_ticks()
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         sys.exit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
     r = json.loads(line[6:])
     return {"kind": kind, "rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000,
             "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000, "requests": r["requests"],
-            "errors": r["errors"] + r["status_errors"]}
+            "errors": r["errors"] + r["status_errors"],
+            **cpu_per_request(before, after, set(app_pids), r["requests"])}
 
 
 def site_id_of(dbname, site_key):
@@ -354,9 +384,10 @@ def main():
             for i in range(args.rounds):
                 for kind in rounds:
                     r = run_wrk(wrk, server.port, kind, site_key, api_key, args.visitors, args.seconds,
-                                args.connections, script)
+                                args.connections, script, server.worker_pids() + [server.proc.pid])
                     log(f"round {i + 1} {kind:6} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-                        f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}")
+                        f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}  CPU/request: app {r['app_ms']:.2f} ms, "
+                        f"PostgreSQL {r['postgres_ms']:.2f} ms")
                     rounds[kind].append(r)
             run = {}
             for kind, rs in rounds.items():
@@ -393,7 +424,8 @@ def print_table(results):
     print(f"\nOpsIQ Consent benchmark: {results['cpus']} CPUs, gunicorn {results['workers']} worker(s) x "
           f"{results['threads']} thread(s), wrk {results['connections']} connections, median of {results['rounds']} "
           f"rounds of {results['seconds']} s\n")
-    print(f"{'ledger':>10} {'route':<28} {'req/s':>8} {'x hello':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
+    print(f"{'ledger':>10} {'route':<28} {'req/s':>8} {'x hello':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
+          f" {'app CPU ms/req':>15} {'PG CPU ms/req':>14}")
     names = {"hello": "GET /healthz", "write": "POST /api/v1/consents", "check": "POST /api/v1/consent-checks"}
     for size in sizes:
         run = runs[size]
@@ -401,7 +433,7 @@ def print_table(results):
             r = run[kind]
             ratio = f"{r['ratio']:.2f}" if "ratio" in r else "1.00"
             print(f"{run['ledger_records']:>10,} {names[kind]:<28} {r['rps']:>8.0f} {ratio:>8} {r['p50_ms']:>7.1f} "
-                  f"{r['p99_ms']:>7.1f} {r['errors']:>7}")
+                  f"{r['p99_ms']:>7.1f} {r['errors']:>7} {r.get('app_ms', 0):>15.2f} {r.get('postgres_ms', 0):>14.2f}")
     if len(sizes) == 2:
         a, b = runs[sizes[0]], runs[sizes[1]]
         for kind in ("write", "check"):

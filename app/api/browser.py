@@ -61,7 +61,7 @@ def get_site_config(site_key):
 
 
 @blp.post("/consents")
-@blp.arguments(ConsentIn)
+@blp.arguments(ConsentIn())  # an instance: webargs would build (and deep-copy) a class per request
 @blp.response(201, ConsentOut)
 @blp.alt_response(200, schema=ConsentOut, description="The same client_record_id again: the first record")
 def create_consent(data):

@@ -56,7 +56,7 @@ def get_visitor_consent(visitor_id):
 @blp.post("/consent-checks")
 @api_key_required  # before parsing: no key, 401, whatever the body
 @blp.doc(security=SECURITY)
-@blp.arguments(ConsentCheckIn)
+@blp.arguments(ConsentCheckIn())
 @blp.response(200, ConsentCheckOut)
 def check_consent(data):
     """Whether one purpose is allowed for one visitor now, why, and which record decided it.

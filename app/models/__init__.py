@@ -135,7 +135,8 @@ class ConsentRecord(db.Model):
 
     __tablename__ = "consent_records"
     __table_args__ = (
-        sa.UniqueConstraint("site_id", "client_record_id", name="uq_consent_client_record"),
+        # client_record_id leads: a generic (prepared) plan must not mistake the visitor index for this one
+        sa.UniqueConstraint("client_record_id", "site_id", name="uq_consent_client_record"),
         sa.Index("ix_consent_site_visitor", "site_id", "visitor_id", "id"),
         sa.Index("ix_consent_site_created", "site_id", "created_at"),
     )

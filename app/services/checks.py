@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services.consent import _psycopg, autocommit_connection
+from app.services.consent import _psycopg, with_autocommit
 from app.services.geo import truncate_ip
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 from app.services.sites import is_sale_or_share
@@ -78,10 +78,8 @@ def latest_records(site_id, visitor_ids):
     ids = list(dict.fromkeys(visitor_ids))
     if not ids:
         return {}
-    with autocommit_connection() as conn:
-        if db.engine.dialect.name == "postgresql":
-            return _latest_postgres(conn, site_id, ids)
-        return _latest_portable(conn, site_id, ids)
+    latest = _latest_postgres if db.engine.dialect.name == "postgresql" else _latest_portable
+    return with_autocommit(lambda conn: latest(conn, site_id, ids))
 
 
 # one index descent per visitor on (site_id, visitor_id, id): LATERAL ... ORDER BY id DESC LIMIT 1

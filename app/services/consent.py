@@ -1,5 +1,7 @@
 """Recording consent decisions: the browser-facing write path of the ledger."""
 import datetime as dt
+import os
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,25 +90,70 @@ def latest_record(site_id, visitor_id):
     return dict(row) if row else None
 
 
+_hot = threading.local()
+
+
+def _hot_psycopg():
+    """This thread's own autocommit psycopg connection to the app's PostgreSQL, made on first use.
+
+    The hot paths run one or two single statements; a connection kept per thread skips the pool's
+    checkout, ping and reset round trips (most of a write's cost after PostgreSQL's commit).
+    """
+    engine = db.engine
+    key = (os.getpid(), str(engine.url))  # never share a connection across a fork
+    conn = getattr(_hot, "conn", None)
+    if conn is None or conn.closed or conn.broken or getattr(_hot, "key", None) != key:
+        import psycopg
+
+        if conn is not None and not conn.closed:
+            conn.close()
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        _hot.conn = conn = psycopg.connect(url, autocommit=True)
+        _hot.key = key
+    return conn
+
+
 @contextmanager
 def autocommit_connection():
-    """A pooled connection in autocommit mode, apart from the request's session.
+    """A connection in autocommit mode, apart from the request's session: each statement is its own
+    transaction, committed when it returns (PostgreSQL commits it synchronously: durability is the
+    same as with an explicit COMMIT).
 
-    The hot paths run single statements: each is its own transaction, committed when it returns,
-    so they skip the BEGIN and COMMIT round trips a session transaction costs (durability is the
-    same: PostgreSQL commits an autocommit statement synchronously).
+    On PostgreSQL through psycopg it is this thread's psycopg connection; elsewhere a pooled
+    SQLAlchemy connection.
     """
+    if db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "psycopg":
+        yield _hot_psycopg()
+        return
     with db.engine.connect() as conn:
         yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
+def with_autocommit(fn):
+    """fn(conn) on an autocommit connection, once more on a fresh one if the first was lost
+    (a PostgreSQL restart): each hot path is safe to repeat (lookups, and an insert guarded by
+    its unique client_record_id)."""
+    import psycopg
+
+    try:
+        with autocommit_connection() as conn:
+            return fn(conn)
+    except psycopg.OperationalError:
+        lost = getattr(_hot, "conn", None)
+        if lost is None or not (lost.broken or lost.closed):
+            raise
+        with autocommit_connection() as conn:
+            return fn(conn)
+
+
 _T = ConsentRecord.__table__
-# One round trip for both lookups a write needs: the record a repeated client_record_id already
-# made (kind 0), and the visitor's latest record (kind 1). Built once; only the values change.
+# One round trip for both lookups a write needs: whether a repeated client_record_id already made
+# a record (kind 0), and the visitor's latest record (kind 1), with only the columns a new record
+# needs from it. Built once; only the values change.
 _LOOKUP = sa.union_all(
-    sa.select(sa.literal(0).label("kind"), _T).where(
-        _T.c.site_id == sa.bindparam("site_id"), _T.c.client_record_id == sa.bindparam("client_id")),
-    sa.select(sa.literal(1).label("kind"), _T).where(
+    sa.select(sa.literal(0).label("kind"), _T.c.record_id, _T.c.decisions).where(
+        _T.c.client_record_id == sa.bindparam("client_id"), _T.c.site_id == sa.bindparam("site_id")),
+    sa.select(sa.literal(1).label("kind"), _T.c.record_id, _T.c.decisions).where(
         _T.c.site_id == sa.bindparam("site_id"), _T.c.visitor_id == sa.bindparam("visitor_id"))
     .order_by(_T.c.id.desc()).limit(1).subquery().select(),
 )
@@ -117,9 +164,9 @@ _COLS = [c.name for c in _T.columns]
 # The same two statements in psycopg's own dialect: on PostgreSQL the hot path hands them to the
 # driver, skipping SQLAlchemy's per-execution work (about 0.3 ms a statement, most of a write).
 _PG_LOOKUP = (
-    f"(SELECT 0 AS kind, {', '.join(_COLS)} FROM consent_records"
-    " WHERE site_id = %(site_id)s AND client_record_id = %(client_id)s)"
-    f" UNION ALL (SELECT 1 AS kind, {', '.join(_COLS)} FROM consent_records"
+    "(SELECT 0 AS kind, record_id, decisions FROM consent_records"
+    " WHERE client_record_id = %(client_id)s AND site_id = %(site_id)s)"
+    " UNION ALL (SELECT 1 AS kind, record_id, decisions FROM consent_records"
     " WHERE site_id = %(site_id)s AND visitor_id = %(visitor_id)s ORDER BY id DESC LIMIT 1)"
 )
 _INSERT_COLS = [c for c in _COLS if c != "id"]
@@ -128,30 +175,25 @@ _PG_INSERT = (f"INSERT INTO consent_records ({', '.join(_INSERT_COLS)}) "
 
 
 def _psycopg(conn):
-    """The psycopg connection under `conn` when the database is PostgreSQL through psycopg, else None."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        return conn.connection.driver_connection
-    return None
+    """`conn` itself when it is a psycopg connection (see autocommit_connection), else None."""
+    return None if isinstance(conn, sa.engine.Connection) else conn
 
 
 def _lookup(conn, site_id, client_id, visitor_id):
-    """(the record already made with this client_record_id, the visitor's latest record)."""
+    """(whether this client_record_id already made a record, the visitor's latest {record_id, decisions})."""
     params = {"site_id": site_id, "client_id": client_id, "visitor_id": visitor_id}
     raw = _psycopg(conn)
     if raw is not None:
-        from psycopg.rows import dict_row
-
-        with raw.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(_PG_LOOKUP, params).fetchall()
+        rows = raw.execute(_PG_LOOKUP, params).fetchall()
     else:
-        rows = [dict(r) for r in conn.execute(_LOOKUP, params).mappings()]
-    existing = previous = None
-    for rec in rows:
-        if rec.pop("kind") == 0:
-            existing = rec
+        rows = conn.execute(_LOOKUP, params).all()
+    repeated = previous = None
+    for kind, record_id, decisions in rows:
+        if kind == 0:
+            repeated = True
         else:
-            previous = rec
-    return existing, previous
+            previous = {"record_id": record_id, "decisions": decisions}
+    return repeated, previous
 
 
 def _insert(conn, values):
@@ -177,32 +219,33 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     record and writes nothing. When this returns, the record is committed.
     """
     client_id = data.get("client_record_id")
-    with autocommit_connection() as conn:
-        existing, previous = _lookup(conn, snap.id, client_id, data["visitor_id"])
-        if existing:
-            return Recorded(existing, sign_receipt(snap, existing), False)
+
+    def write(conn):
+        """(the record that already existed, or None; the new record's values; whether inserted)."""
+        repeated, previous = _lookup(conn, snap.id, client_id, data["visitor_id"])
+        if repeated:  # the rare retry: read the whole first record to answer with it
+            return _find_by_client_id(snap.id, client_id, None if _psycopg(conn) is not None else conn), None, False
         values = _new_record(snap, data, ip, user_agent, gpc_header, source, previous)
-        if not webhooks.subscriptions(snap.id):
-            try:
-                _insert(conn, values)  # committed when it returns
-            except sa.exc.IntegrityError:
-                # the same client_record_id raced in from a retry: answer with the record that won
-                existing = _find_by_client_id(snap.id, client_id, conn) if client_id else None
-                if existing is None:
-                    raise
-                return Recorded(existing, sign_receipt(snap, existing), False)
-            created = True
-        else:
-            created = None
-    if created is None:
-        # the site has webhook endpoints: the record and its outbox rows commit together
+        if webhooks.subscriptions(snap.id):
+            return None, values, False  # inserted below, in one transaction with its outbox rows
+        try:
+            _insert(conn, values)  # committed when it returns
+        except sa.exc.IntegrityError:
+            # the same client_record_id raced in from a retry: answer with the record that won
+            return _find_by_client_id(snap.id, client_id, None if _psycopg(conn) is not None else conn), None, False
+        return None, values, True
+
+    existing, values, inserted = with_autocommit(write)
+    if existing:
+        return Recorded(existing, sign_receipt(snap, existing), False)
+    if not inserted:
         try:
             db.session.execute(_INSERT, values)
             webhooks.enqueue_consent_record(snap.id, values)
             db.session.commit()
         except sa.exc.IntegrityError:
             db.session.rollback()
-            existing = _find_by_client_id(snap.id, client_id) if client_id else None
+            existing = _find_by_client_id(snap.id, client_id)
             if existing is None:
                 raise
             return Recorded(existing, sign_receipt(snap, existing), False)

@@ -5,14 +5,21 @@ Payload (version 1), compact so the widget can keep it:
   d: {purpose: bool}, rg: regime, c: country, r: region, pv: policy version,
   gpc: bool, iat: issued (Unix s), exp: expires (Unix s)
 """
+from functools import lru_cache
+
 from itsdangerous import URLSafeSerializer
 
 RECEIPT_SALT = "opsiq.receipt.v1"
 
 
-def receipt_serializer(secrets):
-    """A serializer that signs with the newest secret and verifies with any listed one."""
+@lru_cache(maxsize=256)
+def _serializer(secrets):
     return URLSafeSerializer(list(secrets), salt=RECEIPT_SALT)
+
+
+def receipt_serializer(secrets):
+    """A serializer that signs with the newest secret and verifies with any listed one (one per key set)."""
+    return _serializer(tuple(secrets))
 
 
 def receipt_payload(record, site_key):
