@@ -353,3 +353,31 @@ def test_site_texts_are_shown_as_text(app, visit, demo_site):
     assert page.evaluate(f"() => {SHADOW}.querySelector('h2').textContent") == title
     assert page.evaluate(f"() => {SHADOW}.querySelector('img')") is None
     assert page.evaluate("() => window.pwned") is None
+
+
+def test_identify_links_the_browser_only_with_a_signed_token(app, runner, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    token = runner.invoke(args=["identities", "token", demo_site, "--email", "jane@example.com"]).output.strip()
+    # before any choice there is no visitor id: the link waits, and nothing is stored or sent
+    pending = page.evaluate("t => { window.linked = opsiqConsent.identify(t); return 1 }", token)
+    assert pending and v.storage()["local"] == {} and not any("/identities" in u for u in v.requests)
+    v.click("Accept all")
+    linked = page.evaluate("() => window.linked")
+    assert linked["linked"] is True and linked["visitor_id"] == page.evaluate("() => opsiqConsent.get().visitorId")
+    # a forged token links nothing
+    assert page.evaluate("() => opsiqConsent.identify('not-a-signed-token')") is None
+    v.wait_acked()
+    with app.app_context():
+        site = site_service.require_site(demo_site)
+        from app.services.identities import find_person, person_consent
+
+        person = find_person(site.id, "jane@example.com", None, None)
+        assert person is not None
+        snap = site_service.site_snapshot(demo_site, 0)
+        consent = person_consent(snap, person)
+        db.session.remove()
+    # the person's consent is what this browser decided
+    assert consent["purposes"]["analytics"]["granted"] is True
+    assert consent["purposes"]["analytics"]["visitor_id"] == linked["visitor_id"]
+    assert v.errors == []

@@ -64,6 +64,7 @@ const main = C => {
   const decide = (f, method) => {
     D = norm(f)
     if (!vid) put('vid', (vid = uuid())) // first write ever happens here, after a choice
+    idf()
     const t = Date.now()
     const cid = uuid()
     S = {
@@ -95,6 +96,20 @@ const main = C => {
     emit('change')
   }
 
+  const IQ = []
+  const idf = () =>
+    IQ.splice(0).forEach(([token, r]) =>
+      fetch(C.endpoint.replace(/consents$/, 'identities/browser'), {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { 'Content-Type': 'text/plain' },
+        body: JSON.stringify({ site_key: C.site_key, visitor_id: vid, token }),
+      })
+        .then(x => (x.ok ? x.json() : null))
+        .catch(() => null)
+        .then(r)
+    )
+
   const show = () => (U ? U.open() : (want = 1))
   const dnss = () => decide(p => p.slug != MK && D[p.slug], 'custom')
 
@@ -117,6 +132,9 @@ const main = C => {
     set: safe(o => decide(p => (p.slug in o ? o[p.slug] : D[p.slug]), 'custom')),
     show: safe(show),
     on: safe((n, f) => (L[n] = L[n] || []).push(f)),
+    // Link this browser to a person with a token the site's server signed. Before the first
+    // choice there is no visitor id yet (nothing is stored): the link waits for that choice.
+    identify: safe(t => new Promise(r => (IQ.push([t, r]), vid && idf()))),
   })
 
   // Command queue: (window.opsiqQ = window.opsiqQ || []).push(['on', 'change', fn])
