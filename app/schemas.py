@@ -14,6 +14,10 @@ def StrictBool(**kwargs):
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
+# One rule for a visitor id wherever one is given: what can be recorded can be checked.
+VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}\Z", error="8 to 64 characters: letters, digits, _ . : -")
+
+
 class StrictSchema(ma.Schema):
     class Meta:
         unknown = RAISE
@@ -29,8 +33,7 @@ class ConsentIn(StrictSchema):
     """A decision sent by the widget (JSON, also accepted as text/plain)."""
 
     site_key = fields.String(required=True, validate=validate.Length(1, 32))
-    visitor_id = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_.:-]{8,64}$", error="8 to 64 characters: letters, digits, _ . : -"))
+    visitor_id = fields.String(required=True, validate=VISITOR_ID)
     client_record_id = fields.UUID(required=True, metadata={"description": "Made by the client; repeats are idempotent"})
     decisions = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)), values=StrictBool(),
                             required=True)
@@ -92,9 +95,6 @@ class SiteConfigOut(ma.Schema):
 
 
 # --- the server API (collectors): consent checks, visitor state, ledger export, receipts -------
-
-VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}\Z", error="1 to 64 characters: letters, digits, _ . : -")
-
 
 class ConsentCheckIn(StrictSchema):
     """Is this purpose allowed for this visitor? The optional fields only matter with no record."""

@@ -6,10 +6,9 @@ inputs reject unknown fields, outputs are separate.
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas import StrictBool, StrictSchema
+from app.schemas import VISITOR_ID, StrictBool, StrictSchema
 from app.services.webhooks import EVENT_TYPES
 
-VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$", error="8 to 64 characters: letters, digits, _ . : -")
 
 
 class EMAIL(fields.Email):
