@@ -4,11 +4,13 @@ The database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server, in wh
 database of its own is created on that server for the run and dropped afterwards.
 """
 import os
+import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
@@ -72,6 +74,17 @@ def _clean_tables(app):
     site_service.invalidate_cache()
     keyring.invalidate_cache()  # issue 5: per-site keyrings and webhook subscriptions are cached by row id
     webhooks.invalidate_subscriptions()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The session's app served on a free loopback port by a werkzeug thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
 
 
 @pytest.fixture

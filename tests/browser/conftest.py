@@ -4,10 +4,8 @@ Visitors are placed with X-Forwarded-For (the test app trusts one proxy), GPC is
 the Sec-GPC header and `navigator.globalPrivacyControl`, and the ledger is read from the database.
 """
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import ConsentRecord
@@ -45,17 +43,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The session's app served on a free loopback port by a werkzeug thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture

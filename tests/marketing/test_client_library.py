@@ -1,20 +1,13 @@
 """opsiq_client against the real app served on loopback (werkzeug), as a collector would use it."""
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from opsiq_client.client import ConsentAPIError, ConsentClient
 from tests.conftest import IPS, from_ip, make_consent
 
 
 @pytest.fixture
-def live(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def live(live_server):
+    return live_server
 
 
 def test_marketing_flow_through_the_client(app, client, live, site_ctx):
