@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import RAISE, fields, validate
 
-from app.services.consent import METHODS
+from app.services.consent import METHODS, VISITOR_ID_PATTERN
 
 BROWSER_METHODS = tuple(m for m in METHODS if m != "api")
 
@@ -14,8 +14,7 @@ def StrictBool(**kwargs):
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
-# One rule for a visitor id wherever one is given: what can be recorded can be checked.
-VISITOR_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}\Z", error="8 to 64 characters: letters, digits, _ . : -")
+VISITOR_ID = validate.Regexp(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
 
 
 class StrictSchema(ma.Schema):

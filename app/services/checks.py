@@ -23,14 +23,14 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services.consent import _psycopg, with_autocommit
+from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
 from app.services.geo import truncate_ip
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 from app.services.sites import is_sale_or_share
 from opsiq_client import receipts as offline
 
 MAX_BATCH = 10_000
-VISITOR_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+VISITOR_ID_RE = re.compile(VISITOR_ID_PATTERN)
 
 # What an answer rests on.
 BASIS_NECESSARY, BASIS_RECORD, BASIS_DEFAULT, BASIS_GPC = "necessary", "record", "default", "gpc"

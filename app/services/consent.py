@@ -16,6 +16,8 @@ from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
 from app.services.sites import effective_default, is_sale_or_share
 
+# What a visitor id may look like, wherever one is given: what can be recorded can be checked.
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
 METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 
