@@ -245,6 +245,7 @@ def test_batch_answers_in_the_same_order(client, site):
     reasons = [x["reason"] for x in r.json["results"]]
     assert reasons == ["refused", "granted", "no_record_opt_in", "necessary", "unknown_purpose", "default_on",
                        "gpc_optout"]
+    assert float(r.headers["Server-Timing"].split("dur=")[1]) > 0  # the server's own time, for callers
     single = [check(client, api_key, it["visitor_id"], it["purpose"], **{k: v for k, v in it.items()
                     if k not in ("visitor_id", "purpose")}) for it in items if it["purpose"] != "telepathy"]
     assert single == [x for x in r.json["results"] if x["reason"] != "unknown_purpose"]
