@@ -3,6 +3,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 
 import click
 import yaml
@@ -147,11 +148,19 @@ def publish_policy_command(site_key, version, url, effective_at):
 @ledger_cli.command("seal")
 @click.argument("site_key", required=False)
 @click.option("--lag", default=None, type=int, help="Leave records younger than this many seconds.")
-def seal_command(site_key, lag):
-    """Seal unsealed records (all sites, or one)."""
+@click.option("--every", default=0.0, type=float, help="Keep sealing, every this many seconds (run beside gunicorn).")
+def seal_command(site_key, lag, every):
+    """Seal unsealed records (all sites, or one); with --every, keep doing so until stopped."""
     lag = current_app.config["LEDGER_SEAL_LAG"] if lag is None else lag
-    for site in _sites(site_key):
-        click.echo(f"{site.site_key}: sealed {ledger.seal_site(site.id, lag)} record(s)")
+    while True:
+        for site in _sites(site_key):
+            sealed = ledger.seal_site(site.id, lag)
+            if sealed or not every:
+                click.echo(f"{site.site_key}: sealed {sealed} record(s)")
+        db.session.remove()
+        if not every:
+            return
+        time.sleep(every)
 
 
 @ledger_cli.command("verify")

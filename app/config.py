@@ -15,7 +15,7 @@ class Config:
     # Seconds a site's resolved configuration is cached in process; 0 disables the cache.
     SITE_CACHE_SECONDS = 5
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
-    LEDGER_SEAL_INTERVAL = 30
+    LEDGER_SEAL_INTERVAL = 5
     # Records younger than this are left for the next seal, so slow transactions are not skipped.
     LEDGER_SEAL_LAG = 5
 

@@ -46,26 +46,30 @@ def _last_seal(site_id):
     ).scalar_one_or_none()
 
 
-def seal_site(site_id, lag_seconds=5):
-    """Seal the site's unsealed records older than `lag_seconds`. Returns how many were sealed."""
+def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
+    """Seal the site's unsealed records older than `lag_seconds`, in seals of up to `batch` records,
+    stopping after about `limit` records (None: all). Returns how many were sealed."""
     total = 0
-    while True:
+    while limit is None or total < limit:
+        size = batch if limit is None else min(batch, limit - total)
         last = _last_seal(site_id)
         cutoff = utcnow() - dt.timedelta(seconds=lag_seconds)
         rows = db.session.execute(
-            db.select(ConsentRecord.id, ConsentRecord.record_hash)
+            db.select(ConsentRecord.id, ConsentRecord.record_hash, ConsentRecord.created_at)
             .where(ConsentRecord.site_id == site_id, ConsentRecord.id > (last.last_id if last else 0),
                    ConsentRecord.created_at <= cutoff)
-            .order_by(ConsentRecord.id).limit(SEAL_BATCH)
+            .order_by(ConsentRecord.id).limit(size)
         ).all()
         if not rows:
             return total
         entries = [[r.id, r.record_hash] for r in rows]
         seq = (last.seq + 1) if last else 1
         prev = last.seal_hash if last else GENESIS
+        # a full batch may have left records up to the cutoff for the next seal: claim only what it holds
+        covers = cutoff if len(rows) < size else min(cutoff, rows[-1].created_at - dt.timedelta(microseconds=1))
         db.session.add(LedgerSeal(
             site_id=site_id, seq=seq, first_id=rows[0].id, last_id=rows[-1].id, record_count=len(rows),
-            entries=entries, covers_until=cutoff, prev_hash=prev, seal_hash=seal_hash(prev, site_id, seq, entries),
+            entries=entries, covers_until=covers, prev_hash=prev, seal_hash=seal_hash(prev, site_id, seq, entries),
         ))
         try:
             db.session.commit()
@@ -73,22 +77,24 @@ def seal_site(site_id, lag_seconds=5):
             db.session.rollback()  # another process sealed this batch first
             return total
         total += len(rows)
-        if len(rows) < SEAL_BATCH:
+        if len(rows) < size:
             return total
+    return total
 
 
 _last_auto_seal = {}
 
 
-def maybe_seal(site_id, interval, lag):
-    """Seal from the write path, at most once per `interval` seconds per site and process."""
+def maybe_seal(site_id, interval, lag, limit=500):
+    """Seal from the write path: at most once per `interval` seconds per site and process, and at most
+    `limit` records, so no single write waits long (`flask ledger seal --every` does the bulk)."""
     if interval <= 0:
         return
     now = time.monotonic()
     if now - _last_auto_seal.get(site_id, 0) < interval:
         return
     _last_auto_seal[site_id] = now
-    seal_site(site_id, lag)
+    seal_site(site_id, lag, limit=limit)
 
 
 def verify_site(site_id):

@@ -143,3 +143,19 @@ def test_seals_from_the_write_path(app, client, site):
     with app.app_context():
         sealed = db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
     assert sealed >= 2  # each write seals what came before it
+
+
+def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
+    """Sealing in small batches (as the write path does) never makes the rest look inserted."""
+    record_some(client, site[0], 5)
+    with app.app_context():
+        from app.services import sites as site_service
+        from app.services.ledger import seal_site
+
+        site_id = site_service.require_site(site[0]).id
+        assert seal_site(site_id, 0, limit=2, batch=2) == 2
+    r = verify(runner, site[0])
+    assert r.exit_code == 0, r.output
+    assert "OK (2 sealed in 1 seal(s), 3 not yet sealed)" in r.output
+    seal(runner, site[0])
+    assert "OK (5 sealed in 2 seal(s), 0 not yet sealed)" in verify(runner, site[0]).output
