@@ -26,6 +26,12 @@ def page(title, body, status=200):
     return PAGE.format(title=escape(title), body=body), status, HEADERS
 
 
+@bp.errorhandler(EmailConsentError)
+def link_not_valid(e):
+    """Any bad, expired, replaced or withdrawn link: a page that says why, with its status."""
+    return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+
+
 def _site(token, timed=False):
     snap = site_snapshot(email_consent.site_key_of(token, timed) or "", current_app.config["SITE_CACHE_SECONDS"])
     if snap is None:
@@ -33,14 +39,16 @@ def _site(token, timed=False):
     return snap
 
 
+def _unsubscribe_claims(token):
+    snap = _site(token)
+    return snap, email_consent.read_unsubscribe_token(snap.id, token)
+
+
 @bp.get("/c/<token>")
 def confirm_email_page(token):
     """Ask the person to confirm: a mail scanner that prefetches the link must not confirm for them."""
-    try:
-        snap = _site(token, timed=True)
-        email_consent.read_confirm_token(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"])
-    except EmailConsentError as e:
-        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    snap = _site(token, timed=True)
+    email_consent.read_confirm_token(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"])
     return page("Confirm your subscription", "<p>Please confirm that you want to receive our email.</p>"
                 '<form method="post"><button type="submit">Confirm subscription</button></form>')
 
@@ -48,12 +56,9 @@ def confirm_email_page(token):
 @bp.post("/c/<token>")
 def confirm_email(token):
     """Confirm a signup (double opt-in): the person's click records the confirmation, once."""
-    try:
-        snap = _site(token, timed=True)
-        _, created = email_consent.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],
-                                           request.remote_addr, request.user_agent.string)
-    except EmailConsentError as e:
-        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    snap = _site(token, timed=True)
+    _, created = email_consent.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],
+                                       request.remote_addr, request.user_agent.string)
     text = "Thank you: your subscription is confirmed." if created else "Your subscription was already confirmed."
     return page("Subscription confirmed", f"<p>{text}</p>")
 
@@ -61,11 +66,7 @@ def confirm_email(token):
 @bp.get("/u/<token>")
 def unsubscribe_page(token):
     """Ask before unsubscribing (a link scanner's GET must not unsubscribe anyone)."""
-    try:
-        snap = _site(token)
-        claims = email_consent.read_unsubscribe_token(snap.id, token)
-    except EmailConsentError as e:
-        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    snap, claims = _unsubscribe_claims(token)
     who = email_consent.masked_address(snap.id, claims["h"]) or "this address"
     return page("Unsubscribe", f"<p>Stop marketing email to <strong>{escape(who)}</strong>?</p>"
                 f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
@@ -75,11 +76,7 @@ def unsubscribe_page(token):
 @bp.post("/u/<token>")
 def unsubscribe(token):
     """Unsubscribe at once (the page's button, or a mail provider's RFC 8058 one-click POST)."""
-    try:
-        snap = _site(token)
-        claims = email_consent.read_unsubscribe_token(snap.id, token)
-    except EmailConsentError as e:
-        return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    snap, claims = _unsubscribe_claims(token)
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "link"
     email_consent.withdraw(snap.id, claims["h"], method, ip=request.remote_addr, user_agent=request.user_agent.string)
     return page("Unsubscribed", "<p>You will receive no more marketing email from us.</p>")

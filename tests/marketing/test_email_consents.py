@@ -166,3 +166,12 @@ def test_batch_keeps_order_and_limits(client, site_ctx):
 def test_signup_validation(client, site_ctx, body):
     r = client.post("/api/v1/email-consents", json=body, headers=site_ctx[2])
     assert r.status_code == 422 and r.json["errors"]
+
+
+def test_a_forged_unsubscribe_link_changes_nothing(client, site_ctx):
+    auth = site_ctx[2]
+    out = signup(client, auth, "kim@example.com", double_opt_in=False)
+    for send in (client.get, client.post):
+        r = send(path(out["unsubscribe_url"]) + "x")
+        assert r.status_code == 404 and r.mimetype == "text/html" and b"Link not valid" in r.data
+    assert check(client, auth, "kim@example.com")["allowed"] is True
