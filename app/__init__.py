@@ -25,6 +25,9 @@ def create_app(config=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "opsiq.sqlite")
     check_production(app.config)
 
+    from app import hotpath
+
+    hotpath.install(app)  # the two busiest routes' ordinary case, ahead of Flask (app/hotpath.py)
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

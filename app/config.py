@@ -14,6 +14,7 @@ class Config:
     MAX_CONTENT_LENGTH = 16 * 1024
     # Seconds a site's resolved configuration is cached in process; 0 disables the cache.
     SITE_CACHE_SECONDS = 5
+    HOT_PATHS = True  # app/hotpath.py answers the ordinary consent write and check; False: all through Flask
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
     # Records younger than this are left for the next seal, so slow transactions are not skipped.
@@ -46,6 +47,8 @@ def env_overrides():
     for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY"):
         if os.environ.get(name):
             out[name] = os.environ[name]
+    if os.environ.get("OPSIQ_HOT_PATHS"):
+        out["HOT_PATHS"] = os.environ["OPSIQ_HOT_PATHS"] not in ("0", "false", "no")
     if os.environ.get("TRUSTED_PROXIES"):
         out["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     return out

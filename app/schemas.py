@@ -22,9 +22,14 @@ class StrictSchema(ma.Schema):
         unknown = RAISE
 
 
-def _page_url(value):
+def is_page_url(value):
+    """An absolute http(s) URL (what a page_url must be)."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _page_url(value):
+    if not is_page_url(value):
         raise ma.ValidationError("must be an http(s) URL")
 
 

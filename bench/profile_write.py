@@ -20,6 +20,41 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.run import create_database, drop_database, PG_URL  # noqa: E402
 
 
+class DirectClient:
+    """The two test-client calls used below, made straight on the WSGI callable with a prebuilt environ."""
+
+    class Result:
+        def __init__(self, status, body):
+            self.status_code, self.body = status, body
+
+        def get_data(self, as_text=False):
+            return self.body.decode() if as_text else self.body
+
+    def __init__(self, app):
+        from werkzeug.test import EnvironBuilder
+
+        self.app, self.builder = app, EnvironBuilder
+
+    def _call(self, method, path, data=b"", headers=None):
+        env = self.builder(path=path, method=method, data=data, headers=headers or {},
+                           environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+        started = []
+        body = b"".join(self.app(env, lambda status, hdrs, exc=None: started.append(status)))
+        return self.Result(int(started[0].split()[0]), body)
+
+    def post(self, path, data=None, json=None, headers=None):
+        import json as _json
+
+        raw = data.encode() if isinstance(data, str) else (_json.dumps(json).encode() if json is not None else b"")
+        headers = dict(headers or {})
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        return self._call("POST", path, raw, headers)
+
+    def get(self, path, headers=None):
+        return self._call("GET", path, b"", headers)
+
+
 def main():
     kind = sys.argv[1] if len(sys.argv) > 1 else "write"
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -39,6 +74,8 @@ def main():
             site, api_key = create_site("Profile", ["https://bench.example"])
             site_key = site.site_key
         client = app.test_client()
+        if os.environ.get("DIRECT") == "1":  # call the WSGI app itself: no test-client overhead
+            client = DirectClient(app)
 
         def write(i):
             body = {"site_key": site_key, "visitor_id": f"bench-v-{i % 500}", "client_record_id": str(uuid.uuid4()),

@@ -7,7 +7,7 @@ from flask_smorest import abort
 from app.api.parsing import ApiBlueprint
 from app.extensions import geo
 from app.schemas import ConsentIn, ConsentOut, SiteConfigOut
-from app.services.consent import ConsentError, record_consent
+from app.services.consent import ConsentError, record_consent, response_body
 from app.services.geo import truncate_ip
 from app.services.sites import resolve_config, site_snapshot
 
@@ -74,13 +74,7 @@ def create_consent(data):
                                 seal_interval=cfg["LEDGER_SEAL_INTERVAL"], seal_lag=cfg["LEDGER_SEAL_LAG"])
     except ConsentError as e:
         abort(422, errors=e.errors)
-    rec = result.record
-    # ConsentOut's shape, serialised directly: the write path's hottest few lines (see bench/)
-    body = {
-        "record_id": rec["record_id"], "receipt": result.receipt, "event": rec["event"], "regime": rec["regime"],
-        "country": rec["country"], "region": rec["region"], "decisions": rec["decisions"],
-        "decided_at": rec["created_at"].isoformat(), "expires_at": rec["expires_at"].isoformat(),
-    }
+    body = response_body(result)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
     return Response(json.dumps(body, separators=(",", ":")), 201 if result.created else 200, headers,
                     mimetype="application/json")

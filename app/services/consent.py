@@ -255,6 +255,16 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     return Recorded(values, sign_receipt(snap, values), True)
 
 
+def response_body(result):
+    """What the API answers for a Recorded (ConsentOut's shape, built directly: a hot path)."""
+    rec = result.record
+    return {
+        "record_id": rec["record_id"], "receipt": result.receipt, "event": rec["event"], "regime": rec["regime"],
+        "country": rec["country"], "region": rec["region"], "decisions": rec["decisions"],
+        "decided_at": rec["created_at"].isoformat(), "expires_at": rec["expires_at"].isoformat(),
+    }
+
+
 def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
     """The column values of a new record (its hash included); ConsentError for site-dependent faults."""
     client_id = data.get("client_record_id")
