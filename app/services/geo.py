@@ -21,8 +21,14 @@ def default_database_path():
 
 def truncate_ip(ip):
     """Cut an address to its network: IPv4 to /24, IPv6 to /48. None for anything unparsable."""
+    text = (ip or "").strip()
+    octets = text.split(".")
+    # the common case, a plain dotted quad, without the ipaddress module (every write takes this)
+    if len(octets) == 4 and all(o.isascii() and o.isdigit() and (o == "0" or o[0] != "0") and int(o) < 256
+                                for o in octets):
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
     try:
-        addr = ipaddress.ip_address((ip or "").strip())
+        addr = ipaddress.ip_address(text)
     except ValueError:
         return None
     if addr.version == 6 and addr.ipv4_mapped:
