@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import ledger, webhooks
+from app.services.group_commit import GroupCommit
 from app.services.geo import truncate_ip
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
@@ -219,15 +220,31 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
 
     Returns Recorded(record dict, receipt, created). A repeated client_record_id returns the first
     record and writes nothing. When this returns, the record is committed.
+
+    On PostgreSQL, decisions arriving together in one process are written together (group
+    commit, one statement and one transaction for the lot); a site with webhook subscriptions
+    writes each record in one transaction with its outbox rows instead.
     """
-    client_id = data.get("client_record_id")
+    draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # ConsentError: nothing written
+    if _GROUP_COMMIT and _psycopg_engine() and not webhooks.subscriptions(snap.id):
+        values = _group().submit(draft)
+        if values is not None:
+            ledger.maybe_seal(snap.id, seal_interval, seal_lag)
+            return Recorded(values, sign_receipt(snap, values), True)
+    return _record_one(snap, draft, seal_interval, seal_lag)
+
+
+def _record_one(snap, draft, seal_interval, seal_lag):
+    """record_consent for one draft on its own: a lookup and an insert (with outbox rows when the
+    site has webhook subscriptions), or the record a repeated client_record_id already made."""
+    client_id = draft.values["client_record_id"]
 
     def write(conn):
         """(the record that already existed, or None; the new record's values; whether inserted)."""
-        repeated, previous = _lookup(conn, snap.id, client_id, data["visitor_id"])
+        repeated, previous = _lookup(conn, snap.id, client_id, draft.values["visitor_id"])
         if repeated:  # the rare retry: read the whole first record to answer with it
             return _find_by_client_id(snap.id, client_id, None if _psycopg(conn) is not None else conn), None, False
-        values = _new_record(snap, data, ip, user_agent, gpc_header, source, previous)
+        values = finish_record(draft, previous, utcnow())
         if webhooks.subscriptions(snap.id):
             return None, values, False  # inserted below, in one transaction with its outbox rows
         try:
@@ -255,6 +272,138 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     return Recorded(values, sign_receipt(snap, values), True)
 
 
+def _psycopg_engine():
+    return db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "psycopg"
+
+
+_groups = {}
+_GROUP_COMMIT = os.environ.get("OPSIQ_GROUP_COMMIT", "1") != "0"  # experiment switch (bench)
+
+
+def _group():
+    """This process's group committer for the app's database."""
+    engine = db.engine
+    group = _groups.get(engine)
+    if group is None:
+        group = _groups.setdefault(engine, GroupCommit(lambda drafts: with_autocommit(lambda c: _write_drafts(c, drafts))))
+    return group
+
+
+# One record in one statement: the visitor's latest record, the new record's event and chained
+# columns and its hash (ledger.chain_hash, in SQL) and the insert, skipped when the
+# client_record_id is already there. One round trip, one transaction.
+_PG_INSERT_ONE = (
+    "WITH prev AS (SELECT record_id, decisions FROM consent_records"
+    " WHERE site_id = %(site_id)s AND visitor_id = %(visitor_id)s ORDER BY id DESC LIMIT 1),"
+    " ev AS (SELECT (SELECT record_id FROM prev) AS prev_id, CASE"
+    " WHEN %(is_gpc)s THEN 'gpc_optout'"
+    " WHEN NOT EXISTS (SELECT 1 FROM prev) THEN CASE WHEN %(granted)s THEN 'given' ELSE 'refused' END"
+    " WHEN NOT %(granted)s AND EXISTS (SELECT 1 FROM prev, json_each_text(prev.decisions) AS d(k, v)"
+    " WHERE d.v = 'true' AND NOT d.k = ANY(%(necessary)s::text[])) THEN 'withdrawn'"
+    " ELSE 'updated' END AS event)"
+    f" INSERT INTO consent_records ({', '.join(_INSERT_COLS)})"
+    f" SELECT {', '.join('ev.event' if c == 'event' else 'ev.prev_id' if c == 'prev_record_id' else 'h.hash' if c == 'record_hash' else f'%({c})s' for c in _INSERT_COLS)}"
+    " FROM ev CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
+    "%(base_hash)s || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h"
+    " ON CONFLICT (client_record_id, site_id) DO NOTHING RETURNING event, prev_record_id, record_hash"
+)
+
+
+def _write_one(conn, draft):
+    """One draft written on its own: its values, or None when its client_record_id is already taken."""
+    values = dict(draft.values)
+    now = utcnow()
+    values["created_at"], values["expires_at"] = now, now + draft.validity
+    raw = _psycopg(conn)
+    if raw is None:  # not PostgreSQL through psycopg: read, then insert
+        repeated, previous = _lookup(conn, values["site_id"], values["client_record_id"], values["visitor_id"])
+        if repeated:
+            return None
+        values = finish_record(draft, previous, now)
+        try:
+            _insert(conn, values)
+        except sa.exc.IntegrityError:
+            return None
+        return values
+    from psycopg.types.json import Json
+
+    granted = any(v for k, v in values["decisions"].items() if k not in draft.necessary)
+    row = raw.execute(_PG_INSERT_ONE, {
+        **values, "decisions": Json(values["decisions"]), "base_hash": ledger.base_hash(values),
+        "is_gpc": values["method"] == "gpc", "granted": granted, "necessary": sorted(draft.necessary),
+    }).fetchone()
+    if row is None:
+        return None
+    values["event"], values["prev_record_id"], values["record_hash"] = row
+    return values
+
+
+# The batch's two statements: which client_record_ids the ledger already holds and each visitor's
+# latest record (one index descent each), then every new record in one INSERT from arrays (one
+# statement: one transaction, one commit, whatever the batch size).
+_PG_BATCH_LOOKUP = (
+    "SELECT 0, k.n, NULL, NULL FROM unnest(%(cids)s::varchar[], %(sids)s::int[]) WITH ORDINALITY AS k(cid, sid, n)"
+    " WHERE EXISTS (SELECT 1 FROM consent_records r WHERE r.client_record_id = k.cid AND r.site_id = k.sid)"
+    " UNION ALL SELECT 1, v.n, r.record_id, r.decisions"
+    " FROM unnest(%(vids)s::varchar[], %(sids)s::int[]) WITH ORDINALITY AS v(vid, sid, n)"
+    " CROSS JOIN LATERAL (SELECT record_id, decisions FROM consent_records c"
+    " WHERE c.site_id = v.sid AND c.visitor_id = v.vid ORDER BY c.id DESC LIMIT 1) r"
+)
+
+
+def _array_type(column):
+    from sqlalchemy.dialects import postgresql
+
+    name = column.type.compile(dialect=postgresql.dialect())
+    return name.split("(")[0]  # no length: a value too long fails the insert instead of being cut
+
+
+_PG_BATCH_INSERT = (
+    f"INSERT INTO consent_records ({', '.join(_INSERT_COLS)}) SELECT {', '.join(_INSERT_COLS)}"
+    f" FROM unnest({', '.join(f'%({c})s::{_array_type(_T.c[c])}[]' for c in _INSERT_COLS)})"
+    f" WITH ORDINALITY AS t({', '.join(_INSERT_COLS)}, n) ORDER BY n"
+)
+
+
+def _write_drafts(conn, drafts):
+    """Write drafts that arrived together: the values of each record written, in their order, or
+    None for a draft to be written on its own (a repeated client_record_id, or a race lost to one).
+    One draft takes the single-record statements; several take the two batch statements."""
+    if len(drafts) == 1:
+        return [_write_one(conn, drafts[0])]
+    import psycopg
+    from psycopg.types.json import Json
+
+    sids = [d.values["site_id"] for d in drafts]
+    rows = conn.execute(_PG_BATCH_LOOKUP, {
+        "cids": [d.values["client_record_id"] for d in drafts], "sids": sids,
+        "vids": [d.values["visitor_id"] for d in drafts]}).fetchall()
+    repeated = {n - 1 for kind, n, _, _ in rows if kind == 0}
+    stored = {n - 1: {"record_id": rid, "decisions": dec} for kind, n, rid, dec in rows if kind == 1}
+    now = utcnow()
+    latest, seen, out = {}, set(), []
+    for i, draft in enumerate(drafts):
+        v = draft.values
+        key = (v["site_id"], v["client_record_id"])
+        if i in repeated or (v["client_record_id"] is not None and key in seen):
+            out.append(None)  # answered on its own, with the record that holds its client_record_id
+            continue
+        seen.add(key)
+        visitor = (v["site_id"], v["visitor_id"])
+        values = finish_record(draft, latest.get(visitor, stored.get(i)), now)
+        latest[visitor] = values
+        out.append(values)
+    new = [values for values in out if values is not None]
+    if new:
+        columns = {c: [values[c] for values in new] for c in _INSERT_COLS}
+        columns["decisions"] = [Json(d) for d in columns["decisions"]]
+        try:
+            conn.execute(_PG_BATCH_INSERT, columns)
+        except psycopg.IntegrityError:  # a client_record_id raced in from another process: nothing was written
+            return [None] * len(drafts)
+    return out
+
+
 def response_body(result):
     """What the API answers for a Recorded (ConsentOut's shape, built directly: a hot path)."""
     rec = result.record
@@ -267,7 +416,21 @@ def response_body(result):
 
 def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
     """The column values of a new record (its hash included); ConsentError for site-dependent faults."""
-    client_id = data.get("client_record_id")
+    return finish_record(draft_record(snap, data, ip, user_agent, gpc_header, source), previous, utcnow())
+
+
+@dataclass
+class Draft:
+    """A new record before it meets the ledger: what its request alone decides."""
+
+    values: dict  # every column but event, created_at, expires_at, prev_record_id and record_hash
+    validity: dt.timedelta
+    necessary: frozenset
+
+
+def draft_record(snap, data, ip, user_agent, gpc_header, source):
+    """Everything a new record takes from its request and site; ConsentError for site-dependent faults.
+    Nothing here reads the ledger, so it runs before any database work."""
     ip_net = truncate_ip(ip)
     loc = geo.locate(ip_net)
     regime = decide_regime(loc.country, loc.region, snap.regime_overrides, snap.uses_google).regime
@@ -282,18 +445,13 @@ def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
     if language not in snap.languages:
         raise ConsentError({"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
 
-    necessary = {p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"}
-    now = utcnow()
     values = {
         "record_id": str(uuid.uuid4()),
         "site_id": snap.id,
         "visitor_id": data["visitor_id"],
-        "client_record_id": client_id,
-        "event": classify_event(method, decisions, previous, necessary),
+        "client_record_id": data.get("client_record_id"),
         "method": method,
         "decisions": decisions,
-        "created_at": now,
-        "expires_at": now + dt.timedelta(days=snap.validity_days),
         "config_hash": snap.config_hash,
         "policy_version": policy_version,
         "policy_url": snap.policy_versions.get(policy_version) if policy_version else None,
@@ -306,8 +464,19 @@ def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
         "user_agent": (user_agent or "")[:512] or None,
         "page_url": data.get("page_url"),
         "gpc": gpc,
-        "prev_record_id": previous["record_id"] if previous else None,
         "source": source,
     }
+    necessary = frozenset(p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary")
+    return Draft(values, dt.timedelta(days=snap.validity_days), necessary)
+
+
+def finish_record(draft, previous, now):
+    """The full column values (hash included) of a draft, given the visitor's latest record as the
+    ledger holds it at `now` ({record_id, decisions} or None)."""
+    values = dict(draft.values)
+    values["event"] = classify_event(values["method"], values["decisions"], previous, draft.necessary)
+    values["created_at"] = now
+    values["expires_at"] = now + draft.validity
+    values["prev_record_id"] = previous["record_id"] if previous else None
     values["record_hash"] = ledger.record_hash(values)
     return values

@@ -21,6 +21,10 @@ SEAL_BATCH = 5000
 
 # The columns a record hash covers: all of them but the hash itself and the row id.
 HASHED_COLUMNS = [c.name for c in ConsentRecord.__table__.columns if c.name not in ("id", "record_hash")]
+# The two that depend on the visitor's previous record; the rest are known before the ledger is read,
+# so PostgreSQL can finish a record's hash in the statement that reads that previous record.
+CHAINED_COLUMNS = ("prev_record_id", "event")
+BASE_COLUMNS = [c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS]
 
 
 def _plain(value):
@@ -31,9 +35,35 @@ def _plain(value):
     return value
 
 
+def base_hash(values):
+    """SHA-256 of the canonical JSON of a record's BASE_COLUMNS."""
+    get = values.get
+    return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in BASE_COLUMNS}))
+
+
+def chain_hash(base, prev_record_id, event):
+    """The record hash from its base hash and the two chained columns (also computed in SQL: see
+    consent._PG_INSERT_ONE, which must build exactly this string)."""
+    return sha256_hex(f"{base}|{prev_record_id or ''}|{event}")
+
+
 def record_hash(values):
-    """SHA-256 of a record's canonical content (a mapping of its columns)."""
+    """SHA-256 over every column of a record (a mapping of its columns), in two steps:
+    chain_hash(base_hash(values), prev_record_id, event)."""
+    return chain_hash(base_hash(values), values.get("prev_record_id"), values.get("event"))
+
+
+def legacy_record_hash(values):
+    """The single-step hash records were written with before 2026-11 (every column in one JSON)."""
     return sha256_hex(canonical_json({k: _plain(values.get(k)) for k in HASHED_COLUMNS}))
+
+
+def hash_in_stored_form(values, stored):
+    """The hash of these column values in the form the stored hash uses, or the current form."""
+    current = record_hash(values)
+    if current != stored and legacy_record_hash(values) == stored:
+        return stored
+    return current
 
 
 def seal_hash(prev_hash, site_id, seq, entries):
@@ -123,7 +153,7 @@ def verify_site(site_id):
         seen = set()
         for rec in rows:
             seen.add(rec.id)
-            actual = record_hash(_columns(rec))
+            actual = hash_in_stored_form(_columns(rec), rec.record_hash)
             if rec.id not in sealed:
                 problems.append({"kind": "inserted", "record_id": rec.record_id,
                                  "detail": f"record {rec.record_id} was not in seal {seal.seq}"})
@@ -140,7 +170,7 @@ def verify_site(site_id):
         db.select(ConsentRecord).where(ConsentRecord.site_id == site_id, ConsentRecord.id > last_id)
     ).scalars():
         unsealed += 1
-        if record_hash(_columns(rec)) != rec.record_hash:
+        if hash_in_stored_form(_columns(rec), rec.record_hash) != rec.record_hash:
             problems.append({"kind": "altered", "record_id": rec.record_id,
                              "detail": f"record {rec.record_id} does not match its own hash (not sealed yet)"})
         elif covers_until and rec.created_at <= covers_until:

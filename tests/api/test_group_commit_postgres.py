@@ -1,0 +1,152 @@
+"""Group commit on PostgreSQL: decisions written together keep every rule of one written alone."""
+import json
+import os
+import threading
+import urllib.request
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import ConsentRecord
+from app.services import consent, ledger
+from app.services.sites import site_snapshot
+from tests.conftest import IPS, from_ip, make_consent
+
+pytestmark = pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+                                reason="group commit is PostgreSQL's (run with TEST_DATABASE_URL)")
+
+ORIGIN = "https://shop.example"
+
+
+def records(site_id):
+    return db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.site_id == site_id)
+                              .order_by(ConsentRecord.id)).scalars().all()
+
+
+def test_a_batch_chains_each_visitor_and_leaves_repeats_to_be_answered_alone(app, client, site):
+    site_key, _ = site
+    stored = make_consent(site_key, visitor_id="v-stored-01", method="accept_all")
+    first = client.post("/api/v1/consents", json=stored, headers=from_ip(IPS["DE"], Origin=ORIGIN)).json
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+
+        def draft(**kw):
+            return consent.draft_record(snap, make_consent(site_key, **kw), IPS["DE"], "ua", False, "browser")
+
+        twice = str(uuid.uuid4())
+        drafts = [
+            draft(visitor_id="v-new-0001", method="accept_all"),
+            draft(visitor_id="v-stored-01", method="reject_all"),        # after the stored record
+            draft(visitor_id="v-new-0001", method="reject_all"),         # after the first of this batch
+            draft(visitor_id="v-stored-01", client_record_id=stored["client_record_id"]),  # a repeat
+            draft(visitor_id="v-twice-01", client_record_id=twice),
+            draft(visitor_id="v-twice-01", client_record_id=twice),      # the same request twice at once
+        ]
+        out = consent.with_autocommit(lambda conn: consent._write_drafts(conn, drafts))
+        assert [v is None for v in out] == [False, False, False, True, False, True]
+        assert out[0]["event"] == "given" and out[0]["prev_record_id"] is None
+        assert out[1]["event"] == "withdrawn" and out[1]["prev_record_id"] == first["record_id"]
+        assert out[2]["event"] == "withdrawn" and out[2]["prev_record_id"] == out[0]["record_id"]
+        rows = records(snap.id)
+        assert [r.record_id for r in rows] == [first["record_id"]] + [out[i]["record_id"] for i in (0, 1, 2, 4)]
+        for row, values in zip(rows[1:], [out[i] for i in (0, 1, 2, 4)]):
+            assert row.record_hash == values["record_hash"] == ledger.record_hash(
+                {c: getattr(row, c) for c in ledger.HASHED_COLUMNS})
+        assert ledger.seal_site(snap.id, lag_seconds=0) == 5
+        assert ledger.verify_site(snap.id)["ok"]
+    # the repeats, answered on their own through the API, are the records already written
+    again = client.post("/api/v1/consents", json={**make_consent(site_key, visitor_id="v-twice-01"),
+                                                   "client_record_id": twice},
+                        headers=from_ip(IPS["DE"], Origin=ORIGIN))
+    assert again.status_code == 200 and again.json["record_id"] == out[4]["record_id"]
+
+
+def test_a_batch_that_loses_a_race_writes_nothing_and_leaves_every_draft_to_be_written_alone(app, site):
+    site_key, _ = site
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+        drafts = [consent.draft_record(snap, make_consent(site_key), IPS["FR"], None, False, "browser")
+                  for _ in range(3)]
+        # another process writes the second draft's client_record_id between the lookup and the insert
+
+        class Racing:
+            def __init__(self, conn):
+                self.conn = conn
+
+            def execute(self, query, params=None):
+                if query is consent._PG_BATCH_INSERT:
+                    alone = consent.finish_record(drafts[1], None, consent.utcnow())
+                    consent._insert(self.conn, alone)
+                return self.conn.execute(query, params)
+
+        out = consent.with_autocommit(lambda conn: consent._write_drafts(Racing(conn), drafts))
+        assert out == [None, None, None]
+        assert len(records(snap.id)) == 1  # only the racer's
+
+
+def test_concurrent_writes_through_http_batch_up_and_keep_each_visitors_chain(app, live_server, site):
+    site_key, api_key = site
+    visitors = [f"v-conc-{i:04d}" for i in range(6)]
+    statuses = []
+
+    def post(i):
+        for j in range(12):
+            body = make_consent(site_key, visitor_id=visitors[(i + j) % len(visitors)],
+                                method="accept_all" if (i + j) % 2 else "reject_all")
+            req = urllib.request.Request(f"{live_server}/api/v1/consents", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "text/plain", "Origin": ORIGIN,
+                                                  "X-Forwarded-For": IPS["US-CA"]})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                statuses.append(r.status)
+
+    with app.app_context():
+        group = consent._group()
+        before = (group.batches, group.items)
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [201] * (16 * 12)
+    with app.app_context():
+        batches, items = group.batches - before[0], group.items - before[1]
+        assert items == 16 * 12 and batches < items  # some decisions were written together
+        snap = site_snapshot(site_key, 0)
+        rows = records(snap.id)
+        assert len(rows) == 16 * 12
+        last = {}
+        for row in rows:  # each record points at the one before it for its visitor, in id order
+            assert row.prev_record_id == last.get(row.visitor_id)
+            last[row.visitor_id] = row.record_id
+        ledger.seal_site(snap.id, lag_seconds=0)
+        assert ledger.verify_site(snap.id)["ok"]
+
+
+def test_the_one_statement_write_classifies_and_hashes_as_the_python_rules_do(app, client, site):
+    site_key, _ = site
+    import random
+
+    rnd = random.Random(11)
+    for i in range(60):
+        method = rnd.choice(["accept_all", "reject_all", "custom", "custom", "dismiss", "gpc"])
+        body = make_consent(site_key, visitor_id=f"v-rules-{i % 5:03d}", method=method,
+                            decisions={"analytics": rnd.random() < 0.5, "marketing": rnd.random() < 0.5})
+        r = client.post("/api/v1/consents", json=body, headers=from_ip(rnd.choice([IPS["DE"], IPS["US-CA"], IPS["JP"]]),
+                                                                      Origin=ORIGIN))
+        assert r.status_code == 201, r.json
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+        necessary = {p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"}
+        last = {}
+        events = set()
+        for row in records(snap.id):
+            cols = {c: getattr(row, c) for c in ledger.HASHED_COLUMNS}
+            previous = last.get(row.visitor_id)
+            assert row.prev_record_id == (previous["record_id"] if previous else None)
+            assert row.event == consent.classify_event(row.method, row.decisions, previous, necessary)
+            assert row.record_hash == ledger.record_hash(cols)
+            last[row.visitor_id] = {"record_id": row.record_id, "decisions": row.decisions}
+            events.add(row.event)
+        assert events >= {"given", "refused", "updated", "withdrawn", "gpc_optout"}
