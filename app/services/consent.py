@@ -1,5 +1,6 @@
 """Recording consent decisions: the browser-facing write path of the ledger."""
 import datetime as dt
+import json
 import os
 import threading
 import uuid
@@ -293,18 +294,21 @@ def _group():
 # columns and its hash (ledger.chain_hash, in SQL) and the insert, skipped when the
 # client_record_id is already there. One round trip, one transaction.
 _PG_INSERT_ONE = (
-    "WITH prev AS (SELECT record_id, decisions FROM consent_records"
-    " WHERE site_id = %(site_id)s AND visitor_id = %(visitor_id)s ORDER BY id DESC LIMIT 1),"
+    "WITH t AS (SELECT * FROM json_to_record(%s) AS t("
+    + ", ".join(f"{c} {{{c}}}" for c in _INSERT_COLS if c not in ("event", "prev_record_id", "record_hash"))
+    + ", base_hash text, is_gpc boolean, granted boolean, necessary jsonb)),"
+    " prev AS (SELECT record_id, decisions FROM consent_records WHERE site_id = (SELECT site_id FROM t)"
+    " AND visitor_id = (SELECT visitor_id FROM t) ORDER BY id DESC LIMIT 1),"
     " ev AS (SELECT (SELECT record_id FROM prev) AS prev_id, CASE"
-    " WHEN %(is_gpc)s THEN 'gpc_optout'"
-    " WHEN NOT EXISTS (SELECT 1 FROM prev) THEN CASE WHEN %(granted)s THEN 'given' ELSE 'refused' END"
-    " WHEN NOT %(granted)s AND EXISTS (SELECT 1 FROM prev, json_each_text(prev.decisions) AS d(k, v)"
-    " WHERE d.v = 'true' AND NOT d.k = ANY(%(necessary)s::text[])) THEN 'withdrawn'"
-    " ELSE 'updated' END AS event)"
+    " WHEN t.is_gpc THEN 'gpc_optout'"
+    " WHEN NOT EXISTS (SELECT 1 FROM prev) THEN CASE WHEN t.granted THEN 'given' ELSE 'refused' END"
+    " WHEN NOT t.granted AND EXISTS (SELECT 1 FROM prev, json_each_text(prev.decisions) AS d(k, v)"
+    " WHERE d.v = 'true' AND NOT t.necessary ? d.k) THEN 'withdrawn'"
+    " ELSE 'updated' END AS event FROM t)"
     f" INSERT INTO consent_records ({', '.join(_INSERT_COLS)})"
-    f" SELECT {', '.join('ev.event' if c == 'event' else 'ev.prev_id' if c == 'prev_record_id' else 'h.hash' if c == 'record_hash' else f'%({c})s' for c in _INSERT_COLS)}"
-    " FROM ev CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
-    "%(base_hash)s || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h"
+    f" SELECT {', '.join('ev.event' if c == 'event' else 'ev.prev_id' if c == 'prev_record_id' else 'h.hash' if c == 'record_hash' else f't.{c}' for c in _INSERT_COLS)}"
+    " FROM t CROSS JOIN ev CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
+    "t.base_hash || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h"
     " ON CONFLICT (client_record_id, site_id) DO NOTHING RETURNING event, prev_record_id, record_hash"
 )
 
@@ -325,13 +329,11 @@ def _write_one(conn, draft):
         except sa.exc.IntegrityError:
             return None
         return values
-    from psycopg.types.json import Json
-
     granted = any(v for k, v in values["decisions"].items() if k not in draft.necessary)
-    row = raw.execute(_PG_INSERT_ONE, {
-        **values, "decisions": Json(values["decisions"]), "base_hash": ledger.base_hash(values),
-        "is_gpc": values["method"] == "gpc", "granted": granted, "necessary": sorted(draft.necessary),
-    }).fetchone()
+    doc = {c: _jsonable(v) for c, v in values.items()}
+    doc.update(base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc", granted=granted,
+               necessary=sorted(draft.necessary))
+    row = raw.execute(_PG_INSERT_ONE, (json.dumps(doc),)).fetchone()
     if row is None:
         return None
     values["event"], values["prev_record_id"], values["record_hash"] = row
@@ -342,27 +344,35 @@ def _write_one(conn, draft):
 # latest record (one index descent each), then every new record in one INSERT from arrays (one
 # statement: one transaction, one commit, whatever the batch size).
 _PG_BATCH_LOOKUP = (
-    "SELECT 0, k.n, NULL, NULL FROM unnest(%(cids)s::varchar[], %(sids)s::int[]) WITH ORDINALITY AS k(cid, sid, n)"
-    " WHERE EXISTS (SELECT 1 FROM consent_records r WHERE r.client_record_id = k.cid AND r.site_id = k.sid)"
-    " UNION ALL SELECT 1, v.n, r.record_id, r.decisions"
-    " FROM unnest(%(vids)s::varchar[], %(sids)s::int[]) WITH ORDINALITY AS v(vid, sid, n)"
-    " CROSS JOIN LATERAL (SELECT record_id, decisions FROM consent_records c"
-    " WHERE c.site_id = v.sid AND c.visitor_id = v.vid ORDER BY c.id DESC LIMIT 1) r"
+    "WITH k AS (SELECT * FROM json_to_recordset(%s) AS k(n int, c varchar, s int, v varchar))"
+    " SELECT 0, k.n, NULL, NULL FROM k"
+    " WHERE EXISTS (SELECT 1 FROM consent_records r WHERE r.client_record_id = k.c AND r.site_id = k.s)"
+    " UNION ALL SELECT 1, k.n, r.record_id, r.decisions FROM k CROSS JOIN LATERAL"
+    " (SELECT record_id, decisions FROM consent_records c WHERE c.site_id = k.s AND c.visitor_id = k.v"
+    " ORDER BY c.id DESC LIMIT 1) r"
 )
 
 
-def _array_type(column):
+def _pg_type(column):
     from sqlalchemy.dialects import postgresql
 
     name = column.type.compile(dialect=postgresql.dialect())
     return name.split("(")[0]  # no length: a value too long fails the insert instead of being cut
 
 
+# The rows travel as one JSON document (psycopg's Python array adaptation cost more than the rest
+# of a batch together); PostgreSQL takes them apart in order.
 _PG_BATCH_INSERT = (
     f"INSERT INTO consent_records ({', '.join(_INSERT_COLS)}) SELECT {', '.join(_INSERT_COLS)}"
-    f" FROM unnest({', '.join(f'%({c})s::{_array_type(_T.c[c])}[]' for c in _INSERT_COLS)})"
-    f" WITH ORDINALITY AS t({', '.join(_INSERT_COLS)}, n) ORDER BY n"
+    f" FROM json_to_recordset(%s) AS t(n int, {', '.join(f'{c} {_pg_type(_T.c[c])}' for c in _INSERT_COLS)}) ORDER BY n"
 )
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+_PG_INSERT_ONE = _PG_INSERT_ONE.format(**{c: _pg_type(_T.c[c]) for c in _INSERT_COLS})
 
 
 def _write_drafts(conn, drafts):
@@ -372,12 +382,10 @@ def _write_drafts(conn, drafts):
     if len(drafts) == 1:
         return [_write_one(conn, drafts[0])]
     import psycopg
-    from psycopg.types.json import Json
 
-    sids = [d.values["site_id"] for d in drafts]
-    rows = conn.execute(_PG_BATCH_LOOKUP, {
-        "cids": [d.values["client_record_id"] for d in drafts], "sids": sids,
-        "vids": [d.values["visitor_id"] for d in drafts]}).fetchall()
+    keys = [{"n": n, "c": d.values["client_record_id"], "s": d.values["site_id"], "v": d.values["visitor_id"]}
+            for n, d in enumerate(drafts, 1)]
+    rows = conn.execute(_PG_BATCH_LOOKUP, (json.dumps(keys),)).fetchall()
     repeated = {n - 1 for kind, n, _, _ in rows if kind == 0}
     stored = {n - 1: {"record_id": rid, "decisions": dec} for kind, n, rid, dec in rows if kind == 1}
     now = utcnow()
@@ -395,11 +403,12 @@ def _write_drafts(conn, drafts):
         out.append(values)
     new = [values for values in out if values is not None]
     if new:
-        columns = {c: [values[c] for values in new] for c in _INSERT_COLS}
-        columns["decisions"] = [Json(d) for d in columns["decisions"]]
+        doc = json.dumps([{"n": n, **{c: _jsonable(values[c]) for c in _INSERT_COLS}} for n, values in enumerate(new)])
         try:
-            conn.execute(_PG_BATCH_INSERT, columns)
-        except psycopg.IntegrityError:  # a client_record_id raced in from another process: nothing was written
+            conn.execute(_PG_BATCH_INSERT, (doc,))
+        except (psycopg.IntegrityError, psycopg.DataError):
+            # a client_record_id raced in from another process, or one record PostgreSQL refuses:
+            # nothing was written, and each draft is written alone (the faulty one fails alone)
             return [None] * len(drafts)
     return out
 

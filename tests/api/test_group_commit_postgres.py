@@ -76,7 +76,7 @@ def test_a_batch_that_loses_a_race_writes_nothing_and_leaves_every_draft_to_be_w
                 self.conn = conn
 
             def execute(self, query, params=None):
-                if query is consent._PG_BATCH_INSERT:
+                if query is consent._PG_BATCH_INSERT:  # noqa: the batch INSERT
                     alone = consent.finish_record(drafts[1], None, consent.utcnow())
                     consent._insert(self.conn, alone)
                 return self.conn.execute(query, params)
