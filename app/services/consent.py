@@ -2,7 +2,6 @@
 import datetime as dt
 import json
 import os
-import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services import ledger, webhooks
+from app.services import hotdb, ledger, webhooks
 from app.services.group_commit import GroupCommit
 from app.services.geo import truncate_ip
 from app.services.receipts import sign_receipt
@@ -94,42 +93,21 @@ def latest_record(site_id, visitor_id):
     return dict(row) if row else None
 
 
-_hot = threading.local()
-
-
-def _hot_psycopg():
-    """This thread's own autocommit psycopg connection to the app's PostgreSQL, made on first use.
-
-    The hot paths run one or two single statements; a connection kept per thread skips the pool's
-    checkout, ping and reset round trips (most of a write's cost after PostgreSQL's commit).
-    """
-    engine = db.engine
-    key = (os.getpid(), str(engine.url))  # never share a connection across a fork
-    conn = getattr(_hot, "conn", None)
-    if conn is None or conn.closed or conn.broken or getattr(_hot, "key", None) != key:
-        import psycopg
-
-        if conn is not None and not conn.closed:
-            conn.close()
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        _hot.conn = conn = psycopg.connect(url, autocommit=True)
-        _hot.key = key
-    return conn
-
-
 @contextmanager
 def autocommit_connection():
     """A connection in autocommit mode, apart from the request's session: each statement is its own
     transaction, committed when it returns (PostgreSQL commits it synchronously: durability is the
     same as with an explicit COMMIT).
 
-    On PostgreSQL through psycopg it is this thread's psycopg connection; elsewhere a pooled
-    SQLAlchemy connection.
+    On PostgreSQL through psycopg it is a connection lent by app/services/hotdb.py; elsewhere a
+    pooled SQLAlchemy connection.
     """
-    if db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "psycopg":
-        yield _hot_psycopg()
+    engine = db.engine
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        with hotdb.pool_for(engine).connection() as conn:
+            yield conn
         return
-    with db.engine.connect() as conn:
+    with engine.connect() as conn:
         yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
@@ -139,15 +117,20 @@ def with_autocommit(fn):
     its unique client_record_id)."""
     import psycopg
 
+    used = []
+
+    def run():
+        with autocommit_connection() as conn:
+            used.append(conn)
+            return fn(conn)
+
     try:
-        with autocommit_connection() as conn:
-            return fn(conn)
+        return run()
     except psycopg.OperationalError:
-        lost = getattr(_hot, "conn", None)
-        if lost is None or not (lost.broken or lost.closed):
+        lost = used[-1] if used else None
+        if lost is None or not (getattr(lost, "broken", False) or getattr(lost, "closed", False)):
             raise
-        with autocommit_connection() as conn:
-            return fn(conn)
+        return run()
 
 
 _T = ConsentRecord.__table__

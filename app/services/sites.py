@@ -132,6 +132,16 @@ def site_key_for_api_key(raw, max_age=0):
     hit = _key_cache.get(digest)
     if hit is not None and now - hit[0] < max_age:
         return hit[1]
+    if hit is not None and not _claim_refresh(("key", digest)):
+        return hit[1]  # another request is re-reading this key right now; until it is done, the last answer
+    try:
+        return _lookup_api_key(raw, digest, now, max_age)
+    finally:
+        if hit is not None:
+            _end_refresh(("key", digest))
+
+
+def _lookup_api_key(raw, digest, now, max_age):
     rows = db.session.execute(
         db.select(ApiKey.key_hash, Site.site_key).join(Site, Site.id == ApiKey.site_id)
         .where(ApiKey.prefix == raw[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
@@ -142,6 +152,8 @@ def site_key_for_api_key(raw, max_age=0):
                 with _cache_lock:
                     _key_cache[digest] = (now, site_key)
             return site_key
+    with _cache_lock:
+        _key_cache.pop(digest, None)  # revoked: no stale answer for anyone from now on
     return None
 
 
@@ -353,6 +365,7 @@ _cache_lock = threading.Lock()
 
 
 _key_cache = {}  # sha256(api key) -> (monotonic time, site key)
+_refreshing = set()  # cache entries being re-read now
 
 
 def invalidate_cache():
@@ -367,8 +380,35 @@ def site_snapshot(site_key, max_age):
     snap = _cache.get(site_key)
     if snap is not None and now - snap.fetched_at < max_age:
         return snap
+    if snap is not None and not _claim_refresh(("site", site_key)):
+        return snap  # another request is rebuilding it right now: a herd of rebuilds helps nobody
+    try:
+        return _load_snapshot(site_key, max_age)
+    finally:
+        if snap is not None:
+            _end_refresh(("site", site_key))
+
+
+def _claim_refresh(key):
+    """True for the one caller that should re-read a stale cache entry; the others keep the stale one
+    for the few milliseconds it takes (at most SITE_CACHE_SECONDS plus that, as documented)."""
+    with _cache_lock:
+        if key in _refreshing:
+            return False
+        _refreshing.add(key)
+        return True
+
+
+def _end_refresh(key):
+    with _cache_lock:
+        _refreshing.discard(key)
+
+
+def _load_snapshot(site_key, max_age):
     site = get_site(site_key)
     if site is None:
+        with _cache_lock:
+            _cache.pop(site_key, None)
         return None
     snap = build_snapshot(site)
     if max_age > 0:

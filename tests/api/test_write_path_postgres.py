@@ -27,3 +27,32 @@ def test_a_write_after_the_connection_was_killed_still_lands(app, client, site):
     assert r.status_code == 201, r.json
     again = client.post("/api/v1/consents", json=body, headers=from_ip(IPS["DE"]))
     assert again.status_code == 200 and again.json["record_id"] == r.json["record_id"]
+
+
+def test_hot_connections_are_lent_and_reused_never_more_than_the_bound(app):
+    import threading
+
+    from app.services import hotdb
+
+    with app.app_context():
+        pool = hotdb.HotPool(hotdb.pool_for(db.engine).url, max_open=3)
+    for _ in range(20):  # one after another: one connection does it all
+        with pool.connection() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert pool.opened == 1 and len(pool.idle) == 1
+
+    busy = []
+
+    def slow():
+        with pool.connection() as conn:
+            busy.append(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                     " AND query LIKE '%%pg_sleep%%' AND pid <> pg_backend_pid()").fetchone()[0])
+            conn.execute("SELECT pg_sleep(0.05)")
+
+    threads = [threading.Thread(target=slow) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(busy) == 12 and pool.opened <= 3 and max(busy) <= 2  # at most 3 at once, this one included
+    pool.discard_idle()

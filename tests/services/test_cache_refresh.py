@@ -1,0 +1,46 @@
+"""Stale cache entries are re-read by one request at a time; the others keep the last answer
+meanwhile, and a revocation ends it for everyone once read."""
+import dataclasses
+import time
+
+from app.services import sites
+from app.services.sites import API_KEY_PREFIX, sha256_hex
+
+
+def test_a_stale_key_is_reread_once_and_a_revocation_ends_it_for_all(app, site, runner):
+    site_key, api_key = site
+    with app.app_context():
+        assert sites.site_key_for_api_key(api_key, 60) == site_key
+        digest = sha256_hex(api_key)
+        sites._key_cache[digest] = (time.monotonic() - 120, site_key)  # stale
+        assert runner.invoke(args=["keys", "revoke", api_key]).exit_code == 0
+        sites._key_cache[digest] = (time.monotonic() - 120, site_key)  # (revoking cleared the caches)
+        sites._refreshing.add(("key", digest))  # another request is re-reading it right now
+        try:
+            assert sites.site_key_for_api_key(api_key, 60) == site_key  # the last answer, no herd
+        finally:
+            sites._refreshing.discard(("key", digest))
+        assert sites.site_key_for_api_key(api_key, 60) is None  # the re-read sees the revocation
+        assert digest not in sites._key_cache
+        sites._refreshing.add(("key", digest))
+        try:
+            assert sites.site_key_for_api_key(api_key, 60) is None  # and nobody gets the stale answer after
+        finally:
+            sites._refreshing.discard(("key", digest))
+    assert api_key.startswith(API_KEY_PREFIX)
+
+
+def test_a_stale_snapshot_serves_while_one_request_rebuilds_it(app, site):
+    site_key, _ = site
+    with app.app_context():
+        snap = sites.site_snapshot(site_key, 60)
+        stale = dataclasses.replace(snap, fetched_at=time.monotonic() - 120)
+        sites._cache[site_key] = stale
+        sites._refreshing.add(("site", site_key))
+        try:
+            assert sites.site_snapshot(site_key, 60) is stale
+        finally:
+            sites._refreshing.discard(("site", site_key))
+        fresh = sites.site_snapshot(site_key, 60)
+        assert fresh is not stale and fresh.fetched_at > stale.fetched_at
+        assert not sites._refreshing
