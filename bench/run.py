@@ -142,11 +142,14 @@ def free_port():
 class Server:
     """gunicorn serving wsgi:app, as the README's production section runs it."""
 
-    def __init__(self, env, workers, threads):
+    def __init__(self, env, workers, threads, worker_class=None):
         self.port = free_port()
         self.env = env
+        # gunicorn reads the project's gunicorn.conf.py (cwd): production's worker class and hooks
         cmd = [os.path.join(BIN, "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                "--log-level", "warning", "--backlog", "2048", "--timeout", "300"]
+        if worker_class:
+            cmd += ["-k", worker_class]
         if threads > 1:
             cmd += ["-k", "gthread", "--threads", str(threads)]
         cmd.append("wsgi:app")
@@ -341,9 +344,10 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of (hello, write, check); medians are kept")
     ap.add_argument("--connections", type=int, default=64)
-    # sync workers, 3 per core: a write spends about half its time waiting for PostgreSQL to commit, so
-    # more processes than cores keep both cores busy (measured against 3 sync and 3-4 x 4-8 gthread)
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 0)) or 3 * (os.cpu_count() or 2))
+    # production's settings (gunicorn.conf.py: gevent, one worker per core) unless told otherwise
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 0)) or (os.cpu_count() or 2))
+    ap.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS"),
+                    help="gunicorn worker class instead of gunicorn.conf.py's (sync, gthread, gevent)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
                     help="gunicorn threads per worker (gthread when > 1)")
     ap.add_argument("--small", type=int, default=10_000, help="first ledger size")
@@ -367,7 +371,7 @@ def main():
     with open(script, "w") as f:
         f.write(WRK_LUA.replace("%NETS%", ", ".join(f'"{n}"' for n in NETWORKS)))
     results = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "cpus": os.cpu_count(),
-               "workers": args.workers, "threads": args.threads, "connections": args.connections,
+               "workers": args.workers, "worker_class": worker_kind(args), "threads": args.threads, "connections": args.connections,
                "seconds": args.seconds, "rounds": args.rounds, "runs": {}}
     server = None
     try:
@@ -381,9 +385,8 @@ def main():
             log("sealing the ledger (as `flask ledger seal` would have done all along)")
             flask(env, "ledger", "seal", "--lag", "0")
             actual = ledger_size(dbname)
-            server = Server(env, args.workers, args.threads)
-            log(f"ledger {actual:,} records; gunicorn {args.workers} worker(s) x {args.threads} thread(s) "
-                f"on :{server.port}")
+            server = Server(env, args.workers, args.threads, args.worker_class)
+            log(f"ledger {actual:,} records; gunicorn {args.workers} {worker_kind(args)} worker(s) on :{server.port}")
             for kind in ("hello", "write", "check"):
                 # a short warm-up so every worker has its connections, caches and GeoIP reader open
                 run_wrk(wrk, server.port, kind, site_key, api_key, args.visitors, 2, args.connections, script)
@@ -427,11 +430,17 @@ def main():
     print(f"\nsaved {path}")
 
 
+def worker_kind(args):
+    if args.threads > 1:
+        return f"gthread x {args.threads} threads"
+    return args.worker_class or "gevent (gunicorn.conf.py)"
+
+
 def print_table(results):
     runs = results["runs"]
     sizes = list(runs)
-    print(f"\nOpsIQ Consent benchmark: {results['cpus']} CPUs, gunicorn {results['workers']} worker(s) x "
-          f"{results['threads']} thread(s), wrk {results['connections']} connections, median of {results['rounds']} "
+    print(f"\nOpsIQ Consent benchmark: {results['cpus']} CPUs, gunicorn {results['workers']} "
+          f"{results.get('worker_class', 'sync')} worker(s), wrk {results['connections']} connections, median of {results['rounds']} "
           f"rounds of {results['seconds']} s\n")
     print(f"{'ledger':>10} {'route':<28} {'req/s':>8} {'x hello':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
           f" {'app CPU ms/req':>15} {'PG CPU ms/req':>14}")

@@ -16,6 +16,7 @@ The rules, in the order they apply to one purpose:
   6. Otherwise the record's decision: `granted` or `refused`.
 """
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
 from app.services.geo import truncate_ip
+from app.services.group_commit import GroupCommit
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 from app.services.sites import is_sale_or_share
 from opsiq_client import receipts as offline
@@ -129,8 +131,46 @@ def _latest_portable(conn, site_id, ids):
 
 
 def latest_record(site_id, visitor_id):
-    """The visitor's latest record (DECIDING_COLUMNS), or None if the site never saw them."""
+    """The visitor's latest record (DECIDING_COLUMNS), or None if the site never saw them.
+
+    On PostgreSQL, lookups arriving together in one process share one query (group_commit's
+    leader/follower: no timer, a lone lookup runs at once); each still sees every record
+    committed before it was asked."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        group = _read_groups.get(engine)
+        if group is None:
+            group = _read_groups.setdefault(engine, GroupCommit(_read_latest, max_batch=256))
+        return group.submit((site_id, visitor_id))
     return latest_records(site_id, [visitor_id]).get(visitor_id)
+
+
+_read_groups = {}
+
+# the latest record of each (n, site, visitor) asked, one index descent each
+_LATEST_KEYED_PG = (
+    "SELECT k.n, r.id, r.visitor_id, r.record_id, r.decisions, r.created_at, r.expires_at, r.regime,"
+    " r.policy_version, r.gpc FROM json_to_recordset(%s) AS k(n int, s int, v varchar)"
+    " CROSS JOIN LATERAL (SELECT * FROM consent_records c WHERE c.site_id = k.s AND c.visitor_id = k.v"
+    " ORDER BY c.id DESC LIMIT 1) AS r"
+)
+
+
+def _read_latest(keys):
+    """latest_record for each (site_id, visitor_id) in `keys`, in their order (None: no record)."""
+    if len(keys) == 1:
+        site_id, visitor_id = keys[0]
+        return [latest_records(site_id, [visitor_id]).get(visitor_id)]
+    from psycopg.rows import dict_row
+
+    doc = json.dumps([{"n": n, "s": s, "v": v} for n, (s, v) in enumerate(keys)])
+
+    def run(conn):
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(_LATEST_KEYED_PG, (doc,)).fetchall()
+
+    found = {row.pop("n"): row for row in with_autocommit(run)}
+    return [found.get(n) for n in range(len(keys))]
 
 
 def regime_without_record(snap, ip=None, country=None, region=None):

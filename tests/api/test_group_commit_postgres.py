@@ -150,3 +150,44 @@ def test_the_one_statement_write_classifies_and_hashes_as_the_python_rules_do(ap
             last[row.visitor_id] = {"record_id": row.record_id, "decisions": row.decisions}
             events.add(row.event)
         assert events >= {"given", "refused", "updated", "withdrawn", "gpc_optout"}
+
+
+def test_lookups_asked_together_share_one_query_and_each_gets_its_own_answer(app, client, make_site):
+    from app.services import checks
+
+    (a_key, a_api), (b_key, b_api) = make_site("A"), make_site("B")
+    written = {}
+    for key, vid in [(a_key, "v-look-0001"), (a_key, "v-look-0002"), (b_key, "v-look-0001")]:
+        r = client.post("/api/v1/consents", json=make_consent(key, visitor_id=vid, method="accept_all"),
+                        headers=from_ip(IPS["DE"], Origin=ORIGIN))
+        written[(key, vid)] = r.json["record_id"]
+    with app.app_context():
+        a, b = site_snapshot(a_key, 0), site_snapshot(b_key, 0)
+        keys = [(a.id, "v-look-0001"), (b.id, "v-look-0002"), (b.id, "v-look-0001"), (a.id, "v-look-0002"),
+                (a.id, "v-look-0001")]
+        got = checks._read_latest(keys)
+        assert [r and r["record_id"] for r in got] == [
+            written[(a_key, "v-look-0001")], None, written[(b_key, "v-look-0001")],
+            written[(a_key, "v-look-0002")], written[(a_key, "v-look-0001")]]
+
+    answers = {}
+
+    def ask(i):
+        api, vid = [(a_api, "v-look-0001"), (b_api, "v-look-0002"), (b_api, "v-look-0001")][i % 3]
+        r = client.post("/api/v1/consent-checks", json={"visitor_id": vid, "purpose": "analytics"},
+                        headers={"Authorization": f"Bearer {api}"})
+        answers[i] = (r.status_code, r.json["record_id"], r.json["reason"])
+
+    ask(0)
+    with app.app_context():
+        group = checks._read_groups[db.engine]
+        before = (group.batches, group.items)
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    expect = [(200, written[(a_key, "v-look-0001")], "granted"), (200, None, "no_record_opt_in"),
+              (200, written[(b_key, "v-look-0001")], "granted")]
+    assert [answers[i] for i in range(60)] == [expect[i % 3] for i in range(60)]
+    assert group.items - before[1] == 60
