@@ -23,7 +23,9 @@ class StrictSchema(ma.Schema):
 
 
 def is_page_url(value):
-    """An absolute http(s) URL (what a page_url must be)."""
+    """An absolute http(s) URL (what a page_url must be), without NUL (no database stores it)."""
+    if "\x00" in value:
+        return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 

@@ -137,6 +137,7 @@ def test_opt_out_regime_keeps_defaults_for_unsent_purposes(client, site):
 @pytest.mark.parametrize("field,value", [
     ("visitor_id", "x"), ("client_record_id", "not-a-uuid"), ("method", "telekinesis"),
     ("decisions", {"analytics": "yes"}), ("page_url", "javascript:alert(1)"), ("gpc", "1"),
+    ("page_url", "https://shop.example/a\u0000b"),  # no database stores NUL: a 422, never a 500
     ("policy_version", "99"), ("language", "tlh"),
 ])
 def test_field_errors_are_422_naming_the_field(client, site, field, value):
