@@ -47,6 +47,8 @@ def env_overrides():
     for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY"):
         if os.environ.get(name):
             out[name] = os.environ[name]
+    if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):
+        out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
     if os.environ.get("OPSIQ_HOT_PATHS"):
         out["HOT_PATHS"] = os.environ["OPSIQ_HOT_PATHS"] not in ("0", "false", "no")
     if os.environ.get("TRUSTED_PROXIES"):

@@ -384,6 +384,8 @@ def main():
             grow_ledger(dbname, site_id, size, args.visitors)
             log("sealing the ledger (as `flask ledger seal` would have done all along)")
             flask(env, "ledger", "seal", "--lag", "0")
+            with psycopg_connect(dbname) as conn:  # write the bulk load's WAL out now, not during the runs
+                conn.execute("CHECKPOINT")
             actual = ledger_size(dbname)
             server = Server(env, args.workers, args.threads, args.worker_class)
             log(f"ledger {actual:,} records; gunicorn {args.workers} {worker_kind(args)} worker(s) on :{server.port}")

@@ -126,6 +126,16 @@ def make_consent(site_key, **overrides):
     return body
 
 
+def run_together(fn, n, timeout=60):
+    """fn(0) ... fn(n - 1), each in a thread of its own, all at once; returns when all are done."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a thread was left waiting"
+
+
 def from_ip(ip, **headers):
     """Request headers that place the caller at `ip` (the test app trusts one proxy)."""
     return {"X-Forwarded-For": ip, **headers}

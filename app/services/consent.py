@@ -261,7 +261,7 @@ def _psycopg_engine():
 
 
 _groups = {}
-_GROUP_COMMIT = os.environ.get("OPSIQ_GROUP_COMMIT", "1") != "0"  # experiment switch (bench)
+_GROUP_COMMIT = os.environ.get("OPSIQ_GROUP_COMMIT", "1") != "0"  # 0: one transaction per write (README)
 
 
 def _group():

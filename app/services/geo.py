@@ -27,6 +27,11 @@ def truncate_ip(ip):
     if len(octets) == 4 and all(o.isascii() and o.isdigit() and (o == "0" or o[0] != "0") and int(o) < 256
                                 for o in octets):
         return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+    return truncate_parsed(text)
+
+
+def truncate_parsed(text):
+    """truncate_ip by the ipaddress module: any form of either version (the reference for the shortcut)."""
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:

@@ -1,7 +1,6 @@
 """Group commit on PostgreSQL: decisions written together keep every rule of one written alone."""
 import json
 import os
-import threading
 import urllib.request
 import uuid
 
@@ -12,7 +11,7 @@ from app.extensions import db
 from app.models import ConsentRecord
 from app.services import consent, ledger
 from app.services.sites import site_snapshot
-from tests.conftest import IPS, from_ip, make_consent
+from tests.conftest import IPS, from_ip, make_consent, run_together
 
 pytestmark = pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
                                 reason="group commit is PostgreSQL's (run with TEST_DATABASE_URL)")
@@ -104,11 +103,7 @@ def test_concurrent_writes_through_http_batch_up_and_keep_each_visitors_chain(ap
     with app.app_context():
         group = consent._group()
         before = (group.batches, group.items)
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    run_together(post, 16)
     assert statuses == [201] * (16 * 12)
     with app.app_context():
         batches, items = group.batches - before[0], group.items - before[1]
@@ -182,11 +177,7 @@ def test_lookups_asked_together_share_one_query_and_each_gets_its_own_answer(app
     with app.app_context():
         group = checks._read_groups[db.engine]
         before = (group.batches, group.items)
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(60)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    run_together(ask, 60)
     expect = [(200, written[(a_key, "v-look-0001")], "granted"), (200, None, "no_record_opt_in"),
               (200, written[(b_key, "v-look-0001")], "granted")]
     assert [answers[i] for i in range(60)] == [expect[i % 3] for i in range(60)]

@@ -5,15 +5,7 @@ import time
 import pytest
 
 from app.services.group_commit import GroupCommit
-
-
-def run_threads(n, target):
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert not any(t.is_alive() for t in threads), "a caller was left waiting"
+from tests.conftest import run_together
 
 
 def test_each_caller_gets_its_own_result_and_batches_form_under_load():
@@ -26,7 +18,7 @@ def test_each_caller_gets_its_own_result_and_batches_form_under_load():
 
     group = GroupCommit(write, max_batch=8)
     results = {}
-    run_threads(40, lambda i: results.__setitem__(i, group.submit(i)))
+    run_together(lambda i: results.__setitem__(i, group.submit(i)), 40, timeout=10)
     assert results == {i: i * 10 for i in range(40)}
     assert sorted(x for b in batches for x in b) == list(range(40))  # every item written once
     assert max(len(b) for b in batches) > 1 and max(len(b) for b in batches) <= 8

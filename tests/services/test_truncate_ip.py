@@ -1,19 +1,7 @@
 """truncate_ip's dotted-quad shortcut answers exactly as the ipaddress module would."""
-import ipaddress
 import random
 
-from app.services.geo import truncate_ip
-
-
-def by_ipaddress(ip):
-    try:
-        addr = ipaddress.ip_address((ip or "").strip())
-    except ValueError:
-        return None
-    if addr.version == 6 and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
+from app.services.geo import truncate_ip, truncate_parsed
 
 
 def test_the_shortcut_agrees_with_ipaddress_on_odd_and_random_input():
@@ -23,5 +11,5 @@ def test_the_shortcut_agrees_with_ipaddress_on_odd_and_random_input():
     rnd = random.Random(5)
     parts = ["0", "00", "1", "9", "09", "10", "99", "199", "255", "256", "300", "a", "", " 1", "1_0"]
     cases += [".".join(rnd.choice(parts) for _ in range(rnd.choice((3, 4, 4, 4, 5)))) for _ in range(5000)]
-    assert [truncate_ip(c) for c in cases] == [by_ipaddress(c) for c in cases]
+    assert [truncate_ip(c) for c in cases] == [truncate_parsed((c or "").strip()) for c in cases]
     assert truncate_ip("81.169.145.77") == "81.169.145.0" and truncate_ip("2a02:2e0::1") == "2a02:2e0::"
