@@ -100,3 +100,42 @@ def test_gevent_workers_write_and_check_concurrently(app, site, gunicorn):
             seen.add(row.record_id)
         ledger.seal_site(snap.id, lag_seconds=0)
         assert ledger.verify_site(snap.id)["ok"]
+
+
+def get(url, headers):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+        return r.status, r.read()
+
+
+def test_flask_routes_and_a_webhook_sites_writes_under_gevent(app, make_site, gunicorn):
+    """The routes Flask serves (visitor state, the streamed export) and the webhook path (each record
+    in one SQLAlchemy transaction with its outbox rows) under the same workers."""
+    import sqlalchemy as sa
+
+    from app.models.identity import WebhookEvent
+    from app.services import webhooks
+
+    site_key, api_key = make_site("Hooked")
+    with app.app_context():
+        site_id = site_snapshot(site_key, 0).id
+        webhooks.create_endpoint(site_id, "https://hooks.example/consent", ["consent.recorded"])
+    auth = {"Authorization": f"Bearer {api_key}"}
+    statuses = []
+
+    def write(i):
+        status, _ = post(gunicorn + "/api/v1/consents", make_consent(site_key, visitor_id=f"v-hook-{i:04d}"),
+                         {"Origin": ORIGIN, "X-Forwarded-For": IPS["FR"]})
+        statuses.append(status)
+
+    from tests.conftest import run_together
+
+    run_together(write, 30)
+    assert statuses == [201] * 30
+    status, body = get(gunicorn + "/api/v1/visitors/v-hook-0007/consent", auth)
+    assert status == 200 and json.loads(body)["visitor_id"] == "v-hook-0007"
+    status, body = get(gunicorn + "/api/v1/consents?limit=1000", auth)
+    assert status == 200 and len(json.loads(body)["records"]) == 30
+    with app.app_context():
+        events = db.session.execute(sa.select(sa.func.count()).select_from(WebhookEvent)
+                                    .where(WebhookEvent.site_id == site_id)).scalar()
+    assert events == 30  # one outbox event per record, written with it

@@ -132,13 +132,13 @@ def site_key_for_api_key(raw, max_age=0):
     hit = _key_cache.get(digest)
     if hit is not None and now - hit[0] < max_age:
         return hit[1]
-    if hit is not None and not _claim_refresh(("key", digest)):
+    if hit is not None and not claim_refresh(("key", digest)):
         return hit[1]  # another request is re-reading this key right now; until it is done, the last answer
     try:
         return _lookup_api_key(raw, digest, now, max_age)
     finally:
         if hit is not None:
-            _end_refresh(("key", digest))
+            end_refresh(("key", digest))
 
 
 def _lookup_api_key(raw, digest, now, max_age):
@@ -380,16 +380,16 @@ def site_snapshot(site_key, max_age):
     snap = _cache.get(site_key)
     if snap is not None and now - snap.fetched_at < max_age:
         return snap
-    if snap is not None and not _claim_refresh(("site", site_key)):
+    if snap is not None and not claim_refresh(("site", site_key)):
         return snap  # another request is rebuilding it right now: a herd of rebuilds helps nobody
     try:
         return _load_snapshot(site_key, max_age)
     finally:
         if snap is not None:
-            _end_refresh(("site", site_key))
+            end_refresh(("site", site_key))
 
 
-def _claim_refresh(key):
+def claim_refresh(key):
     """True for the one caller that should re-read a stale cache entry; the others keep the stale one
     for the few milliseconds it takes (at most SITE_CACHE_SECONDS plus that, as documented)."""
     with _cache_lock:
@@ -399,7 +399,7 @@ def _claim_refresh(key):
         return True
 
 
-def _end_refresh(key):
+def end_refresh(key):
     with _cache_lock:
         _refreshing.discard(key)
 

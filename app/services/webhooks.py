@@ -30,6 +30,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.models.identity import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.services.keyring import keyring
+from app.services.sites import claim_refresh, end_refresh
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
                "identity.linked")
@@ -160,6 +161,16 @@ def subscriptions(site_id):
     now = time.monotonic()
     if hit is not None and now - hit[0] < max_age:
         return hit[1]
+    if hit is not None and not claim_refresh(("subs", site_id)):
+        return hit[1]  # another request is re-reading them right now
+    try:
+        return _load_subscriptions(site_id, now, max_age)
+    finally:
+        if hit is not None:
+            end_refresh(("subs", site_id))
+
+
+def _load_subscriptions(site_id, now, max_age):
     rows = db.session.execute(
         db.select(WebhookEndpoint.id, WebhookEndpoint.events)
         .where(WebhookEndpoint.site_id == site_id, WebhookEndpoint.disabled_at.is_(None))

@@ -44,3 +44,24 @@ def test_a_stale_snapshot_serves_while_one_request_rebuilds_it(app, site):
         fresh = sites.site_snapshot(site_key, 60)
         assert fresh is not stale and fresh.fetched_at > stale.fetched_at
         assert not sites._refreshing
+
+
+def test_stale_webhook_subscriptions_are_reread_by_one_request(app, site):
+    from app.services import webhooks
+
+    site_key, _ = site
+    with app.app_context():
+        app.config["WEBHOOK_SUBSCRIPTION_CACHE_SECONDS"], old = 60, app.config["WEBHOOK_SUBSCRIPTION_CACHE_SECONDS"]
+        try:
+            site_id = sites.site_snapshot(site_key, 0).id
+            stale = {"consent.recorded": (999,)}  # what an earlier read found
+            webhooks._subs[site_id] = (time.monotonic() - 120, stale)
+            sites._refreshing.add(("subs", site_id))
+            try:
+                assert webhooks.subscriptions(site_id) is stale
+            finally:
+                sites._refreshing.discard(("subs", site_id))
+            assert webhooks.subscriptions(site_id) == {}  # re-read: the site has no endpoints
+        finally:
+            app.config["WEBHOOK_SUBSCRIPTION_CACHE_SECONDS"] = old
+            webhooks.invalidate_subscriptions()
