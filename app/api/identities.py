@@ -1,5 +1,5 @@
 """Identities: linking a visitor to a known person, from the server or from the browser."""
-from flask import current_app, g, request
+from flask import current_app, g
 from flask_smorest import abort
 
 from app.api.auth import api_key_required

@@ -273,12 +273,23 @@ def _group():
     return group
 
 
+def _pg_type(column):
+    from sqlalchemy.dialects import postgresql
+
+    name = column.type.compile(dialect=postgresql.dialect())
+    return name.split("(")[0]  # no length: a value too long fails the insert instead of being cut
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
 # One record in one statement: the visitor's latest record, the new record's event and chained
 # columns and its hash (ledger.chain_hash, in SQL) and the insert, skipped when the
 # client_record_id is already there. One round trip, one transaction.
 _PG_INSERT_ONE = (
     "WITH t AS (SELECT * FROM json_to_record(%s) AS t("
-    + ", ".join(f"{c} {{{c}}}" for c in _INSERT_COLS if c not in ("event", "prev_record_id", "record_hash"))
+    + ", ".join(f"{c} {_pg_type(_T.c[c])}" for c in _INSERT_COLS if c not in ("event", "prev_record_id", "record_hash"))
     + ", base_hash text, is_gpc boolean, granted boolean, necessary jsonb)),"
     " prev AS (SELECT record_id, decisions FROM consent_records WHERE site_id = (SELECT site_id FROM t)"
     " AND visitor_id = (SELECT visitor_id FROM t) ORDER BY id DESC LIMIT 1),"
@@ -297,26 +308,16 @@ _PG_INSERT_ONE = (
 
 
 def _write_one(conn, draft):
-    """One draft written on its own: its values, or None when its client_record_id is already taken."""
+    """One draft written on its own (PostgreSQL, a psycopg connection): its values, or None when its
+    client_record_id is already taken."""
     values = dict(draft.values)
     now = utcnow()
     values["created_at"], values["expires_at"] = now, now + draft.validity
-    raw = _psycopg(conn)
-    if raw is None:  # not PostgreSQL through psycopg: read, then insert
-        repeated, previous = _lookup(conn, values["site_id"], values["client_record_id"], values["visitor_id"])
-        if repeated:
-            return None
-        values = finish_record(draft, previous, now)
-        try:
-            _insert(conn, values)
-        except sa.exc.IntegrityError:
-            return None
-        return values
     granted = any(v for k, v in values["decisions"].items() if k not in draft.necessary)
     doc = {c: _jsonable(v) for c, v in values.items()}
     doc.update(base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc", granted=granted,
                necessary=sorted(draft.necessary))
-    row = raw.execute(_PG_INSERT_ONE, (json.dumps(doc),)).fetchone()
+    row = conn.execute(_PG_INSERT_ONE, (json.dumps(doc),)).fetchone()
     if row is None:
         return None
     values["event"], values["prev_record_id"], values["record_hash"] = row
@@ -324,8 +325,8 @@ def _write_one(conn, draft):
 
 
 # The batch's two statements: which client_record_ids the ledger already holds and each visitor's
-# latest record (one index descent each), then every new record in one INSERT from arrays (one
-# statement: one transaction, one commit, whatever the batch size).
+# latest record (one index descent each), then every new record in one INSERT (one statement: one
+# transaction, one commit, whatever the batch size).
 _PG_BATCH_LOOKUP = (
     "WITH k AS (SELECT * FROM json_to_recordset(%s) AS k(n int, c varchar, s int, v varchar))"
     " SELECT 0, k.n, NULL, NULL FROM k"
@@ -336,13 +337,6 @@ _PG_BATCH_LOOKUP = (
 )
 
 
-def _pg_type(column):
-    from sqlalchemy.dialects import postgresql
-
-    name = column.type.compile(dialect=postgresql.dialect())
-    return name.split("(")[0]  # no length: a value too long fails the insert instead of being cut
-
-
 # The rows travel as one JSON document (psycopg's Python array adaptation cost more than the rest
 # of a batch together); PostgreSQL takes them apart in order.
 _PG_BATCH_INSERT = (
@@ -351,17 +345,11 @@ _PG_BATCH_INSERT = (
 )
 
 
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-_PG_INSERT_ONE = _PG_INSERT_ONE.format(**{c: _pg_type(_T.c[c]) for c in _INSERT_COLS})
-
-
 def _write_drafts(conn, drafts):
-    """Write drafts that arrived together: the values of each record written, in their order, or
-    None for a draft to be written on its own (a repeated client_record_id, or a race lost to one).
-    One draft takes the single-record statements; several take the two batch statements."""
+    """Write drafts that arrived together (PostgreSQL, a psycopg connection): the values of each
+    record written, in their order, or None for a draft to be written on its own (a repeated
+    client_record_id, a race lost to one, a record PostgreSQL refused). One draft takes the
+    one-record statement; several take the two batch statements."""
     if len(drafts) == 1:
         return [_write_one(conn, drafts[0])]
     import psycopg
@@ -404,11 +392,6 @@ def response_body(result):
         "country": rec["country"], "region": rec["region"], "decisions": rec["decisions"],
         "decided_at": rec["created_at"].isoformat(), "expires_at": rec["expires_at"].isoformat(),
     }
-
-
-def _new_record(snap, data, ip, user_agent, gpc_header, source, previous):
-    """The column values of a new record (its hash included); ConsentError for site-dependent faults."""
-    return finish_record(draft_record(snap, data, ip, user_agent, gpc_header, source), previous, utcnow())
 
 
 @dataclass

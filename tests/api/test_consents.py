@@ -1,6 +1,5 @@
 """POST /api/v1/consents: recording decisions through the HTTP API."""
 import json
-import uuid
 
 import pytest
 import sqlalchemy as sa

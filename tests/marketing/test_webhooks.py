@@ -1,6 +1,5 @@
 """Webhooks: Standard Webhooks signatures, the outbox, retries, dead letters, SSRF."""
 import datetime as dt
-import json
 import os
 import threading
 
