@@ -18,6 +18,7 @@ from app.services.sites import canonical_json, sha256_hex
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
+CROSSING_WINDOW = 1000  # how many records past a seal may carry an earlier time (concurrent writers)
 
 # The columns a record hash covers: all of them but the hash itself and the row id.
 HASHED_COLUMNS = [c.name for c in ConsentRecord.__table__.columns if c.name not in ("id", "record_hash")]
@@ -70,6 +71,10 @@ def seal_hash(prev_hash, site_id, seq, entries):
     return sha256_hex(canonical_json({"prev": prev_hash, "site": site_id, "seq": seq, "entries": entries}))
 
 
+def _aware(value):
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
 def _last_seal(site_id):
     return db.session.execute(
         db.select(LedgerSeal).where(LedgerSeal.site_id == site_id).order_by(LedgerSeal.seq.desc()).limit(1)
@@ -83,20 +88,33 @@ def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
     while limit is None or total < limit:
         size = batch if limit is None else min(batch, limit - total)
         last = _last_seal(site_id)
+        after = last.last_id if last else 0
         cutoff = utcnow() - dt.timedelta(seconds=lag_seconds)
-        rows = db.session.execute(
-            db.select(ConsentRecord.id, ConsentRecord.record_hash, ConsentRecord.created_at)
-            .where(ConsentRecord.site_id == site_id, ConsentRecord.id > (last.last_id if last else 0),
-                   ConsentRecord.created_at <= cutoff)
-            .order_by(ConsentRecord.id).limit(size)
-        ).all()
+        # Writers take their created_at a moment before their row id, so ids and times can cross
+        # between concurrent writers. A seal stops before the first record younger than the cutoff
+        # (by id), never skipping an older one that got a later id.
+        young = db.session.execute(
+            db.select(sa.func.min(ConsentRecord.id))
+            .where(ConsentRecord.site_id == site_id, ConsentRecord.id > after, ConsentRecord.created_at > cutoff)
+        ).scalar()
+        query = (db.select(ConsentRecord.id, ConsentRecord.record_hash, ConsentRecord.created_at)
+                 .where(ConsentRecord.site_id == site_id, ConsentRecord.id > after))
+        if young is not None:
+            query = query.where(ConsentRecord.id < young)
+        rows = db.session.execute(query.order_by(ConsentRecord.id).limit(size)).all()
         if not rows:
             return total
         entries = [[r.id, r.record_hash] for r in rows]
         seq = (last.seq + 1) if last else 1
         prev = last.seal_hash if last else GENESIS
-        # a full batch may have left records up to the cutoff for the next seal: claim only what it holds
-        covers = cutoff if len(rows) < size else min(cutoff, rows[-1].created_at - dt.timedelta(microseconds=1))
+        # The seal vouches that no record dated up to `covers` is missing from the seals: it claims
+        # no further than just before the oldest record it leaves for later (among the next ones
+        # by id, where crossings happen).
+        following = (db.select(ConsentRecord.created_at)
+                     .where(ConsentRecord.site_id == site_id, ConsentRecord.id > rows[-1].id)
+                     .order_by(ConsentRecord.id).limit(CROSSING_WINDOW).subquery())
+        left = db.session.execute(db.select(sa.func.min(following.c.created_at))).scalar()
+        covers = cutoff if left is None else min(cutoff, _aware(left) - dt.timedelta(microseconds=1))
         db.session.add(LedgerSeal(
             site_id=site_id, seq=seq, first_id=rows[0].id, last_id=rows[-1].id, record_count=len(rows),
             entries=entries, covers_until=covers, prev_hash=prev, seal_hash=seal_hash(prev, site_id, seq, entries),
