@@ -75,6 +75,21 @@ def _aware(value):
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
+SEAL_LOCK = 0x0C5EA1  # advisory lock namespace of the sealers (with the site id as second key)
+
+
+def _sealing_lock(site_id):
+    """On PostgreSQL, this transaction's claim on sealing the site (False: another sealer has it);
+    two sealers would only race for the same seq. Elsewhere (SQLite writes one at a time) True."""
+    if db.engine.dialect.name != "postgresql":
+        return True
+    got = db.session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:ns, :site)"),
+                             {"ns": SEAL_LOCK, "site": site_id}).scalar()
+    if not got:
+        db.session.rollback()
+    return bool(got)
+
+
 def _last_seal(site_id):
     return db.session.execute(
         db.select(LedgerSeal).where(LedgerSeal.site_id == site_id).order_by(LedgerSeal.seq.desc()).limit(1)
@@ -87,6 +102,8 @@ def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
     total = 0
     while limit is None or total < limit:
         size = batch if limit is None else min(batch, limit - total)
+        if not _sealing_lock(site_id):
+            return total  # another process is sealing this site right now
         last = _last_seal(site_id)
         after = last.last_id if last else 0
         cutoff = utcnow() - dt.timedelta(seconds=lag_seconds)
@@ -103,6 +120,7 @@ def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
             query = query.where(ConsentRecord.id < young)
         rows = db.session.execute(query.order_by(ConsentRecord.id).limit(size)).all()
         if not rows:
+            db.session.rollback()  # ends the read (and frees the sealing lock)
             return total
         entries = [[r.id, r.record_hash] for r in rows]
         seq = (last.seq + 1) if last else 1

@@ -56,3 +56,23 @@ def test_hot_connections_are_lent_and_reused_never_more_than_the_bound(app):
         t.join(30)
     assert len(busy) == 12 and pool.opened <= 3 and max(busy) <= 2  # at most 3 at once, this one included
     pool.discard_idle()
+
+
+def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site):
+    import psycopg
+
+    from app.services import hotdb, ledger
+    from app.services.sites import site_snapshot
+
+    site_key, _ = site
+    for _ in range(3):
+        assert client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"])).status_code == 201
+    with app.app_context():
+        site_id = site_snapshot(site_key, 0).id
+        url = hotdb.pool_for(db.engine).url
+        with psycopg.connect(url, autocommit=True) as other:  # another process, sealing this site
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (ledger.SEAL_LOCK, site_id))
+            assert ledger.seal_site(site_id, lag_seconds=0) == 0
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (ledger.SEAL_LOCK, site_id))
+        assert ledger.seal_site(site_id, lag_seconds=0) == 3
+        assert ledger.verify_site(site_id)["ok"]
