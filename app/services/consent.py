@@ -284,44 +284,51 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-# One record in one statement: the visitor's latest record, the new record's event and chained
-# columns and its hash (ledger.chain_hash, in SQL) and the insert, skipped when the
-# client_record_id is already there. One round trip, one transaction.
-_PG_INSERT_ONE = (
-    "WITH t AS (SELECT * FROM json_to_record(%s) AS t("
-    + ", ".join(f"{c} {_pg_type(_T.c[c])}" for c in _INSERT_COLS if c not in ("event", "prev_record_id", "record_hash"))
+# Records of distinct visitors in one statement: for each, the visitor's latest record, the new
+# record's event and chained columns and its hash (ledger.chain_hash, in SQL), then the insert,
+# which skips a client_record_id already there. One round trip, one transaction, one commit.
+_CHAINED = ("event", "prev_record_id", "record_hash")
+_PG_INSERT_CHAINED = (
+    "WITH t AS (SELECT * FROM json_to_recordset(%s) AS t(n int, "
+    + ", ".join(f"{c} {_pg_type(_T.c[c])}" for c in _INSERT_COLS if c not in _CHAINED)
     + ", base_hash text, is_gpc boolean, granted boolean, necessary jsonb)),"
-    " prev AS (SELECT record_id, decisions FROM consent_records WHERE site_id = (SELECT site_id FROM t)"
-    " AND visitor_id = (SELECT visitor_id FROM t) ORDER BY id DESC LIMIT 1),"
-    " ev AS (SELECT (SELECT record_id FROM prev) AS prev_id, CASE"
+    " ev AS (SELECT t.n, p.record_id AS prev_id, CASE"
     " WHEN t.is_gpc THEN 'gpc_optout'"
-    " WHEN NOT EXISTS (SELECT 1 FROM prev) THEN CASE WHEN t.granted THEN 'given' ELSE 'refused' END"
-    " WHEN NOT t.granted AND EXISTS (SELECT 1 FROM prev, json_each_text(prev.decisions) AS d(k, v)"
+    " WHEN p.record_id IS NULL THEN CASE WHEN t.granted THEN 'given' ELSE 'refused' END"
+    " WHEN NOT t.granted AND EXISTS (SELECT 1 FROM json_each_text(p.decisions) AS d(k, v)"
     " WHERE d.v = 'true' AND NOT t.necessary ? d.k) THEN 'withdrawn'"
-    " ELSE 'updated' END AS event FROM t)"
+    " ELSE 'updated' END AS event FROM t LEFT JOIN LATERAL (SELECT record_id, decisions FROM consent_records c"
+    " WHERE c.site_id = t.site_id AND c.visitor_id = t.visitor_id ORDER BY c.id DESC LIMIT 1) p ON true)"
     f" INSERT INTO consent_records ({', '.join(_INSERT_COLS)})"
     f" SELECT {', '.join('ev.event' if c == 'event' else 'ev.prev_id' if c == 'prev_record_id' else 'h.hash' if c == 'record_hash' else f't.{c}' for c in _INSERT_COLS)}"
-    " FROM t CROSS JOIN ev CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
-    "t.base_hash || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h"
-    " ON CONFLICT (client_record_id, site_id) DO NOTHING RETURNING event, prev_record_id, record_hash"
+    " FROM t JOIN ev ON ev.n = t.n CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
+    "t.base_hash || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h ORDER BY t.n"
+    " ON CONFLICT (client_record_id, site_id) DO NOTHING RETURNING record_id, event, prev_record_id, record_hash"
 )
 
 
-def _write_one(conn, draft):
-    """One draft written on its own (PostgreSQL, a psycopg connection): its values, or None when its
-    client_record_id is already taken."""
-    values = dict(draft.values)
+def _write_chained(conn, drafts):
+    """Drafts of distinct visitors in one statement (PostgreSQL, a psycopg connection): the values
+    of each record written, or None where its client_record_id was already taken."""
     now = utcnow()
-    values["created_at"], values["expires_at"] = now, now + draft.validity
-    granted = any(v for k, v in values["decisions"].items() if k not in draft.necessary)
-    doc = {c: _jsonable(v) for c, v in values.items()}
-    doc.update(base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc", granted=granted,
-               necessary=sorted(draft.necessary))
-    row = conn.execute(_PG_INSERT_ONE, (json.dumps(doc),)).fetchone()
-    if row is None:
-        return None
-    values["event"], values["prev_record_id"], values["record_hash"] = row
-    return values
+    docs, out = [], []
+    for n, draft in enumerate(drafts):
+        values = dict(draft.values)
+        values["created_at"], values["expires_at"] = now, now + draft.validity
+        doc = {c: _jsonable(v) for c, v in values.items()}
+        doc.update(n=n, base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc",
+                   necessary=sorted(draft.necessary),
+                   granted=any(v for k, v in values["decisions"].items() if k not in draft.necessary))
+        docs.append(doc)
+        out.append(values)
+    written = {rid: rest for rid, *rest in conn.execute(_PG_INSERT_CHAINED, (json.dumps(docs),)).fetchall()}
+    for i, values in enumerate(out):
+        chained = written.get(values["record_id"])
+        if chained is None:
+            out[i] = None
+        else:
+            values["event"], values["prev_record_id"], values["record_hash"] = chained
+    return out
 
 
 # The batch's two statements: which client_record_ids the ledger already holds and each visitor's
@@ -348,11 +355,19 @@ _PG_BATCH_INSERT = (
 def _write_drafts(conn, drafts):
     """Write drafts that arrived together (PostgreSQL, a psycopg connection): the values of each
     record written, in their order, or None for a draft to be written on its own (a repeated
-    client_record_id, a race lost to one, a record PostgreSQL refused). One draft takes the
-    one-record statement; several take the two batch statements."""
-    if len(drafts) == 1:
-        return [_write_one(conn, drafts[0])]
+    client_record_id, a race lost to one, a record PostgreSQL refused). Drafts of distinct
+    visitors take one statement; a visitor twice in the batch takes the two batch statements,
+    which chain the second record to the first here."""
     import psycopg
+
+    visitors = {(d.values["site_id"], d.values["visitor_id"]) for d in drafts}
+    if len(visitors) == len(drafts):  # the usual case: one statement
+        try:
+            return _write_chained(conn, drafts)
+        except psycopg.DataError:
+            if len(drafts) == 1:
+                raise
+            return [None] * len(drafts)  # one record PostgreSQL refuses: each is written alone
 
     keys = [{"n": n, "c": d.values["client_record_id"], "s": d.values["site_id"], "v": d.values["visitor_id"]}
             for n, d in enumerate(drafts, 1)]

@@ -44,7 +44,7 @@ def base_hash(values):
 
 def chain_hash(base, prev_record_id, event):
     """The record hash from its base hash and the two chained columns (also computed in SQL: see
-    consent._PG_INSERT_ONE, which must build exactly this string)."""
+    consent._PG_INSERT_CHAINED, which must build exactly this string)."""
     return sha256_hex(f"{base}|{prev_record_id or ''}|{event}")
 
 

@@ -62,25 +62,39 @@ def test_a_batch_chains_each_visitor_and_leaves_repeats_to_be_answered_alone(app
     assert again.status_code == 200 and again.json["record_id"] == out[4]["record_id"]
 
 
-def test_a_batch_that_loses_a_race_writes_nothing_and_leaves_every_draft_to_be_written_alone(app, site):
+class Racing:
+    """A connection on which another process writes `draft`'s client_record_id just before `statement`."""
+
+    def __init__(self, conn, statement, draft):
+        self.conn, self.statement, self.draft = conn, statement, draft
+
+    def execute(self, query, params=None):
+        if query is self.statement:
+            consent._insert(self.conn, consent.finish_record(self.draft, None, consent.utcnow()))
+        return self.conn.execute(query, params)
+
+
+def test_a_race_lost_in_the_one_statement_batch_leaves_only_that_draft_to_be_answered_alone(app, site):
     site_key, _ = site
     with app.app_context():
         snap = site_snapshot(site_key, 0)
         drafts = [consent.draft_record(snap, make_consent(site_key), IPS["FR"], None, False, "browser")
-                  for _ in range(3)]
-        # another process writes the second draft's client_record_id between the lookup and the insert
+                  for _ in range(3)]  # three visitors: one statement
+        out = consent.with_autocommit(
+            lambda conn: consent._write_drafts(Racing(conn, consent._PG_INSERT_CHAINED, drafts[1]), drafts))
+        assert [v is None for v in out] == [False, True, False]
+        assert len(records(snap.id)) == 3  # two of the batch and the racer's
+        assert ledger.verify_site(snap.id)["ok"]
 
-        class Racing:
-            def __init__(self, conn):
-                self.conn = conn
 
-            def execute(self, query, params=None):
-                if query is consent._PG_BATCH_INSERT:  # noqa: the batch INSERT
-                    alone = consent.finish_record(drafts[1], None, consent.utcnow())
-                    consent._insert(self.conn, alone)
-                return self.conn.execute(query, params)
-
-        out = consent.with_autocommit(lambda conn: consent._write_drafts(Racing(conn), drafts))
+def test_a_race_lost_in_the_two_statement_batch_writes_nothing_and_leaves_every_draft_alone(app, site):
+    site_key, _ = site
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+        drafts = [consent.draft_record(snap, make_consent(site_key, visitor_id=vid), IPS["FR"], None, False, "browser")
+                  for vid in ("v-race-0001", "v-race-0001", "v-race-0002")]  # a visitor twice: two statements
+        out = consent.with_autocommit(
+            lambda conn: consent._write_drafts(Racing(conn, consent._PG_BATCH_INSERT, drafts[2]), drafts))
         assert out == [None, None, None]
         assert len(records(snap.id)) == 1  # only the racer's
 
@@ -182,3 +196,25 @@ def test_lookups_asked_together_share_one_query_and_each_gets_its_own_answer(app
               (200, written[(b_key, "v-look-0001")], "granted")]
     assert [answers[i] for i in range(60)] == [expect[i % 3] for i in range(60)]
     assert group.items - before[1] == 60
+
+
+def test_the_one_statement_batch_chains_to_stored_records_and_skips_taken_ids(app, client, site):
+    site_key, _ = site
+    stored = make_consent(site_key, visitor_id="v-kept-0001", method="accept_all")
+    first = client.post("/api/v1/consents", json=stored, headers=from_ip(IPS["DE"], Origin=ORIGIN)).json
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+
+        def draft(**kw):
+            return consent.draft_record(snap, make_consent(site_key, **kw), IPS["DE"], "ua", False, "browser")
+
+        drafts = [draft(visitor_id="v-kept-0002", method="accept_all"),
+                  draft(visitor_id="v-kept-0001", method="reject_all"),
+                  draft(visitor_id="v-kept-0003", client_record_id=stored["client_record_id"])]
+        out = consent.with_autocommit(lambda conn: consent._write_drafts(conn, drafts))
+        assert out[0]["event"] == "given" and out[0]["prev_record_id"] is None
+        assert out[1]["event"] == "withdrawn" and out[1]["prev_record_id"] == first["record_id"]
+        assert out[2] is None
+        rows = records(snap.id)
+        assert [r.record_id for r in rows] == [first["record_id"], out[0]["record_id"], out[1]["record_id"]]
+        assert all(r.record_hash == ledger.record_hash({c: getattr(r, c) for c in ledger.HASHED_COLUMNS}) for r in rows)
