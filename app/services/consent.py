@@ -331,71 +331,32 @@ def _write_chained(conn, drafts):
     return out
 
 
-# The batch's two statements: which client_record_ids the ledger already holds and each visitor's
-# latest record (one index descent each), then every new record in one INSERT (one statement: one
-# transaction, one commit, whatever the batch size).
-_PG_BATCH_LOOKUP = (
-    "WITH k AS (SELECT * FROM json_to_recordset(%s) AS k(n int, c varchar, s int, v varchar))"
-    " SELECT 0, k.n, NULL, NULL FROM k"
-    " WHERE EXISTS (SELECT 1 FROM consent_records r WHERE r.client_record_id = k.c AND r.site_id = k.s)"
-    " UNION ALL SELECT 1, k.n, r.record_id, r.decisions FROM k CROSS JOIN LATERAL"
-    " (SELECT record_id, decisions FROM consent_records c WHERE c.site_id = k.s AND c.visitor_id = k.v"
-    " ORDER BY c.id DESC LIMIT 1) r"
-)
-
-
-# The rows travel as one JSON document (psycopg's Python array adaptation cost more than the rest
-# of a batch together); PostgreSQL takes them apart in order.
-_PG_BATCH_INSERT = (
-    f"INSERT INTO consent_records ({', '.join(_INSERT_COLS)}) SELECT {', '.join(_INSERT_COLS)}"
-    f" FROM json_to_recordset(%s) AS t(n int, {', '.join(f'{c} {_pg_type(_T.c[c])}' for c in _INSERT_COLS)}) ORDER BY n"
-)
-
-
 def _write_drafts(conn, drafts):
     """Write drafts that arrived together (PostgreSQL, a psycopg connection): the values of each
     record written, in their order, or None for a draft to be written on its own (a repeated
-    client_record_id, a race lost to one, a record PostgreSQL refused). Drafts of distinct
-    visitors take one statement; a visitor twice in the batch takes the two batch statements,
-    which chain the second record to the first here."""
+    client_record_id, a race lost to one, a record PostgreSQL refused).
+
+    Each statement takes drafts of distinct visitors; a visitor's second decision in the batch
+    goes in the next statement, so it chains to the first (usually there is one statement)."""
     import psycopg
 
-    visitors = {(d.values["site_id"], d.values["visitor_id"]) for d in drafts}
-    if len(visitors) == len(drafts):  # the usual case: one statement
+    out = [None] * len(drafts)
+    pending = list(range(len(drafts)))
+    while pending:
+        wave, later, visitors = [], [], set()
+        for i in pending:
+            visitor = (drafts[i].values["site_id"], drafts[i].values["visitor_id"])
+            (later if visitor in visitors else wave).append(i)
+            visitors.add(visitor)
         try:
-            return _write_chained(conn, drafts)
+            written = _write_chained(conn, [drafts[i] for i in wave])
         except psycopg.DataError:
             if len(drafts) == 1:
                 raise
-            return [None] * len(drafts)  # one record PostgreSQL refuses: each is written alone
-
-    keys = [{"n": n, "c": d.values["client_record_id"], "s": d.values["site_id"], "v": d.values["visitor_id"]}
-            for n, d in enumerate(drafts, 1)]
-    rows = conn.execute(_PG_BATCH_LOOKUP, (json.dumps(keys),)).fetchall()
-    repeated = {n - 1 for kind, n, _, _ in rows if kind == 0}
-    stored = {n - 1: {"record_id": rid, "decisions": dec} for kind, n, rid, dec in rows if kind == 1}
-    now = utcnow()
-    latest, seen, out = {}, set(), []
-    for i, draft in enumerate(drafts):
-        v = draft.values
-        key = (v["site_id"], v["client_record_id"])
-        if i in repeated or (v["client_record_id"] is not None and key in seen):
-            out.append(None)  # answered on its own, with the record that holds its client_record_id
-            continue
-        seen.add(key)
-        visitor = (v["site_id"], v["visitor_id"])
-        values = finish_record(draft, latest.get(visitor, stored.get(i)), now)
-        latest[visitor] = values
-        out.append(values)
-    new = [values for values in out if values is not None]
-    if new:
-        doc = json.dumps([{"n": n, **{c: _jsonable(values[c]) for c in _INSERT_COLS}} for n, values in enumerate(new)])
-        try:
-            conn.execute(_PG_BATCH_INSERT, (doc,))
-        except (psycopg.IntegrityError, psycopg.DataError):
-            # a client_record_id raced in from another process, or one record PostgreSQL refuses:
-            # nothing was written, and each draft is written alone (the faulty one fails alone)
-            return [None] * len(drafts)
+            return out  # one record PostgreSQL refuses: it and those not yet written are written alone
+        for i, values in zip(wave, written):
+            out[i] = values
+        pending = later
     return out
 
 
