@@ -44,7 +44,7 @@ def env_overrides():
     out = {}
     if os.environ.get("DATABASE_URL"):
         out["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY"):
+    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY", "DEMO_SITE_KEY"):
         if os.environ.get(name):
             out[name] = os.environ[name]
     if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):

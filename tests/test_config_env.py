@@ -18,9 +18,14 @@ def test_environment_names_are_read(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite")
     monkeypatch.setenv("TRUSTED_PROXIES", "2")
     monkeypatch.setenv("GEOIP_DATABASE", "/nonexistent.mmdb")
+    monkeypatch.setenv("DEMO_SITE_KEY", "demo-from-env")
+    monkeypatch.setenv("OPSIQ_HOT_PATHS", "0")
+    monkeypatch.setenv("OPSIQ_LEDGER_SEAL_INTERVAL", "0")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite")
     assert app.config["TRUSTED_PROXIES"] == 2 and app.config["GEOIP_DATABASE"] == "/nonexistent.mmdb"
+    assert app.config["DEMO_SITE_KEY"] == "demo-from-env"
+    assert app.config["HOT_PATHS"] is False and app.config["LEDGER_SEAL_INTERVAL"] == 0
 
 
 def test_unknown_environment_name_is_refused(monkeypatch):
