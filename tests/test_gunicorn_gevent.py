@@ -3,6 +3,7 @@
 Concurrent writes and checks through HTTP, as the benchmark drives them: every write lands once,
 chained to an earlier record of its visitor, every check answers from what was written, and the
 ledger verifies."""
+import base64
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ import pytest
 
 from app.extensions import db
 from app.services import ledger
+from app.services.keyring import master_key
 from app.services.sites import site_snapshot
 from tests.conftest import IPS, make_consent
 
@@ -28,9 +30,11 @@ def gunicorn(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    with app.app_context():  # the same master key as the test app, which made the sites' keyrings
+        master = base64.b64encode(master_key()).decode()
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], OPSIQ_ENV="development",
-               SECRET_KEY="test-secret-key-for-gunicorn", TRUSTED_PROXIES="1", OPSIQ_BIND=f"127.0.0.1:{port}",
-               OPSIQ_WORKERS="2")
+               SECRET_KEY="test-secret-key-for-gunicorn", OPSIQ_MASTER_KEY=master, TRUSTED_PROXIES="1",
+               OPSIQ_BIND=f"127.0.0.1:{port}", OPSIQ_WORKERS="2")
     env.pop("OPSIQ_INSTANCE", None)
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "wsgi:app"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

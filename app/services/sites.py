@@ -62,7 +62,7 @@ def create_site(name, origins, languages=("en", "de", "fr", "es"), default_langu
         site.purposes.append(Purpose(position=i, cookies=[], storage_keys=[], **p))
     db.session.add(site)
     db.session.flush()
-    db.session.add(ReceiptKey(site_id=site.id, secret=secrets.token_urlsafe(32)))
+    db.session.add(ReceiptKey(site_id=site.id, secret=_new_receipt_secret(site.id)))
     publish_policy(site, "1", policy_url, commit=False)
     api_key = create_api_key(site, "default", commit=False)
     db.session.commit()
@@ -158,9 +158,17 @@ def _lookup_api_key(raw, digest, now, max_age):
     return None
 
 
+def _new_receipt_secret(site_id):
+    """A new receipt secret as it is stored: encrypted under the site's data key (app/services/
+    keyring.py), so that a copy of the database alone cannot sign receipts."""
+    from app.services.keyring import keyring
+
+    return keyring(site_id).encrypt("receipt_key", secrets.token_urlsafe(32))
+
+
 def rotate_receipt_key(site):
     """Add a new receipt-signing secret; the old ones keep verifying until retired."""
-    key = ReceiptKey(site_id=site.id, secret=secrets.token_urlsafe(32))
+    key = ReceiptKey(site_id=site.id, secret=_new_receipt_secret(site.id))
     db.session.add(key)
     db.session.commit()
     invalidate_cache()
@@ -168,11 +176,17 @@ def rotate_receipt_key(site):
 
 
 def receipt_secrets(site):
-    """The site's unretired receipt secrets, oldest first; the last one signs new receipts."""
-    return list(db.session.execute(
+    """The site's unretired receipt secrets, oldest first; the last one signs new receipts.
+    A secret stored before they were encrypted (no `v1:` prefix) is used as it is; after
+    `flask keys rotate-receipt` an encrypted one signs, and the old one only verifies."""
+    from app.services.keyring import keyring
+
+    stored = db.session.execute(
         db.select(ReceiptKey.secret).where(ReceiptKey.site_id == site.id, ReceiptKey.retired_at.is_(None))
         .order_by(ReceiptKey.id)
-    ).scalars())
+    ).scalars().all()
+    ring = keyring(site.id) if any(s.startswith("v1:") for s in stored) else None
+    return [ring.decrypt("receipt_key", s) if s.startswith("v1:") else s for s in stored]
 
 
 def config_hash(site):

@@ -47,13 +47,23 @@ def test_records_a_decision_with_every_proof_field(app, client, site):
 
 
 def test_receipt_is_signed_with_the_site_receipt_key(app, client, site):
+    from app.services.sites import receipt_secrets, require_site
+
     site_key, _ = site
     out = post(client, make_consent(site_key)).json
     with app.app_context():
-        secrets = db.session.execute(sa.select(ReceiptKey.secret)).scalars().all()
+        secrets = receipt_secrets(require_site(site_key))
+        stored = db.session.execute(sa.select(ReceiptKey.secret)).scalars().all()
     payload = URLSafeSerializer(secrets, salt="opsiq.receipt.v1").loads(out["receipt"])
     assert payload["rid"] == out["record_id"] and payload["site"] == site_key
     assert payload["d"]["analytics"] is True and payload["rg"] == "opt_in"
+    # the database holds the secret encrypted under the site's key: a copy of it cannot sign
+    assert len(stored) == 1 and stored[0].startswith("v1:") and secrets[0] not in stored[0]
+    try:
+        URLSafeSerializer(stored, salt="opsiq.receipt.v1").loads(out["receipt"])
+        raise AssertionError("the stored value verified a receipt")
+    except Exception as e:  # noqa: BLE001
+        assert type(e).__name__ == "BadSignature"
 
 
 def test_text_plain_body_is_accepted_without_preflight(client, site):

@@ -96,6 +96,12 @@ def test_demo_page_embeds_the_widget_first_in_head(client, site):
 
 
 def test_demo_pages_are_off_in_production_unless_asked_for(app, client, site, monkeypatch):
+    import base64
+
+    from app.services.keyring import master_key
+
+    with app.app_context():  # production has its master key (the app refuses to start without one)
+        monkeypatch.setitem(app.config, "OPSIQ_MASTER_KEY", base64.b64encode(master_key()).decode())
     monkeypatch.setitem(app.config, "OPSIQ_ENV", "production")
     assert client.get(f"/demo?site={site[0]}").status_code == 404
     assert client.get(f"/w/{site[0]}.js").status_code == 200  # the widget itself is always served
