@@ -107,13 +107,23 @@ def get_endpoint(site_id, endpoint_id):
         WebhookEndpoint.site_id == site_id, WebhookEndpoint.endpoint_id == endpoint_id)).scalar_one_or_none()
 
 
-def disable_endpoint(ep, reason="disabled by the site"):
+def disable_endpoint(ep, reason="disabled by the site", now=None):
+    """Stop sending to an endpoint. What it was still owed becomes dead letters (shown in its
+    deliveries, replayable with `replay_dead`), rather than waiting for ever."""
     if ep.disabled_at is None:
-        ep.disabled_at = utcnow()
+        ep.disabled_at = now or utcnow()
         ep.disabled_reason = reason[:200]
+    _bury_pending(ep)
     db.session.commit()
     invalidate_subscriptions()
     return ep
+
+
+def _bury_pending(ep):
+    db.session.execute(
+        sa.update(WebhookDelivery.__table__)
+        .where(WebhookDelivery.endpoint_id == ep.id, WebhookDelivery.status == "pending")
+        .values(status="dead", claim=None, last_error=f"endpoint disabled: {ep.disabled_reason}"[:300]))
 
 
 def rotate_secret(ep, now=None):
@@ -335,9 +345,12 @@ def deliver_due(now=None, limit=100, rand=random.random):
             d.status, d.delivered_at = "delivered", now
             counts["delivered"] += 1
         else:
-            if status == 410:
-                ep.disabled_at, ep.disabled_reason = now, "the receiver answered 410 Gone"
-                invalidate_subscriptions()
+            if status == 410:  # the receiver is gone: this delivery and the rest it was owed are dead
+                d.status = "dead"
+                counts["dead"] += 1
+                db.session.flush()
+                disable_endpoint(ep, "the receiver answered 410 Gone", now)
+                continue
             if now - d.retry_from >= dt.timedelta(hours=cfg["WEBHOOK_RETRY_HOURS"]):
                 d.status = "dead"
                 counts["dead"] += 1

@@ -149,11 +149,32 @@ def test_410_gone_disables_the_endpoint(app, client, site_ctx, receiver):
     hook = subscribe(client, auth, receiver.url)
     receiver.answer = 410
     record(client, site_key)
-    deliver(app)
+    record(client, site_key)
+    with app.app_context():
+        webhooks.deliver_due(limit=1)  # the first answer is 410
     [listed] = client.get("/api/v1/webhooks", headers=auth).json["webhooks"]
     assert listed["disabled_at"] and "410" in listed["disabled_reason"]
     record(client, site_key)
-    assert len(outbox(app)) == 1  # a disabled endpoint gets no new events
+    assert len(outbox(app)) == 2  # a disabled endpoint gets no new events
+    # and what it was still owed is dead, not pending for ever
+    assert pending(app) == 0
+    deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth).json["deliveries"]
+    assert [d["status"] for d in deliveries] == ["dead", "dead"]
+    assert "endpoint disabled: the receiver answered 410 Gone" in deliveries[0]["last_error"]
+
+
+def test_disabling_an_endpoint_turns_what_it_was_owed_into_dead_letters(app, client, site_ctx, receiver):
+    site_key, _, auth = site_ctx
+    hook = subscribe(client, auth, receiver.url)
+    receiver.outage = True
+    record(client, site_key)
+    record(client, site_key)
+    assert pending(app) == 2
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/disable", headers=auth).status_code == 200
+    assert pending(app) == 0
+    deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth).json["deliveries"]
+    assert [d["status"] for d in deliveries] == ["dead", "dead"]
+    assert all(d["last_error"] == "endpoint disabled: disabled by the site" for d in deliveries)
 
 
 def test_rotation_sends_both_signatures(app, client, site_ctx, receiver):
