@@ -11,11 +11,13 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import random
 import secrets
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -58,14 +60,16 @@ def allow_private(config=None):
 
 
 def check_url(url, private_ok):
-    """Refuse URLs that are not http(s), or (unless `private_ok`) that resolve to a non-public address."""
+    """Refuse URLs that are not http(s), or (unless `private_ok`) that resolve to a non-public address.
+    Returns the address checked (None when private addresses are allowed): a delivery connects to
+    exactly that one, so a name that resolves differently a moment later (DNS rebinding) changes nothing."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("not an http(s) URL", {"url": ["must be an http(s) URL"]})
     if not private_ok and parts.scheme != "https":
         raise WebhookError("https only", {"url": ["must be https"]})
     if private_ok:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
@@ -74,6 +78,7 @@ def check_url(url, private_ok):
         addr = ipaddress.ip_address(info[4][0].split("%")[0])
         if not addr.is_global or addr.is_multicast:
             raise WebhookError("non-public address", {"url": [f"resolves to a non-public address ({addr})"]})
+    return infos[0][4][0] if infos else None
 
 
 def new_secret():
@@ -270,8 +275,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def post(url, body, headers, timeout):
-    """POST and return the status code (an HTTP error's code too); raises OSError on no answer."""
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a host name, over a TCP connection to an address already checked: the certificate
+    and SNI are still the name's."""
+
+    def __init__(self, host, address, **kwargs):
+        super().__init__(host, **kwargs)
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(url, body, headers, timeout, address=None):
+    """POST and return the status code (an HTTP error's code too); raises OSError on no answer.
+    With `address` (from check_url), an https URL is sent to that address and no other."""
+    parts = urlsplit(url)
+    if address is not None and parts.scheme == "https":
+        conn = _PinnedHTTPSConnection(parts.hostname, address, port=parts.port or 443, timeout=timeout,
+                                      context=ssl.create_default_context())
+        try:
+            conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
+            return conn.getresponse().status  # a redirect is a failed delivery, as below
+        finally:
+            conn.close()
     req = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with _opener.open(req, timeout=timeout) as resp:
@@ -329,9 +357,9 @@ def deliver_due(now=None, limit=100, rand=random.random):
         }
         status, error = None, None
         try:
-            if not allow_private(cfg):
-                check_url(ep.url, False)  # again at send time: DNS may have changed since creation
-            status = post(ep.url, body, headers, cfg["WEBHOOK_TIMEOUT"])
+            # again at send time (DNS may have changed since creation), and the send goes to what was checked
+            address = None if allow_private(cfg) else check_url(ep.url, False)
+            status = post(ep.url, body, headers, cfg["WEBHOOK_TIMEOUT"], address)
         except WebhookError as e:
             error = str(e.errors["url"][0])
         except (OSError, ValueError) as e:

@@ -200,6 +200,38 @@ def test_private_addresses_refused_in_production(app, client, site_ctx, monkeypa
     assert r.status_code == 422 and "url" in r.json["errors"]
 
 
+def test_a_delivery_connects_to_the_address_it_checked_not_a_rebound_one(app, client, site_ctx, monkeypatch):
+    """DNS rebinding: the name resolves to a public address when checked, then to 127.0.0.1.
+    The delivery connects to the address that passed the check, and resolves the name once."""
+    import socket
+
+    site_key, _, auth = site_ctx
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
+    answers = iter(["93.184.216.34", "1.1.1.1", "127.0.0.1", "127.0.0.1"])  # creation, send, rebound...
+    resolved = []
+
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        resolved.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    connected = []
+
+    def fake_create_connection(address, timeout=None, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("no network in the test")
+
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(webhooks.socket, "create_connection", fake_create_connection)
+    r = client.post("/api/v1/webhooks", json={"url": "https://hooks.example/consent", "events": ["consent.recorded"]},
+                    headers=auth)
+    assert r.status_code == 201, r.json
+    record(client, site_key)
+    with app.app_context():
+        assert webhooks.deliver_due()["failed"] == 1
+    assert resolved == ["hooks.example", "hooks.example"]  # at creation and once at send time
+    assert connected == [("1.1.1.1", 443)]  # the checked address, never a second lookup's
+
+
 def test_unknown_event_type_refused(client, site_ctx, receiver):
     r = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["consent.eaten"]}, headers=site_ctx[2])
     assert r.status_code == 422
