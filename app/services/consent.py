@@ -206,11 +206,11 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     record and writes nothing. When this returns, the record is committed.
 
     On PostgreSQL, decisions arriving together in one process are written together (group
-    commit, one statement and one transaction for the lot); a site with webhook subscriptions
-    writes each record in one transaction with its outbox rows instead.
+    commit, one statement and one transaction for the lot, outbox rows for webhook endpoints
+    included).
     """
     draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # ConsentError: nothing written
-    if _GROUP_COMMIT and _psycopg_engine() and not webhooks.subscriptions(snap.id):
+    if _GROUP_COMMIT and _psycopg_engine():
         values = _group().submit(draft)
         if values is not None:
             ledger.maybe_seal(snap.id, seal_interval, seal_lag)
@@ -288,10 +288,10 @@ def _jsonable(value):
 # record's event and chained columns and its hash (ledger.chain_hash, in SQL), then the insert,
 # which skips a client_record_id already there. One round trip, one transaction, one commit.
 _CHAINED = ("event", "prev_record_id", "record_hash")
-_PG_INSERT_CHAINED = (
+_CTES = (
     "WITH t AS (SELECT * FROM json_to_recordset(%s) AS t(n int, "
     + ", ".join(f"{c} {_pg_type(_T.c[c])}" for c in _INSERT_COLS if c not in _CHAINED)
-    + ", base_hash text, is_gpc boolean, granted boolean, necessary jsonb)),"
+    + ", base_hash text, is_gpc boolean, granted boolean, necessary jsonb, msg_id text, created_iso text)),"
     " ev AS (SELECT t.n, p.record_id AS prev_id, CASE"
     " WHEN t.is_gpc THEN 'gpc_optout'"
     " WHEN p.record_id IS NULL THEN CASE WHEN t.granted THEN 'given' ELSE 'refused' END"
@@ -299,12 +299,35 @@ _PG_INSERT_CHAINED = (
     " WHERE d.v = 'true' AND NOT t.necessary ? d.k) THEN 'withdrawn'"
     " ELSE 'updated' END AS event FROM t LEFT JOIN LATERAL (SELECT record_id, decisions FROM consent_records c"
     " WHERE c.site_id = t.site_id AND c.visitor_id = t.visitor_id ORDER BY c.id DESC LIMIT 1) p ON true)"
+)
+_INSERT_SELECT = (
     f" INSERT INTO consent_records ({', '.join(_INSERT_COLS)})"
     f" SELECT {', '.join('ev.event' if c == 'event' else 'ev.prev_id' if c == 'prev_record_id' else 'h.hash' if c == 'record_hash' else f't.{c}' for c in _INSERT_COLS)}"
     " FROM t JOIN ev ON ev.n = t.n CROSS JOIN LATERAL (SELECT encode(sha256(convert_to("
     "t.base_hash || '|' || coalesce(ev.prev_id, '') || '|' || ev.event, 'UTF8')), 'hex') AS hash) h ORDER BY t.n"
     " ON CONFLICT (client_record_id, site_id) DO NOTHING RETURNING record_id, event, prev_record_id, record_hash"
 )
+_PG_INSERT_CHAINED = _CTES + _INSERT_SELECT
+# The same, for sites with webhook endpoints: each record's outbox event (webhooks.enqueue_consent_record's
+# shape) and a delivery per subscribed endpoint go in with it, in the same statement and transaction.
+_PG_INSERT_CHAINED_OUTBOX = (
+    _CTES + ", ins AS (" + _INSERT_SELECT + ", site_id),"
+    " subs AS (SELECT * FROM json_to_recordset(%s) AS s(site_id int, type text, endpoint_id int)),"
+    " wev AS (INSERT INTO webhook_events (event_id, site_id, type, data, created_at)"
+    " SELECT t.msg_id, ins.site_id, x.type, json_build_object('record_id', ins.record_id, 'visitor_id', t.visitor_id,"
+    " 'event', ins.event, 'method', t.method, 'decisions', t.decisions, 'regime', t.regime, 'country', t.country,"
+    " 'region', t.region, 'gpc', t.gpc, 'policy_version', t.policy_version, 'source', t.source,"
+    " 'created_at', t.created_iso), t.created_at"
+    " FROM ins JOIN t ON t.record_id = ins.record_id CROSS JOIN LATERAL (SELECT CASE WHEN ins.event = 'withdrawn'"
+    " THEN 'consent.withdrawn' ELSE 'consent.recorded' END AS type) x"
+    " WHERE EXISTS (SELECT 1 FROM subs WHERE subs.site_id = ins.site_id AND subs.type = x.type)"
+    " RETURNING id, site_id, type, created_at),"
+    " wdl AS (INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at, retry_from)"
+    " SELECT wev.id, subs.endpoint_id, 'pending', 0, wev.created_at, wev.created_at"
+    " FROM wev JOIN subs ON subs.site_id = wev.site_id AND subs.type = wev.type)"
+    " SELECT record_id, event, prev_record_id, record_hash FROM ins"
+)
+_CONSENT_EVENTS = ("consent.recorded", "consent.withdrawn")
 
 
 def _write_chained(conn, drafts):
@@ -317,11 +340,19 @@ def _write_chained(conn, drafts):
         values["created_at"], values["expires_at"] = now, now + draft.validity
         doc = {c: _jsonable(v) for c, v in values.items()}
         doc.update(n=n, base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc",
-                   necessary=sorted(draft.necessary),
+                   necessary=sorted(draft.necessary), msg_id="msg_" + uuid.uuid4().hex, created_iso=now.isoformat(),
                    granted=any(v for k, v in values["decisions"].items() if k not in draft.necessary))
         docs.append(doc)
         out.append(values)
-    written = {rid: rest for rid, *rest in conn.execute(_PG_INSERT_CHAINED, (json.dumps(docs),)).fetchall()}
+    subs = [{"site_id": site_id, "type": kind, "endpoint_id": ep}
+            for site_id in {d.values["site_id"] for d in drafts}
+            for kind, endpoints in webhooks.subscriptions(site_id).items() if kind in _CONSENT_EVENTS
+            for ep in endpoints]
+    if subs:
+        rows = conn.execute(_PG_INSERT_CHAINED_OUTBOX, (json.dumps(docs), json.dumps(subs))).fetchall()
+    else:
+        rows = conn.execute(_PG_INSERT_CHAINED, (json.dumps(docs),)).fetchall()
+    written = {rid: rest for rid, *rest in rows}
     for i, values in enumerate(out):
         chained = written.get(values["record_id"])
         if chained is None:

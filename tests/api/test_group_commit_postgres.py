@@ -207,3 +207,37 @@ def test_the_one_statement_batch_chains_to_stored_records_and_skips_taken_ids(ap
         rows = records(snap.id)
         assert [r.record_id for r in rows] == [first["record_id"], out[0]["record_id"], out[1]["record_id"]]
         assert all(r.record_hash == ledger.record_hash({c: getattr(r, c) for c in ledger.HASHED_COLUMNS}) for r in rows)
+
+
+def test_a_webhook_sites_records_carry_their_outbox_rows_in_the_same_statement(app, client, site):
+    from app.models.identity import WebhookDelivery, WebhookEvent
+    from app.services import webhooks
+
+    site_key, _ = site
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+        ep1 = webhooks.create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
+        ep2 = webhooks.create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
+        group = consent._group()
+        before = group.items
+    r1 = client.post("/api/v1/consents", json=make_consent(site_key, visitor_id="v-hooked-01", method="accept_all"),
+                     headers=from_ip(IPS["DE"], Origin=ORIGIN))
+    r2 = client.post("/api/v1/consents", json=make_consent(site_key, visitor_id="v-hooked-01", method="reject_all"),
+                     headers=from_ip(IPS["DE"], Origin=ORIGIN))
+    assert (r1.status_code, r2.status_code, r2.json["event"]) == (201, 201, "withdrawn")
+    with app.app_context():
+        assert group.items - before == 2  # both went through the group commit
+        events = db.session.execute(sa.select(WebhookEvent).order_by(WebhookEvent.id)).scalars().all()
+        assert [e.type for e in events] == ["consent.recorded", "consent.withdrawn"]
+        for event, rid in zip(events, (r1.json["record_id"], r2.json["record_id"])):
+            row = db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.record_id == rid)).scalar_one()
+            values = {c: getattr(row, c) for c in ledger.HASHED_COLUMNS}
+            expected = {k: values[k] for k in ("record_id", "visitor_id", "event", "method", "decisions", "regime",
+                                               "country", "region", "gpc", "policy_version", "source")}
+            expected["created_at"] = values["created_at"].isoformat()
+            assert event.data == expected  # webhooks.enqueue_consent_record's shape, to the letter
+            assert event.created_at == row.created_at and event.event_id.startswith("msg_")
+        deliveries = db.session.execute(sa.select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id,
+                                                  WebhookDelivery.status)).all()
+        assert sorted(deliveries) == sorted([(events[0].id, ep1, "pending"), (events[1].id, ep1, "pending"),
+                                             (events[1].id, ep2, "pending")])
