@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
+from app.services import hotdb
 from app.services.geo import truncate_ip
 from app.services.group_commit import GroupCommit
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
@@ -137,7 +138,7 @@ def latest_record(site_id, visitor_id):
     leader/follower: no timer, a lone lookup runs at once); each still sees every record
     committed before it was asked."""
     engine = db.engine
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+    if hotdb.serves(engine):
         group = _read_groups.get(engine)
         if group is None:
             group = _read_groups.setdefault(engine, GroupCommit(_read_latest, max_batch=256))

@@ -103,7 +103,7 @@ def autocommit_connection():
     pooled SQLAlchemy connection.
     """
     engine = db.engine
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+    if hotdb.serves(engine):
         with hotdb.pool_for(engine).connection() as conn:
             yield conn
         return
@@ -210,7 +210,7 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     included).
     """
     draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # ConsentError: nothing written
-    if _GROUP_COMMIT and _psycopg_engine():
+    if _GROUP_COMMIT and hotdb.serves(db.engine):
         values = _group().submit(draft)
         if values is not None:
             ledger.maybe_seal(snap.id, seal_interval, seal_lag)
@@ -254,10 +254,6 @@ def _record_one(snap, draft, seal_interval, seal_lag):
             return Recorded(existing, sign_receipt(snap, existing), False)
     ledger.maybe_seal(snap.id, seal_interval, seal_lag)
     return Recorded(values, sign_receipt(snap, values), True)
-
-
-def _psycopg_engine():
-    return db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "psycopg"
 
 
 _groups = {}

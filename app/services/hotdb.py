@@ -64,6 +64,11 @@ class HotPool:
             conn.close()
 
 
+def serves(engine):
+    """Whether the hot paths run on this engine's database: PostgreSQL through psycopg."""
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+
 _pools = {}
 _lock = threading.Lock()
 

@@ -25,6 +25,12 @@ def make_draft(snap, site_key, ip=IPS["DE"], **body):
     return consent.draft_record(snap, make_consent(site_key, **body), ip, "ua", False, "browser")
 
 
+def stored_decision(client, site_key, visitor_id):
+    """A decision recorded through the API: (the body sent, the answer)."""
+    body = make_consent(site_key, visitor_id=visitor_id, method="accept_all")
+    return body, client.post("/api/v1/consents", json=body, headers=from_ip(IPS["DE"], Origin=ORIGIN)).json
+
+
 def records(site_id):
     return db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.site_id == site_id)
                               .order_by(ConsentRecord.id)).scalars().all()
@@ -32,8 +38,7 @@ def records(site_id):
 
 def test_a_batch_chains_each_visitor_and_leaves_repeats_to_be_answered_alone(app, client, site):
     site_key, _ = site
-    stored = make_consent(site_key, visitor_id="v-stored-01", method="accept_all")
-    first = client.post("/api/v1/consents", json=stored, headers=from_ip(IPS["DE"], Origin=ORIGIN)).json
+    stored, first = stored_decision(client, site_key, "v-stored-01")
     with app.app_context():
         snap = site_snapshot(site_key, 0)
         draft = functools.partial(make_draft, snap, site_key)
@@ -191,8 +196,7 @@ def test_lookups_asked_together_share_one_query_and_each_gets_its_own_answer(app
 
 def test_the_one_statement_batch_chains_to_stored_records_and_skips_taken_ids(app, client, site):
     site_key, _ = site
-    stored = make_consent(site_key, visitor_id="v-kept-0001", method="accept_all")
-    first = client.post("/api/v1/consents", json=stored, headers=from_ip(IPS["DE"], Origin=ORIGIN)).json
+    stored, first = stored_decision(client, site_key, "v-kept-0001")
     with app.app_context():
         snap = site_snapshot(site_key, 0)
         draft = functools.partial(make_draft, snap, site_key)
