@@ -7,7 +7,7 @@ import threading
 from flask import Blueprint, Response, current_app, request
 
 from app.api.browser import resolved_config
-from app.schemas import SiteConfigOut
+from app.schemas.sites import SiteConfigOut
 from app.services.sites import site_snapshot
 
 bp = Blueprint("embed", __name__)

@@ -21,7 +21,7 @@ import json
 import re
 
 from app.api.errors import error_payload
-from app.schemas import BROWSER_METHODS, is_page_url
+from app.schemas.consent import BROWSER_METHODS, is_page_url
 from app.services import checks
 from app.services.consent import VISITOR_ID_PATTERN, ConsentError, record_consent, response_body
 from app.services.sites import site_key_for_api_key, site_snapshot

@@ -41,7 +41,7 @@ def main():
 
         from app import create_app
         from app.extensions import db
-        from app.models.identity import EmailConsentState, EmailSuppression
+        from app.models import EmailConsentState, EmailSuppression
         from app.services.keyring import keyring
         from app.services.sites import create_site
 

@@ -116,7 +116,7 @@ def test_flask_routes_and_a_webhook_sites_writes_under_gevent(app, make_site, gu
     in one SQLAlchemy transaction with its outbox rows) under the same workers."""
     import sqlalchemy as sa
 
-    from app.models.identity import WebhookEvent
+    from app.models import WebhookEvent
     from app.services import webhooks
 
     site_key, api_key = make_site("Hooked")

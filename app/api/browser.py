@@ -6,7 +6,8 @@ from flask_smorest import abort
 
 from app.api.parsing import ApiBlueprint
 from app.extensions import geo
-from app.schemas import ConsentIn, ConsentOut, SiteConfigOut
+from app.schemas.consent import ConsentIn, ConsentOut
+from app.schemas.sites import SiteConfigOut
 from app.services.consent import ConsentError, record_consent, response_body
 from app.services.geo import truncate_ip
 from app.services.sites import resolve_config, site_snapshot

@@ -11,8 +11,9 @@ from marshmallow import ValidationError
 from app.api.auth import api_key_required
 from app.api.parsing import ApiBlueprint
 from app.extensions import db
-from app.schemas import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, LedgerExportArgs,
-                         LedgerExportOut, ReceiptVerifyIn, ReceiptVerifyOut, VisitorConsentOut)
+from app.schemas.checks import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, ReceiptVerifyIn,
+                                ReceiptVerifyOut, VisitorConsentOut)
+from app.schemas.ledger import LedgerExportArgs, LedgerExportOut
 from app.services import checks, email_consent, export
 
 blp = ApiBlueprint("collectors", __name__, url_prefix="/api/v1",

@@ -4,7 +4,7 @@ from flask_smorest import abort
 
 from app.api.auth import api_key_required
 from app.api.parsing import ApiBlueprint
-from app.schemas_marketing import (EmailCheckBatchIn, EmailCheckBatchOut, EmailCheckIn, EmailCheckOut, EmailConsentIn,
+from app.schemas.email import (EmailCheckBatchIn, EmailCheckBatchOut, EmailCheckIn, EmailCheckOut, EmailConsentIn,
                                    EmailConsentOut, EmailWithdrawIn, EmailWithdrawOut)
 from app.services import email_consent
 from app.services.email_consent import EmailConsentError

@@ -5,7 +5,7 @@ from flask_smorest import abort
 from app.api.auth import api_key_required
 from app.api.browser import check_origin, load_site
 from app.api.parsing import ApiBlueprint
-from app.schemas_marketing import BrowserIdentityIn, IdentityIn, IdentityOut, PersonConsentOut, PersonLookupIn
+from app.schemas.identities import BrowserIdentityIn, IdentityIn, IdentityOut, PersonConsentOut, PersonLookupIn
 from app.services.identities import IdentityError, find_person, link_identity, person_consent, read_token
 
 blp = ApiBlueprint("identities", __name__, url_prefix="/api/v1", description="Known people and their visitors")

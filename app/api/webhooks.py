@@ -4,7 +4,7 @@ from flask_smorest import abort
 
 from app.api.auth import api_key_required
 from app.api.parsing import ApiBlueprint
-from app.schemas_marketing import (DeliveryListOut, WebhookCreatedOut, WebhookIn, WebhookListOut, WebhookOut,
+from app.schemas.webhooks import (DeliveryListOut, WebhookCreatedOut, WebhookIn, WebhookListOut, WebhookOut,
                                    WebhookSecretOut)
 from app.services import webhooks
 from app.services.webhooks import WebhookError

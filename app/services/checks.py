@@ -21,16 +21,16 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from opsiq_client import receipts as offline
 
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
-from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
 from app.services import hotdb
+from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
 from app.services.geo import truncate_ip
 from app.services.group_commit import GroupCommit
+from app.services.purposes import is_sale_or_share
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
-from app.services.sites import is_sale_or_share
-from opsiq_client import receipts as offline
 
 MAX_BATCH = 10_000
 VISITOR_ID_RE = re.compile(VISITOR_ID_PATTERN)

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb, ledger, webhooks
-from app.services.group_commit import GroupCommit
 from app.services.geo import truncate_ip
+from app.services.group_commit import GroupCommit
+from app.services.purposes import effective_default, is_sale_or_share
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
-from app.services.sites import effective_default, is_sale_or_share
 
 # What a visitor id may look like, wherever one is given: what can be recorded can be checked.
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"

@@ -9,11 +9,15 @@ import json
 import uuid
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 from app.extensions import db
-from app.models import utcnow
-from app.models.identity import EmailConsentRecord, EmailConsentState, EmailSuppression
+from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
 from app.services import webhooks
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email

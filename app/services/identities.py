@@ -12,11 +12,10 @@ expires after IDENTITY_TOKEN_MAX_AGE seconds (10 minutes by default).
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.extensions import db
-from app.models import ConsentRecord, utcnow
-from app.models.identity import Identity, IdentityLink
+from app.models import ConsentRecord, Identity, IdentityLink, utcnow
 from app.services import webhooks
 from app.services.keyring import keyring, normalise_email
-from app.services.sites import is_sale_or_share
+from app.services.purposes import is_sale_or_share
 
 IDENTITY_SALT = "opsiq.identity.v1"
 

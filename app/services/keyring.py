@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 from app.extensions import db
-from app.models import utcnow
-from app.models.identity import SiteKeyring
+from app.models import SiteKeyring, utcnow
 
 _cache = {}
 _lock = threading.Lock()

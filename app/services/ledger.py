@@ -13,8 +13,8 @@ import time
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.hashing import canonical_json, sha256_hex
 from app.models import ConsentRecord, LedgerSeal, utcnow
-from app.services.sites import canonical_json, sha256_hex
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000

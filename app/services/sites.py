@@ -1,8 +1,6 @@
 """Sites, purposes, policy versions and keys; and the configuration resolved for one visitor."""
 import datetime as dt
-import hashlib
 import hmac
-import json
 import secrets
 import threading
 import time
@@ -13,29 +11,22 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from app.extensions import db
+from app.hashing import canonical_json, sha256_hex
 from app.models import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, utcnow
 from app.services import regimes
+from app.services.purposes import (
+    CONSENT_MODE_KEYS,
+    LEGAL_BASES,
+    consent_mode_values,
+    effective_default,
+)
 from app.services.texts import BANNER_TEXTS, DEFAULT_PURPOSES, RTL_LANGUAGES
 
-LEGAL_BASES = ("necessary", "consent", "legitimate_interest")
-CONSENT_MODE_KEYS = (
-    "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
-    "functionality_storage", "personalization_storage", "security_storage",
-)
 API_KEY_PREFIX = "opsiq_sk_"
 
 
 class SiteError(ValueError):
     """A site configuration or key operation that cannot be done; the message says why."""
-
-
-def canonical_json(value):
-    """The one serialisation hashed anywhere in the ledger: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def sha256_hex(text):
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- creating and changing sites -------------------------------------------------------------
@@ -473,31 +464,6 @@ def choose_language(snap, accept_language):
         if match:
             return match
     return snap.default_language
-
-
-def effective_default(purpose, regime):
-    """Whether a purpose is on before any choice: under opt-in only `necessary` is."""
-    if purpose["legal_basis"] == "necessary":
-        return True
-    if regime == regimes.OPT_IN:
-        return False  # legitimate interest cannot justify non-essential storage there
-    return bool(purpose["default_on"])
-
-
-def consent_mode_values(snap, decisions):
-    """The seven Consent Mode keys for a decision map; security_storage is always granted."""
-    values = {k: "denied" for k in CONSENT_MODE_KEYS}
-    values["security_storage"] = "granted"
-    for p in snap.purposes:
-        if decisions.get(p["slug"]):
-            for k in p["consent_mode_keys"]:
-                values[k] = "granted"
-    return values
-
-
-def is_sale_or_share(purpose):
-    """Purposes that feed cross-context advertising: those a GPC signal opts out of."""
-    return any(k.startswith("ad_") for k in purpose["consent_mode_keys"]) or purpose["slug"] == "marketing"
 
 
 def resolve_config(snap, location, accept_language, gpc_header, endpoint):

@@ -29,8 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.models import utcnow
-from app.models.identity import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services.keyring import keyring
 from app.services.sites import claim_refresh, end_refresh
 

@@ -214,7 +214,7 @@ def test_the_one_statement_batch_chains_to_stored_records_and_skips_taken_ids(ap
 
 
 def test_a_webhook_sites_records_carry_their_outbox_rows_in_the_same_statement(app, client, site):
-    from app.models.identity import WebhookDelivery, WebhookEvent
+    from app.models import WebhookDelivery, WebhookEvent
     from app.services import webhooks
 
     site_key, _ = site

@@ -14,7 +14,8 @@ import pytest
 from marshmallow import ValidationError
 
 from app import hotpath
-from app.schemas import ConsentCheckIn, ConsentIn
+from app.schemas.checks import ConsentCheckIn
+from app.schemas.consent import ConsentIn
 from tests.conftest import IPS, from_ip, make_consent
 
 ORIGIN = "https://shop.example"

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models.identity import EmailConsentRecord, EmailSuppression
+from app.models import EmailConsentRecord, EmailSuppression
 from tests.conftest import IPS, from_ip, make_consent
 
 SIGNUP = {"source": "https://shop.example/newsletter", "wording": "Send me the weekly newsletter.", "language": "en"}

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app import ConfigError, create_app
 from app.extensions import db
-from app.models.identity import Identity
+from app.models import Identity
 from app.services.keyring import new_master_key
 from tests.conftest import IPS, from_ip, make_consent
 

@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.extensions import db
 from app.models import utcnow
-from app.models.identity import WebhookDelivery, WebhookEvent
+from app.models import WebhookDelivery, WebhookEvent
 from app.services import webhooks
 from tests.conftest import IPS, from_ip, make_consent
 

@@ -3,8 +3,9 @@ meanwhile, and a revocation ends it for everyone once read."""
 import dataclasses
 import time
 
+from app.hashing import sha256_hex
 from app.services import sites
-from app.services.sites import API_KEY_PREFIX, sha256_hex
+from app.services.sites import API_KEY_PREFIX
 
 
 def test_a_stale_key_is_reread_once_and_a_revocation_ends_it_for_all(app, site, runner):

@@ -1,0 +1,91 @@
+"""The server API's questions: consent checks (one or a batch), a visitor's state, receipt verification."""
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.schemas.common import VISITOR_ID, StrictBool, StrictSchema
+
+
+class ConsentCheckIn(StrictSchema):
+    """Is this purpose allowed for this visitor? The optional fields only matter with no record."""
+
+    visitor_id = fields.String(validate=VISITOR_ID, metadata={"description": "Required unless `email` is given"})
+    purpose = fields.String(required=True, validate=validate.Length(1, 64))
+    # issue 5: {"email", "purpose": "email_marketing"} asks about an address instead of a visitor
+    email = fields.String(validate=validate.Length(1, 320), metadata={
+        "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
+    ip = fields.IP(load_default=None, allow_none=True, metadata={
+        "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
+    country = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
+                            metadata={"description": "ISO 3166-1 alpha-2, used when there is no record and no ip"})
+    region = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
+                           metadata={"description": "ISO 3166-2, e.g. US-CA"})
+    gpc = StrictBool(load_default=False, metadata={
+        "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _visitor_or_email(self, data, **kwargs):
+        if "email" in data:
+            if "visitor_id" in data or data.get("purpose", "email_marketing") != "email_marketing":
+                raise ma.ValidationError("an email is checked alone, for purpose email_marketing", "email")
+        elif "visitor_id" not in data:
+            raise ma.ValidationError("Missing data for required field.", "visitor_id")
+
+    @ma.post_load
+    def _ip_text(self, data, **kwargs):
+        if data.get("ip") is not None:
+            data["ip"] = str(data["ip"])
+        return data
+
+
+class ConsentCheckOut(ma.Schema):
+    """The answer for one purpose of one visitor."""
+
+    allowed = fields.Boolean()
+    basis = fields.String(metadata={"description": "What decided: necessary, record, default or gpc"})
+    reason = fields.String(metadata={"description": (
+        "granted, refused, necessary, no_record_opt_in, default_on, default_off, expired, "
+        "policy_superseded, gpc_optout, unknown_purpose (batch only)")})
+    regime = fields.String()
+    record_id = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    policy_version = fields.String(allow_none=True)
+
+
+class ConsentCheckBatchIn(StrictSchema):
+    """Up to 10,000 checks answered in one call, in the same order."""
+
+    items = fields.List(fields.Nested(ConsentCheckIn), required=True)
+
+
+class ConsentCheckBatchOut(ma.Schema):
+    results = fields.List(fields.Nested(ConsentCheckOut))
+
+
+class VisitorConsentOut(ma.Schema):
+    """A visitor's current state per purpose, and the record that decided it."""
+
+    visitor_id = fields.String()
+    record_id = fields.String()
+    regime = fields.String()
+    decided_at = fields.String(metadata={"format": "date-time"})
+    expires_at = fields.String(metadata={"format": "date-time"})
+    policy_version = fields.String(allow_none=True)
+    gpc = fields.Boolean()
+    purposes = fields.Dict(keys=fields.String(), values=fields.Nested(ConsentCheckOut))
+
+
+class ReceiptVerifyIn(StrictSchema):
+    receipt = fields.String(required=True, validate=validate.Length(1, 16 * 1024))
+
+
+class ReceiptVerifyOut(ma.Schema):
+    """Whether a receipt is authentic, unexpired and still the visitor's current decision."""
+
+    authentic = fields.Boolean()
+    unexpired = fields.Boolean()
+    current = fields.Boolean()
+    reason = fields.String(metadata={"description": (
+        "current, not_current, expired, policy_superseded, bad_signature, malformed")})
+    record = fields.Dict(allow_none=True, metadata={"description": "The decoded receipt payload"})
+    current_record_id = fields.String(allow_none=True)

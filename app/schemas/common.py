@@ -1,0 +1,25 @@
+"""Building blocks every schema module uses: strict inputs, strict booleans, visitor ids, emails."""
+import marshmallow as ma
+from marshmallow import RAISE, fields, validate
+
+from app.services.consent import VISITOR_ID_PATTERN
+
+
+def StrictBool(**kwargs):
+    """A boolean that is JSON true or false, not "yes", 1 or "on"."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+VISITOR_ID = validate.Regexp(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class EMAIL(fields.Email):
+    """An address, trimmed before marshmallow's check; the service lower-cases it before hashing."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)

@@ -1,0 +1,38 @@
+"""Purpose rules: legal bases, defaults per regime, sale/share, and Google Consent Mode values.
+
+A purpose is a plain dict as the site snapshot holds it (`slug`, `legal_basis`, `default_on`,
+`consent_mode_keys`, ...). The write path, the checks, the identities and the widget's
+configuration all take these rules from here.
+"""
+from app.services import regimes
+
+LEGAL_BASES = ("necessary", "consent", "legitimate_interest")
+CONSENT_MODE_KEYS = (
+    "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage",
+)
+
+
+def effective_default(purpose, regime):
+    """Whether a purpose is on before any choice: under opt-in only `necessary` is."""
+    if purpose["legal_basis"] == "necessary":
+        return True
+    if regime == regimes.OPT_IN:
+        return False  # legitimate interest cannot justify non-essential storage there
+    return bool(purpose["default_on"])
+
+
+def consent_mode_values(snap, decisions):
+    """The seven Consent Mode keys for a decision map; security_storage is always granted."""
+    values = {k: "denied" for k in CONSENT_MODE_KEYS}
+    values["security_storage"] = "granted"
+    for p in snap.purposes:
+        if decisions.get(p["slug"]):
+            for k in p["consent_mode_keys"]:
+                values[k] = "granted"
+    return values
+
+
+def is_sale_or_share(purpose):
+    """Purposes that feed cross-context advertising: those a GPC signal opts out of."""
+    return any(k.startswith("ad_") for k in purpose["consent_mode_keys"]) or purpose["slug"] == "marketing"
