@@ -40,14 +40,10 @@ def create_app(config=None):
     geo.init_app(app)
     api.init_app(app)
 
-    from app.api import browser, collectors
+    from app.api import browser, collectors, email_consents, identities, webhooks as webhooks_api
 
-    api.register_blueprint(browser.blp)
-    from app.api import email_consents, identities, webhooks as webhooks_api  # issue 5
-
-    for blp in (identities.blp, email_consents.blp, webhooks_api.blp):
+    for blp in (browser.blp, identities.blp, email_consents.blp, webhooks_api.blp, collectors.blp):
         api.register_blueprint(blp)
-    api.register_blueprint(collectors.blp)
     from app.api.auth import register_security
 
     register_security(api)

@@ -29,7 +29,7 @@ class Config:
     OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
     JSON_SORT_KEYS = False
 
-    # Issue 5: personal data keys, email consent links and webhooks.
+    # Personal data keys, email consent links and webhooks.
     OPSIQ_MASTER_KEY = None  # base64 of 32 bytes; required in production
     IDENTITY_TOKEN_MAX_AGE = 600  # seconds a browser identity token stays valid
     EMAIL_CONFIRM_MAX_AGE = 7 * 24 * 3600

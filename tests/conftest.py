@@ -16,6 +16,7 @@ from app import create_app
 from app.extensions import db
 from app.services import keyring, webhooks
 from app.services import sites as site_service
+from tests.webhook_receiver import Receiver
 
 # Real addresses that the embedded GeoLite2 (2018) database places as named.
 IPS = {
@@ -72,7 +73,7 @@ def _clean_tables(app):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
     site_service.invalidate_cache()
-    keyring.invalidate_cache()  # issue 5: per-site keyrings and webhook subscriptions are cached by row id
+    keyring.invalidate_cache()  # keyrings and webhook subscriptions are cached by row id
     webhooks.invalidate_subscriptions()
 
 
@@ -113,6 +114,21 @@ def make_site(app):
 @pytest.fixture
 def site(make_site):
     return make_site()
+
+
+@pytest.fixture
+def site_ctx(site):
+    """(site_key, api_key, the API key's Authorization header) of a new site."""
+    site_key, api_key = site
+    return site_key, api_key, {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver of our own on a loopback port (a fake at the edge of the world)."""
+    r = Receiver()
+    yield r
+    r.close()
 
 
 def make_consent(site_key, **overrides):

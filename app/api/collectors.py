@@ -62,7 +62,7 @@ def get_visitor_consent(visitor_id):
 @blp.response(200, ConsentCheckOut)
 def check_consent(data):
     """Whether one purpose is allowed for one visitor now, why, and which record decided it.
-    With `email` and purpose `email_marketing`: whether that address may be emailed (issue 5)."""
+    With `email` and purpose `email_marketing`: whether that address may be emailed."""
     if "email" in data:
         return json_response(email_consent.jsonable(email_consent.check_email(g.site_snapshot, data["email"])))
     try:
@@ -83,7 +83,7 @@ def check_consent_batch():
     `unknown_purpose` for its item only."""
     started = time.perf_counter()
     items = _batch_items(request.get_data(cache=False))
-    if any("email" in it for it in items):  # issue 5: email_marketing items, answered by their own service
+    if any("email" in it for it in items):  # email_marketing items are answered by the email consent service
         results = email_consent.check_mixed(
             g.site_snapshot, items, lambda rest: [a.as_dict() for a in checks.check_batch(g.site_snapshot, rest, now())])
     else:
@@ -127,7 +127,7 @@ def _batch_items(raw):
             continue
         if (isinstance(it, dict) and it.keys() == _EMAIL_FIELDS and isinstance(it["email"], str)
                 and it["purpose"] == "email_marketing" and 0 < len(it["email"]) <= 320):
-            out.append(it)  # issue 5
+            out.append(it)
             continue
         try:
             out.append(_item_schema.load(it))

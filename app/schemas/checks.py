@@ -10,7 +10,7 @@ class ConsentCheckIn(StrictSchema):
 
     visitor_id = fields.String(validate=VISITOR_ID, metadata={"description": "Required unless `email` is given"})
     purpose = fields.String(required=True, validate=validate.Length(1, 64))
-    # issue 5: {"email", "purpose": "email_marketing"} asks about an address instead of a visitor
+    # {"email", "purpose": "email_marketing"} asks about an address instead of a visitor
     email = fields.String(validate=validate.Length(1, 320), metadata={
         "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
     ip = fields.IP(load_default=None, allow_none=True, metadata={

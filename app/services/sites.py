@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.hashing import canonical_json, sha256_hex
 from app.models import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, utcnow
@@ -25,7 +26,7 @@ from app.services.texts import BANNER_TEXTS, DEFAULT_PURPOSES, RTL_LANGUAGES
 API_KEY_PREFIX = "opsiq_sk_"
 
 
-class SiteError(ValueError):
+class SiteError(Invalid):
     """A site configuration or key operation that cannot be done; the message says why."""
 
 
@@ -78,7 +79,7 @@ def get_site(site_key):
 def require_site(site_key):
     site = get_site(site_key)
     if site is None:
-        raise SiteError(f"no site with key {site_key!r}")
+        raise NotFound(f"no site with key {site_key!r}")
     return site
 
 

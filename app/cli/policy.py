@@ -1,0 +1,27 @@
+"""`flask policy`: publish policy versions."""
+import datetime as dt
+
+import click
+
+from app.cli.common import CommandGroup, fail, site_or_fail
+from app.services import sites as site_service
+
+policy_cli = CommandGroup("policy", help="Publish policy versions.")
+
+
+@policy_cli.command("publish")
+@click.argument("site_key")
+@click.option("--version", "version", required=True)
+@click.option("--url", required=True)
+@click.option("--effective-at", default=None, help="ISO 8601 time; default now.")
+def publish_policy_command(site_key, version, url, effective_at):
+    """Publish a policy version; decisions under older versions become stale once it is effective."""
+    site = site_or_fail(site_key)
+    when = None
+    if effective_at:
+        try:
+            when = dt.datetime.fromisoformat(effective_at)
+        except ValueError:
+            fail(f"--effective-at is not an ISO 8601 time: {effective_at}")
+    pv = site_service.publish_policy(site, version, url, when)
+    click.echo(f"published {pv.version} effective {pv.effective_at.isoformat()} content {pv.content_hash[:12]}")
