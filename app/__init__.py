@@ -25,9 +25,9 @@ def create_app(config=None):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "opsiq.sqlite")
     check_production(app.config)
 
-    from app import hotpath
+    from app.api import front_door
 
-    hotpath.install(app)  # the two busiest routes' ordinary case, ahead of Flask (app/hotpath.py)
+    front_door.install(app)  # the two busiest routes straight to their handlers, ahead of Flask
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

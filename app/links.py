@@ -6,8 +6,9 @@ one-click unsubscribe that mail providers send with `List-Unsubscribe=One-Click`
 from flask import Blueprint, current_app, request
 from markupsafe import escape
 
+from app.api.errors import status_for
+from app.errors import DomainError, NotFound
 from app.services import email_consent
-from app.services.email_consent import EmailConsentError
 from app.services.sites import site_snapshot
 
 bp = Blueprint("links", __name__)
@@ -26,16 +27,16 @@ def page(title, body, status=200):
     return PAGE.format(title=escape(title), body=body), status, HEADERS
 
 
-@bp.errorhandler(EmailConsentError)
+@bp.errorhandler(DomainError)
 def link_not_valid(e):
     """Any bad, expired, replaced or withdrawn link: a page that says why, with its status."""
-    return page("Link not valid", f"<p>{escape(str(e))}</p>", e.status)
+    return page("Link not valid", f"<p>{escape(e.message)}</p>", status_for(e))
 
 
 def _site(token, timed=False):
     snap = site_snapshot(email_consent.site_key_of(token, timed) or "", current_app.config["SITE_CACHE_SECONDS"])
     if snap is None:
-        raise EmailConsentError("This link is not valid.", 404)
+        raise NotFound("This link is not valid.")
     return snap
 
 

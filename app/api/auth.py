@@ -7,6 +7,7 @@ from flask_smorest import abort
 from app.services.sites import site_key_for_api_key, site_snapshot
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "A site's secret API key (opsiq_sk_...)"}
+SECURITY = [{"ApiKey": []}]
 
 
 def register_security(api):
@@ -14,29 +15,34 @@ def register_security(api):
     api.spec.components.security_scheme("ApiKey", BEARER_SCHEME)
 
 
-def api_key_required(view):
-    """Resolve the bearer key to its site or answer 401. `g.site_snapshot` (and `g.site`, the same
-    object, with `id`, `site_key`, `name`) is the site's cached snapshot: no query per request.
+def site_for_authorization(header, max_age):
+    """The cached snapshot of the site whose API key an `Authorization` header carries, or a 401.
 
     Keys are compared in constant time against stored hashes; a revoked key is unknown (other
     processes see a revocation within SITE_CACHE_SECONDS, as they see any site change).
     """
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        abort(401, message="Send the site's API key as `Authorization: Bearer <api_key>`.",
+              headers={"WWW-Authenticate": 'Bearer realm="opsiq"'})
+    site_key = site_key_for_api_key(token, max_age)
+    snap = site_snapshot(site_key, max_age) if site_key is not None else None
+    if snap is None:
+        abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return snap
+
+
+def api_key_required(view):
+    """Resolve the bearer key to its site or answer 401, before the body is read. `g.site_snapshot`
+    (and `g.site`, the same object, with `id`, `site_key`, `name`) is the site's cached snapshot."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            abort(401, message="Send the site's API key as `Authorization: Bearer <api_key>`.",
-                  headers={"WWW-Authenticate": 'Bearer realm="opsiq"'})
-        max_age = current_app.config["SITE_CACHE_SECONDS"]
-        site_key = site_key_for_api_key(token.strip(), max_age)
-        snap = site_snapshot(site_key, max_age) if site_key is not None else None
-        if snap is None:
-            abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        snap = site_for_authorization(request.headers.get("Authorization"), current_app.config["SITE_CACHE_SECONDS"])
         g.site = g.site_snapshot = snap
         return view(*args, **kwargs)
 
     wrapper._apidoc = getattr(view, "_apidoc", {})
-    wrapper._apidoc.setdefault("manual_doc", {}).setdefault("security", [{"ApiKey": []}])
+    wrapper._apidoc.setdefault("manual_doc", {}).setdefault("security", SECURITY)
     return wrapper

@@ -1,84 +1,102 @@
-"""Browser-facing API: a site's resolved configuration and recording decisions."""
-import json
+"""Browser-facing API: a site's resolved configuration and recording decisions.
 
-from flask import Response, current_app, request, url_for
+`record_decision` is the one handler of `POST /api/v1/consents`: the Flask view below and the
+front door (`app/api/front_door.py`) both call it with plain values, so the origin check, CORS,
+validation and the answer's shape exist once.
+"""
+from flask import current_app, request, url_for
 from flask_smorest import abort
 
-from app.api.parsing import ApiBlueprint
+from app.api.parsing import ApiBlueprint, load_body, read_body
+from app.api.replies import Reply, to_response
+from app.errors import NotFound
 from app.extensions import geo
-from app.schemas.consent import ConsentIn, ConsentOut
+from app.schemas.consent import ConsentIn, ConsentOut, fast_consent_input
 from app.schemas.sites import SiteConfigOut
-from app.services.consent import ConsentError, record_consent, response_body
+from app.services.consent import record_consent
 from app.services.geo import truncate_ip
 from app.services.sites import resolve_config, site_snapshot
 
 blp = ApiBlueprint("browser", __name__, url_prefix="/api/v1", description="Called by the widget in visitors' browsers")
 
+_consent_in = ConsentIn()  # one instance: building a schema per request costs more than loading with it
 
-def gpc_header():
+
+def gpc_from(header):
     """Only the exact value `1` of Sec-GPC counts (W3C Global Privacy Control)."""
-    return request.headers.get("Sec-GPC", "").strip() == "1"
+    return (header or "").strip() == "1"
 
 
-def load_site(site_key):
-    snap = site_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
+def require_snapshot(site_key, max_age):
+    """The site's cached snapshot, or a 404 naming the key."""
+    snap = site_snapshot(site_key, max_age)
     if snap is None:
-        abort(404, message=f"No site with key {site_key!r}.")
+        raise NotFound(f"No site with key {site_key!r}.")
     return snap
 
 
-def check_origin(snap):
+def check_origin(snap, origin):
     """A browser call from an origin the site did not list is refused; server calls send none."""
-    origin = request.headers.get("Origin")
     if origin and origin != "null" and origin.lower() not in snap.origins:
         abort(403, message=f"Origin {origin} is not allowed for this site.")
-    return origin
 
 
-def allow_cors(response, origin):
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-    return response
+def cors_headers(origin, vary="Origin"):
+    """The headers that let the calling page read an answer (none for a call without an Origin)."""
+    return {"Access-Control-Allow-Origin": origin, "Vary": vary} if origin else {}
+
+
+def consent_answer(result):
+    """The body of a recorded decision: ConsentOut's shape (tests hold the two equal), built directly."""
+    rec = result.record
+    return {
+        "record_id": rec["record_id"], "receipt": result.receipt, "event": rec["event"], "regime": rec["regime"],
+        "country": rec["country"], "region": rec["region"], "decisions": rec["decisions"],
+        "decided_at": rec["created_at"].isoformat(), "expires_at": rec["expires_at"].isoformat(),
+    }
+
+
+def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
+    """Record one decision from its raw body and the request's Origin, address, User-Agent and Sec-GPC."""
+    body = read_body(raw)
+    data = fast_consent_input(body) or load_body(_consent_in, body)
+    config = current_app.config
+    snap = require_snapshot(data["site_key"], config["SITE_CACHE_SECONDS"])
+    check_origin(snap, origin)
+    result = record_consent(snap, data, ip, user_agent, gpc_from(sec_gpc),
+                            seal_interval=config["LEDGER_SEAL_INTERVAL"], seal_lag=config["LEDGER_SEAL_LAG"])
+    return Reply(201 if result.created else 200, consent_answer(result), cors_headers(origin))
 
 
 def resolved_config(snap):
     """The site configuration for the current request's visitor (shared with the embed)."""
     loc = geo.locate(truncate_ip(request.remote_addr))
     endpoint = url_for("browser.create_consent", _external=True)
-    return resolve_config(snap, loc, request.headers.get("Accept-Language"), gpc_header(), endpoint)
+    return resolve_config(snap, loc, request.headers.get("Accept-Language"), gpc_from(request.headers.get("Sec-GPC")),
+                          endpoint)
 
 
 @blp.get("/sites/<site_key>/config")
 @blp.response(200, SiteConfigOut)
 def get_site_config(site_key):
     """The site's configuration resolved for the caller: regime, language, texts, purposes."""
-    snap = load_site(site_key)
-    origin = check_origin(snap)
+    snap = require_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
+    origin = request.headers.get("Origin")
+    check_origin(snap, origin)
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Language, Sec-GPC, Origin"}
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
+    headers.update(cors_headers(origin, vary=headers["Vary"]))
     return resolved_config(snap), 200, headers
 
 
 @blp.post("/consents")
-@blp.arguments(ConsentIn())  # an instance: webargs would build (and deep-copy) a class per request
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ConsentIn}}})
 @blp.response(201, ConsentOut)
 @blp.alt_response(200, schema=ConsentOut, description="The same client_record_id again: the first record")
-def create_consent(data):
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")  # as @blp.arguments documents it
+def create_consent():
     """Record a visitor's decision. JSON or text/plain; a repeated client_record_id writes nothing."""
-    snap = load_site(data["site_key"])
-    origin = check_origin(snap)
-    cfg = current_app.config
-    try:
-        result = record_consent(snap, data, request.remote_addr, request.user_agent.string, gpc_header(),
-                                seal_interval=cfg["LEDGER_SEAL_INTERVAL"], seal_lag=cfg["LEDGER_SEAL_LAG"])
-    except ConsentError as e:
-        abort(422, errors=e.errors)
-    body = response_body(result)
-    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
-    return Response(json.dumps(body, separators=(",", ":")), 201 if result.created else 200, headers,
-                    mimetype="application/json")
+    return to_response(record_decision(request.get_data(), request.headers.get("Origin"), request.remote_addr,
+                                       request.user_agent.string, request.headers.get("Sec-GPC")))
 
 
 @blp.after_app_request
@@ -86,7 +104,7 @@ def preflight_headers(response):
     """Answer CORS preflights for callers that send application/json instead of text/plain."""
     if request.method == "OPTIONS" and request.path.startswith("/api/v1/") and request.headers.get("Origin"):
         response.headers.update({
-            "Access-Control-Allow-Origin": request.headers["Origin"], "Vary": "Origin",
+            **cors_headers(request.headers["Origin"]),
             "Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "Content-Type",
             "Access-Control-Max-Age": "86400",
         })

@@ -1,18 +1,27 @@
 """Server API for the systems that act on visitors: consent checks, visitor state, the ledger
 export and receipt verification. Every view needs the site's API key (`Authorization: Bearer`);
-a key only ever sees its own site, and another site's data is simply not found."""
+a key only ever sees its own site, and another site's data is simply not found.
+
+`check_decision` is the one handler of `POST /api/v1/consent-checks`, called by its Flask view
+and by the front door (`app/api/front_door.py`) alike.
+"""
+import base64
+import binascii
 import json
 import time
+from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
 from flask_smorest import abort
 from marshmallow import ValidationError
 
-from app.api.auth import api_key_required
-from app.api.parsing import ApiBlueprint
+from app.api.auth import SECURITY, api_key_required, site_for_authorization
+from app.api.parsing import ApiBlueprint, load_body, read_body
+from app.api.replies import Reply, to_response
+from app.errors import NotFound
 from app.extensions import db
 from app.schemas.checks import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, ReceiptVerifyIn,
-                                ReceiptVerifyOut, VisitorConsentOut)
+                                ReceiptVerifyOut, VisitorConsentOut, fast_check_input)
 from app.schemas.ledger import LedgerExportArgs, LedgerExportOut
 from app.services import checks, email_consent, export
 
@@ -21,7 +30,7 @@ blp = ApiBlueprint("collectors", __name__, url_prefix="/api/v1",
 
 # A batch of 10,000 items is about 1 MB of JSON; everything else keeps the app's 16 KiB limit.
 BATCH_MAX_BYTES = 4 * 1024 * 1024
-SECURITY = [{"ApiKey": []}]
+_check_in = ConsentCheckIn()
 
 
 @blp.before_request
@@ -37,9 +46,16 @@ def now():
     return clock() if clock else None  # None: the services read the real clock
 
 
-def json_response(body, status=200, headers=None):
-    """A compact JSON response built without a response schema (hot paths)."""
-    return Response(json.dumps(body, separators=(",", ":")), status, headers, mimetype="application/json")
+def check_decision(raw, authorization) -> Reply:
+    """Answer one check from its raw body and the request's Authorization header."""
+    snap = site_for_authorization(authorization, current_app.config["SITE_CACHE_SECONDS"])  # before the body
+    body = read_body(raw)
+    data = fast_check_input(body) or load_body(_check_in, body)
+    if "email" in data:
+        return Reply(200, email_consent.jsonable(email_consent.check_email(snap, data["email"])))
+    answer = checks.check_consent(snap, data["visitor_id"], data["purpose"], now(), ip=data["ip"],
+                                  country=data["country"], region=data["region"], gpc=data["gpc"])
+    return Reply(200, answer.as_dict())
 
 
 @blp.get("/visitors/<visitor_id>/consent")
@@ -51,26 +67,18 @@ def get_visitor_consent(visitor_id):
     """A visitor's current state per purpose, each with the record that decided it."""
     state = checks.visitor_state(g.site_snapshot, visitor_id, now())
     if state is None:
-        abort(404, message="This site has no record of that visitor.")
+        raise NotFound("This site has no record of that visitor.")
     return state
 
 
 @blp.post("/consent-checks")
-@api_key_required  # before parsing: no key, 401, whatever the body
-@blp.doc(security=SECURITY)
-@blp.arguments(ConsentCheckIn())
+@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"application/json": {"schema": ConsentCheckIn}}})
 @blp.response(200, ConsentCheckOut)
-def check_consent(data):
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")  # as @blp.arguments documents it
+def check_consent():
     """Whether one purpose is allowed for one visitor now, why, and which record decided it.
     With `email` and purpose `email_marketing`: whether that address may be emailed."""
-    if "email" in data:
-        return json_response(email_consent.jsonable(email_consent.check_email(g.site_snapshot, data["email"])))
-    try:
-        answer = checks.check_consent(g.site_snapshot, data["visitor_id"], data["purpose"], now(), ip=data["ip"],
-                                      country=data["country"], region=data["region"], gpc=data["gpc"])
-    except checks.UnknownPurpose as e:
-        abort(422, errors={"purpose": [f"not a purpose of this site: {e}"]})
-    return json_response(answer.as_dict())
+    return to_response(check_decision(request.get_data(), request.headers.get("Authorization")))
 
 
 @blp.post("/consent-checks/batch")
@@ -83,29 +91,22 @@ def check_consent_batch():
     `unknown_purpose` for its item only."""
     started = time.perf_counter()
     items = _batch_items(request.get_data(cache=False))
+    snap = g.site_snapshot
     if any("email" in it for it in items):  # email_marketing items are answered by the email consent service
-        results = email_consent.check_mixed(
-            g.site_snapshot, items, lambda rest: [a.as_dict() for a in checks.check_batch(g.site_snapshot, rest, now())])
+        results = email_consent.check_mixed(snap, items,
+                                            lambda rest: [a.as_dict() for a in checks.check_batch(snap, rest, now())])
     else:
-        results = [a.as_dict() for a in checks.check_batch(g.site_snapshot, items, now())]
+        results = [a.as_dict() for a in checks.check_batch(snap, items, now())]
     body = json.dumps({"results": results}, separators=(",", ":"))
     # the server's own time for the batch (parse, query, rules, encoding), for callers and bench/
     took = (time.perf_counter() - started) * 1000
     return Response(body, 200, {"Server-Timing": f"app;dur={took:.1f}"}, mimetype="application/json")
 
 
-_item_schema = ConsentCheckIn()
-_ITEM_FIELDS = frozenset(("visitor_id", "purpose"))
-_EMAIL_FIELDS = frozenset(("email", "purpose"))
-
-
 def _batch_items(raw):
-    """The validated items of a batch body. The plain {visitor_id, purpose} shape is checked
-    inline (10,000 marshmallow loads cost ~100 ms); anything else goes through the schema."""
-    try:
-        body = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
-        abort(400, message="The body is not valid JSON.")
+    """The validated items of a batch body: the ordinary shapes by the fast validator (10,000
+    marshmallow loads cost ~100 ms), anything else through the schema, with every fault named."""
+    body = read_body(raw)
     if not isinstance(body, dict):
         abort(400, message="The body must be a JSON object.")
     unknown = set(body) - {"items"}
@@ -119,23 +120,36 @@ def _batch_items(raw):
                            "Split it into several calls.")
     errors = {}
     out = []
-    match = checks.VISITOR_ID_RE.match
     for i, it in enumerate(items):
-        if (isinstance(it, dict) and it.keys() == _ITEM_FIELDS and isinstance(it["visitor_id"], str)
-                and isinstance(it["purpose"], str) and match(it["visitor_id"]) and 0 < len(it["purpose"]) <= 64):
-            out.append(it)
-            continue
-        if (isinstance(it, dict) and it.keys() == _EMAIL_FIELDS and isinstance(it["email"], str)
-                and it["purpose"] == "email_marketing" and 0 < len(it["email"]) <= 320):
-            out.append(it)
-            continue
-        try:
-            out.append(_item_schema.load(it))
-        except ValidationError as e:
-            errors[str(i)] = e.normalized_messages()
+        data = fast_check_input(it)
+        if data is None:
+            try:
+                data = _check_in.load(it)
+            except ValidationError as e:
+                errors[str(i)] = e.normalized_messages()
+                continue
+        out.append(data)
     if errors:
         abort(422, errors={"items": errors})
     return out
+
+
+# --- the ledger export -----------------------------------------------------------------------
+
+def encode_cursor(row_id):
+    """The opaque cursor of the page after a row id."""
+    return base64.urlsafe_b64encode(f"r1:{row_id}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor):
+    """The row id a cursor stands for; a 400 if it is not one this API issued."""
+    try:
+        tag, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        if tag != "r1":
+            raise ValueError
+        return int(value)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        abort(400, message="not a cursor this API issued", errors={"cursor": ["not a cursor this API issued"]})
 
 
 @blp.get("/consents")
@@ -147,18 +161,16 @@ def export_consents(args):
     """The site's ledger for export and audits: filtered by time and visitor, paged by cursor, streamed."""
     fmt = args["format"] or _format_from_accept()
     site = g.site_snapshot
-    try:
-        after, last, next_cursor = export.plan_page(site.id, args["cursor"], args["from_"], args["to"],
-                                                    args["visitor_id"], args["limit"])
-    except export.ExportError as e:
-        abort(400, message=str(e), errors={e.field: [str(e)]})
+    after = decode_cursor(args["cursor"]) if args["cursor"] else 0
+    last, more = export.plan_page(site.id, after, args["from_"], args["to"], args["visitor_id"], args["limit"])
+    next_cursor = encode_cursor(last) if more else None
     rows = export.iter_records(db.engine, site.id, after, last, args["from_"], args["to"], args["visitor_id"])
     headers = {"Cache-Control": "no-store"}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
         nxt = request.args.copy()
         nxt["cursor"] = next_cursor
-        headers["Link"] = f'<{request.base_url}?{_query(nxt)}>; rel="next"'
+        headers["Link"] = f'<{request.base_url}?{urlencode(list(nxt.items(multi=True)))}>; rel="next"'
     if fmt == "csv":
         body, mimetype = export.render_csv(rows), "text/csv"
         headers["Content-Disposition"] = 'attachment; filename="consents.csv"'
@@ -171,12 +183,6 @@ def export_consents(args):
 def _format_from_accept():
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"], default="application/json")
     return "csv" if best == "text/csv" else "json"
-
-
-def _query(args):
-    from urllib.parse import urlencode
-
-    return urlencode(list(args.items(multi=True)))
 
 
 @blp.post("/receipts/verify")

@@ -1,13 +1,11 @@
 """Email marketing consent: signups, withdrawals, and checks before sending."""
 from flask import g, request, url_for
-from flask_smorest import abort
 
-from app.api.auth import api_key_required
+from app.api.auth import SECURITY, api_key_required
 from app.api.parsing import ApiBlueprint
 from app.schemas.email import (EmailCheckBatchIn, EmailCheckBatchOut, EmailCheckIn, EmailCheckOut, EmailConsentIn,
                                    EmailConsentOut, EmailWithdrawIn, EmailWithdrawOut)
 from app.services import email_consent
-from app.services.email_consent import EmailConsentError
 
 blp = ApiBlueprint("email_consents", __name__, url_prefix="/api/v1",
                    description="Email marketing consent (never implied by a cookie-banner grant)")
@@ -20,22 +18,15 @@ def allow_large_batches():
         request.max_content_length = 1024 * 1024
 
 
-def _fail(e):
-    abort(e.status, message=str(e), errors=e.errors)
-
-
 @blp.post("/email-consents")
-@blp.doc(security=[{"ApiKey": []}])
+@blp.doc(security=SECURITY)
 @api_key_required
 @blp.arguments(EmailConsentIn)
 @blp.response(201, EmailConsentOut)
 def create_email_consent(data):
     """Record a signup; with double opt-in, mail the `confirm_url` — the consent counts after the click."""
-    try:
-        out = email_consent.submit(g.site_snapshot, data["email"], data["source"], data["wording"], data["language"],
-                                   data["double_opt_in"], data["ip"], data["user_agent"])
-    except EmailConsentError as e:
-        _fail(e)
+    out = email_consent.submit(g.site_snapshot, data["email"], data["source"], data["wording"], data["language"],
+                               data["double_opt_in"], data["ip"], data["user_agent"])
     unsubscribe = url_for("links.unsubscribe_page", token=out["unsubscribe_token"], _external=True)
     return {
         **out,
@@ -48,22 +39,19 @@ def create_email_consent(data):
 
 
 @blp.post("/email-consents/withdraw")
-@blp.doc(security=[{"ApiKey": []}])
+@blp.doc(security=SECURITY)
 @api_key_required
 @blp.arguments(EmailWithdrawIn)
 @blp.response(200, EmailWithdrawOut)
 def withdraw_email_consent(data):
     """Withdraw at once; the address stays suppressed (by keyed hash) even after erasure."""
-    try:
-        rid = email_consent.withdraw_address(g.site_snapshot, data["email"], data["source"],
-                                             request.remote_addr, request.user_agent.string)
-    except EmailConsentError as e:
-        _fail(e)
+    rid = email_consent.withdraw_address(g.site_snapshot, data["email"], data["source"],
+                                         request.remote_addr, request.user_agent.string)
     return {"record_id": rid, "allowed": False}
 
 
 @blp.post("/email-consents/check")
-@blp.doc(security=[{"ApiKey": []}])
+@blp.doc(security=SECURITY)
 @api_key_required
 @blp.arguments(EmailCheckIn)
 @blp.response(200, EmailCheckOut)
@@ -73,7 +61,7 @@ def check_email_consent(data):
 
 
 @blp.post("/email-consents/check/batch")
-@blp.doc(security=[{"ApiKey": []}])
+@blp.doc(security=SECURITY)
 @api_key_required
 @blp.arguments(EmailCheckBatchIn)
 @blp.response(200, EmailCheckBatchOut)

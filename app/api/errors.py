@@ -1,7 +1,25 @@
-"""One JSON error shape for every error: {"code", "status", "message", "errors"}."""
+"""One JSON error shape for every error: {"code", "status", "message", "errors"}.
+
+Domain errors (`app/errors.py`) get their HTTP status here, once; HTTP errors raised by the API
+layer itself (`flask_smorest.abort`: a body that is not JSON, a missing API key) keep theirs.
+`render_error` is the one renderer: Flask's error handlers and the front door both call it.
+"""
 from flask import current_app
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from app.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooLarge, Unauthorized
+
+STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Conflict: 409, TooLarge: 413}
+
+
+def status_for(error):
+    """The HTTP status of a domain error (its nearest mapped class)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
 
 
 def error_payload(code, status, message, errors=None):
@@ -12,15 +30,19 @@ def error_payload(code, status, message, errors=None):
     return body
 
 
-class JsonApi(Api):
-    """flask-smorest Api whose handler always fills `message` and flattens body field errors."""
+def fields_message(errors):
+    """The message of a 422 that names fields: which ones are at fault."""
+    return "Some fields are invalid: " + ", ".join(sorted(map(str, errors)))
 
-    def _register_error_handlers(self):
-        self._app.register_error_handler(HTTPException, self.handle_http_exception)
-        self._app.register_error_handler(Exception, self.handle_unexpected)
 
-    def handle_http_exception(self, error):
-        headers = {}
+def render_error(error):
+    """(payload, status, headers) for any exception: a domain error, an HTTP error, or a bug (500, logged)."""
+    if isinstance(error, DomainError):
+        code = status_for(error)
+        message = error.message or (fields_message(error.errors) if code == 422 and error.errors else
+                                    HTTP_STATUS_CODES.get(code, ""))
+        return error_payload(code, HTTP_STATUS_CODES[code], message, error.errors), code, {}
+    if isinstance(error, HTTPException):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         # webargs nests field errors under the location; a body's fields are named directly
@@ -28,18 +50,20 @@ class JsonApi(Api):
             errors = errors["json"]
         message = data.get("message")
         if not message:
-            if error.code == 422 and errors:
-                message = "Some fields are invalid: " + ", ".join(sorted(map(str, errors)))
-            else:
-                message = error.description or error.name
-        headers.update(data.get("headers") or {})
+            message = fields_message(errors) if error.code == 422 and errors else error.description or error.name
+        headers = dict(data.get("headers") or {})
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
         return error_payload(error.code, error.name, message, errors), error.code, headers
+    current_app.logger.error("unhandled error", exc_info=error)
+    return error_payload(500, InternalServerError.name, "Internal error; it has been logged."), 500, {}
 
-    def handle_unexpected(self, error):
-        if isinstance(error, HTTPException):
-            return self.handle_http_exception(error)
-        current_app.logger.exception("unhandled error")
-        err = InternalServerError()
-        return error_payload(500, err.name, "Internal error; it has been logged."), 500
+
+class JsonApi(Api):
+    """flask-smorest Api whose every error, domain errors included, is rendered by `render_error`."""
+
+    def _register_error_handlers(self):
+        self._app.register_error_handler(Exception, self.handle_error)
+
+    def handle_error(self, error):
+        return render_error(error)

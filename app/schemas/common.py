@@ -12,6 +12,14 @@ def StrictBool(**kwargs):
 
 VISITOR_ID = validate.Regexp(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
 
+# Field limits, stated once for the schemas and the fast validators that are tested against them.
+SITE_KEY_MAX = 32
+SLUG_MAX = 64  # a purpose slug
+EMAIL_MAX = 320
+PAGE_URL_MAX = 2048
+POLICY_VERSION_MAX = 64
+LANGUAGE_LENGTH = (2, 16)
+
 
 class StrictSchema(ma.Schema):
     class Meta:

@@ -2,13 +2,14 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, StrictBool, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, StrictBool, StrictSchema
+from app.services.email_consent import PURPOSE as EMAIL_PURPOSE
 
 
 class EmailConsentIn(StrictSchema):
     """A signup from the customer's form."""
 
-    email = EMAIL(required=True, validate=validate.Length(max=320))
+    email = EMAIL(required=True, validate=validate.Length(max=EMAIL_MAX))
     source = fields.String(required=True, validate=validate.Length(1, 2048),
                            metadata={"description": "The form or URL where the address was given"})
     wording = fields.String(required=True, validate=validate.Length(1, 5000),
@@ -36,7 +37,7 @@ class EmailConsentOut(ma.Schema):
 
 
 class EmailWithdrawIn(StrictSchema):
-    email = EMAIL(required=True, validate=validate.Length(max=320))
+    email = EMAIL(required=True, validate=validate.Length(max=EMAIL_MAX))
     source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2048))
 
 
@@ -46,8 +47,8 @@ class EmailWithdrawOut(ma.Schema):
 
 
 class EmailCheckIn(StrictSchema):
-    email = fields.String(required=True, validate=validate.Length(1, 320))
-    purpose = fields.String(load_default="email_marketing", validate=validate.OneOf(["email_marketing"]))
+    email = fields.String(required=True, validate=validate.Length(1, EMAIL_MAX))
+    purpose = fields.String(load_default=EMAIL_PURPOSE, validate=validate.OneOf([EMAIL_PURPOSE]))
 
 
 class EmailCheckOut(ma.Schema):
@@ -67,9 +68,9 @@ class EmailCheckOut(ma.Schema):
 
 
 class EmailCheckBatchIn(StrictSchema):
-    emails = fields.List(fields.String(validate=validate.Length(1, 320)), required=True,
+    emails = fields.List(fields.String(validate=validate.Length(1, EMAIL_MAX)), required=True,
                          validate=validate.Length(1, 10_000))
-    purpose = fields.String(load_default="email_marketing", validate=validate.OneOf(["email_marketing"]))
+    purpose = fields.String(load_default=EMAIL_PURPOSE, validate=validate.OneOf([EMAIL_PURPOSE]))
 
 
 class EmailCheckBatchOut(ma.Schema):

@@ -2,14 +2,14 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, VISITOR_ID, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, StrictSchema
 
 
 class IdentityIn(StrictSchema):
     """Server-to-server: this visitor is this person (email and/or external_id)."""
 
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
-    email = EMAIL(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    email = EMAIL(load_default=None, allow_none=True, validate=validate.Length(max=EMAIL_MAX))
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 200))
 
     @ma.validates_schema
@@ -21,7 +21,7 @@ class IdentityIn(StrictSchema):
 class BrowserIdentityIn(StrictSchema):
     """From the widget's `identify(token)`: the token was minted by the site's own server."""
 
-    site_key = fields.String(required=True, validate=validate.Length(1, 32))
+    site_key = fields.String(required=True, validate=validate.Length(1, SITE_KEY_MAX))
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
     token = fields.String(required=True, validate=validate.Length(1, 4096))
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from opsiq_client import receipts as offline
 
+from app.errors import Invalid
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb
@@ -42,8 +43,11 @@ BASIS_NECESSARY, BASIS_RECORD, BASIS_DEFAULT, BASIS_GPC = "necessary", "record",
 DECIDING_COLUMNS = ("id", "record_id", "decisions", "created_at", "expires_at", "regime", "policy_version", "gpc")
 
 
-class UnknownPurpose(ValueError):
+class UnknownPurpose(Invalid):
     """A purpose the site does not have."""
+
+    def __init__(self, slug):
+        super().__init__(errors={"purpose": [f"not a purpose of this site: {slug}"]})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.errors import Invalid
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb, ledger, webhooks
@@ -23,12 +24,11 @@ METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 
 
-class ConsentError(ValueError):
+class ConsentError(Invalid):
     """Input the schema could not catch (it depends on the site): `errors` names the fields."""
 
     def __init__(self, errors):
-        super().__init__("invalid consent")
-        self.errors = errors
+        super().__init__(errors=errors)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
+from app.errors import Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
 from app.services import webhooks
@@ -26,15 +27,6 @@ PURPOSE = "email_marketing"
 CONFIRM_SALT = "opsiq.email-confirm.v1"
 UNSUBSCRIBE_SALT = "opsiq.unsubscribe.v1"
 BATCH_LIMIT = 10_000
-
-
-class EmailConsentError(ValueError):
-    """A request that cannot be done; `status` maps to HTTP."""
-
-    def __init__(self, message, status=422, errors=None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
 
 
 def valid_address(address):
@@ -72,16 +64,16 @@ def read_confirm_token(site_id, token, max_age):
     try:
         return URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise EmailConsentError("This confirmation link has expired.", 410) from None
+        raise Gone("This confirmation link has expired.") from None
     except BadSignature:
-        raise EmailConsentError("This confirmation link is not valid.", 404) from None
+        raise NotFound("This confirmation link is not valid.") from None
 
 
 def read_unsubscribe_token(site_id, token):
     try:
         return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
     except BadSignature:
-        raise EmailConsentError("This unsubscribe link is not valid.", 404) from None
+        raise NotFound("This unsubscribe link is not valid.") from None
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -109,7 +101,7 @@ def submit(snap, address, source=None, wording=None, language=None, double_opt_i
     Returns {"record_id", "status", "basis", "double_opt_in", "confirm_token" or None, "unsubscribe_token"}.
     """
     if not valid_address(address):
-        raise EmailConsentError("Not an email address.", errors={"email": ["not an email address"]})
+        raise Invalid("Not an email address.", errors={"email": ["not an email address"]})
     ring = keyring(snap.id)
     now = now or utcnow()
     doi = ring.double_opt_in if double_opt_in is None else bool(double_opt_in)
@@ -167,19 +159,19 @@ def confirm(site_id, token, max_age, ip=None, user_agent=None, now=None):
         EmailConsentRecord.record_id == claims["r"], EmailConsentRecord.site_id == site_id,
         EmailConsentRecord.event == "submitted")).scalar_one_or_none()
     if sub is None:
-        raise EmailConsentError("This confirmation link is not valid.", 404)
+        raise NotFound("This confirmation link is not valid.")
     state = _state(site_id, sub.email_hash, lock=True)
     if state is None:
-        raise EmailConsentError("This address has been erased.", 410)
+        raise Gone("This address has been erased.")
     if state.submission_record_id != sub.record_id:
         # a later signup or a withdrawal replaced this one: an old link may not revive consent
         if state.status == "confirmed":
             return state, False
-        raise EmailConsentError("This confirmation link has been replaced or withdrawn.", 410)
+        raise Gone("This confirmation link has been replaced or withdrawn.")
     if state.status == "confirmed":
         return state, False
     if state.withdrawn_at is not None and state.withdrawn_at >= sub.created_at:
-        raise EmailConsentError("This address was unsubscribed after this link was sent.", 410)
+        raise Gone("This address was unsubscribed after this link was sent.")
     rec = _record(site_id, sub.email_hash, "confirmed", "link", now, ip, user_agent, double_opt_in=True,
                   submission_record_id=sub.record_id, language=sub.language)
     state.status, state.basis = "confirmed", "double_opt_in"
@@ -221,7 +213,7 @@ def withdraw(site_id, email_hash, method, source=None, ip=None, user_agent=None,
 
 def withdraw_address(snap, address, source=None, ip=None, user_agent=None):
     if not valid_address(address):
-        raise EmailConsentError("Not an email address.", errors={"email": ["not an email address"]})
+        raise Invalid("Not an email address.", errors={"email": ["not an email address"]})
     h = keyring(snap.id).email_hash(address)
     return withdraw(snap.id, h, "api", source, ip, user_agent, address=address)
 
@@ -286,8 +278,8 @@ def check_emails(snap, addresses, iso=False):
     decides is done on the datetimes first.
     """
     if len(addresses) > BATCH_LIMIT:
-        raise EmailConsentError(f"At most {BATCH_LIMIT} addresses per batch.",
-                                errors={"emails": [f"at most {BATCH_LIMIT}"]})
+        raise Invalid(f"At most {BATCH_LIMIT} addresses per batch.",
+                      errors={"emails": [f"at most {BATCH_LIMIT}"]})
     hashes = keyring(snap.id).email_hashes(addresses)
     unique = list(dict.fromkeys(hashes))
     rows = db.session.execute(sa.select(*_state_columns()).where(

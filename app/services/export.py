@@ -1,11 +1,9 @@
-"""The ledger export: a site's records, filtered, paged by an opaque cursor, and streamed.
+"""The ledger export: a site's records, filtered, paged by row id (the API wraps it in an opaque cursor), and streamed.
 
 Rows come from a server-side cursor in batches (`yield_per`), so a million-record export holds
 one batch in memory, never the ledger. A page's upper bound is found first with one index walk,
 so the next cursor can be sent in headers before the body starts.
 """
-import base64
-import binascii
 import csv
 import datetime as dt
 import io
@@ -30,30 +28,6 @@ KANTARA_VERSION = "KI-CR-v1.1.0"
 EXPLICIT_METHODS = ("accept_all", "reject_all", "custom", "api")
 
 
-class ExportError(ValueError):
-    """A filter or cursor that cannot be used; `field` names it."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-
-
-def encode_cursor(row_id):
-    return base64.urlsafe_b64encode(f"r1:{row_id}".encode()).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor):
-    """The row id a cursor stands for; ExportError if it is not one of ours."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, _, value = text.partition(":")
-        if tag != "r1":
-            raise ValueError
-        return int(value)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ExportError("cursor", "not a cursor this API issued") from None
-
-
 def _where(site_id, after, start, end, visitor_id):
     t = ConsentRecord.__table__
     cond = [t.c.site_id == site_id, t.c.id > after]
@@ -66,9 +40,8 @@ def _where(site_id, after, start, end, visitor_id):
     return cond
 
 
-def plan_page(site_id, cursor=None, start=None, end=None, visitor_id=None, limit=DEFAULT_LIMIT):
-    """(after id, last id of this page or None if empty, next cursor or None) for a page request."""
-    after = decode_cursor(cursor) if cursor else 0
+def plan_page(site_id, after=0, start=None, end=None, visitor_id=None, limit=DEFAULT_LIMIT):
+    """(last row id of the page after row `after`, or None if it is empty; whether another page follows)."""
     t = ConsentRecord.__table__
     cond = _where(site_id, after, start, end, visitor_id)
     last = db.session.execute(
@@ -76,10 +49,9 @@ def plan_page(site_id, cursor=None, start=None, end=None, visitor_id=None, limit
     ).scalar()
     if last is None:
         # a short page: it runs to the last matching row, and there is no next one
-        last = db.session.execute(sa.select(sa.func.max(t.c.id)).where(*cond)).scalar()
-        return after, last, None
+        return db.session.execute(sa.select(sa.func.max(t.c.id)).where(*cond)).scalar(), False
     more = db.session.execute(sa.select(t.c.id).where(*_where(site_id, last, start, end, visitor_id)).limit(1)).scalar()
-    return after, last, encode_cursor(last) if more is not None else None
+    return last, more is not None
 
 
 def iter_records(engine, site_id, after, last, start=None, end=None, visitor_id=None):

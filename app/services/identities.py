@@ -11,6 +11,7 @@ expires after IDENTITY_TOKEN_MAX_AGE seconds (10 minutes by default).
 """
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.models import ConsentRecord, Identity, IdentityLink, utcnow
 from app.services import webhooks
@@ -18,15 +19,6 @@ from app.services.keyring import keyring, normalise_email
 from app.services.purposes import is_sale_or_share
 
 IDENTITY_SALT = "opsiq.identity.v1"
-
-
-class IdentityError(ValueError):
-    """An identity request that cannot be done; `status` is the HTTP status it maps to."""
-
-    def __init__(self, message, status=422, errors=None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
 
 
 def identity_serializer(site_id):
@@ -40,16 +32,25 @@ def mint_token(site_id, email=None, external_id=None, visitor_id=None):
 
 
 def read_token(site_id, token, max_age):
-    """The claims of a valid token; IdentityError (401) if unsigned, forged or expired."""
+    """The claims of a valid token; Unauthorized if unsigned, forged or expired."""
     try:
         claims = identity_serializer(site_id).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise IdentityError("The identity token has expired; mint a new one on your server.", 401) from None
+        raise Unauthorized("The identity token has expired; mint a new one on your server.") from None
     except BadSignature:
-        raise IdentityError("The identity token is not signed with this site's identity secret.", 401) from None
+        raise Unauthorized("The identity token is not signed with this site's identity secret.") from None
     if not isinstance(claims, dict) or not (claims.get("email") or claims.get("external_id")):
-        raise IdentityError("The identity token names no email or external_id.", 401)
+        raise Unauthorized("The identity token names no email or external_id.")
     return claims
+
+
+def link_from_token(site_id, visitor_id, token, max_age):
+    """`opsiqConsent.identify(token)`: link a browser's visitor with a token the site's server signed.
+    A token minted for one visitor (its `visitor_id` claim) links no other."""
+    claims = read_token(site_id, token, max_age)
+    if claims.get("visitor_id") and claims["visitor_id"] != visitor_id:
+        raise Unauthorized("The identity token was minted for another visitor.")
+    return link_identity(site_id, visitor_id, claims.get("email"), claims.get("external_id"), "browser")
 
 
 def link_identity(site_id, visitor_id, email=None, external_id=None, method="server"):
@@ -62,7 +63,7 @@ def link_identity(site_id, visitor_id, email=None, external_id=None, method="ser
     email = normalise_email(email) or None
     external_id = (external_id or "").strip() or None
     if not email and not external_id:
-        raise IdentityError("Give an email or an external_id.", errors={"email": ["email or external_id required"]})
+        raise Invalid("Give an email or an external_id.", errors={"email": ["email or external_id required"]})
     email_hash = ring.lookup_hash("email", email) if email else None
     ext_hash = ring.lookup_hash("external_id", external_id) if external_id else None
     by_email = by_ext = None
@@ -73,7 +74,7 @@ def link_identity(site_id, visitor_id, email=None, external_id=None, method="ser
         by_ext = db.session.execute(db.select(Identity).where(
             Identity.site_id == site_id, Identity.external_id_hash == ext_hash)).scalar_one_or_none()
     if by_email and by_ext and by_email.id != by_ext.id:
-        raise IdentityError("That email and that external_id belong to two different people.", 409)
+        raise Conflict("That email and that external_id belong to two different people.")
     person = by_email or by_ext
     created = person is None
     if created:
@@ -109,6 +110,14 @@ def find_person(site_id, email=None, external_id=None, person_id=None):
     else:
         return None
     return db.session.execute(q).scalar_one_or_none()
+
+
+def require_person(site_id, email=None, external_id=None, person_id=None):
+    """find_person, or NotFound."""
+    person = find_person(site_id, email, external_id, person_id)
+    if person is None:
+        raise NotFound("No such person on this site.")
+    return person
 
 
 def person_consent(snap, person):

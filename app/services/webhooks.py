@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
+from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services.keyring import keyring
@@ -42,12 +43,8 @@ BACKOFF_CAP = 6 * 3600
 CLAIM_LEASE = dt.timedelta(minutes=2)  # a claimed delivery is due again if its worker dies
 
 
-class WebhookError(ValueError):
-    """A webhook request that cannot be done; `errors` names the fields."""
-
-    def __init__(self, message, errors=None):
-        super().__init__(message)
-        self.errors = errors
+class WebhookError(Invalid):
+    """A webhook endpoint that cannot be used; `errors` names the fields."""
 
 
 # --- endpoints ------------------------------------------------------------------------------
@@ -107,8 +104,12 @@ def list_endpoints(site_id):
 
 
 def get_endpoint(site_id, endpoint_id):
-    return db.session.execute(db.select(WebhookEndpoint).where(
+    """The site's endpoint with this id, or NotFound (another site's endpoints are not found either)."""
+    ep = db.session.execute(db.select(WebhookEndpoint).where(
         WebhookEndpoint.site_id == site_id, WebhookEndpoint.endpoint_id == endpoint_id)).scalar_one_or_none()
+    if ep is None:
+        raise NotFound(f"No webhook {endpoint_id!r} on this site.")
+    return ep
 
 
 def disable_endpoint(ep, reason="disabled by the site", now=None):
