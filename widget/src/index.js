@@ -1,5 +1,5 @@
 // OpsIQ Consent widget entry point. The server replaces __OPSIQ_CONFIG__ with the
-// site configuration resolved for this visitor (see widget/README.md).
+// site configuration resolved for this visitor (typedef in config.js, see widget/README.md).
 import { safe } from './dom.js'
 import { read, write, uuid } from './store.js'
 import { consentModeDefaults, consentModeUpdate } from './gcm.js'
@@ -12,6 +12,12 @@ const win = window
 const doc = document
 const MARKETING = 'marketing'
 
+/** @typedef {import('./config.js').SiteConfig} SiteConfig */
+
+/**
+ * Starts the widget on this page: Consent Mode defaults, the stored choice, the API, the UI.
+ * @param {SiteConfig} config the configuration the server inlined
+ */
 const main = config => {
   if (config.regime != 'opt_out' && config.regime != 'notice') config.regime = 'opt_in' // fail safe
   const purposes = config.purposes || []

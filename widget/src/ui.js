@@ -10,14 +10,14 @@ import css from './widget.css'
  * @property {() => void} _rejectAll
  * @property {() => void} _dismiss the banner's × or Escape, "OK", or leaving the dialog before a choice
  * @property {() => void} _doNotSell opts out of every sale/share purpose
- * @property {(allowed: (purpose: object) => boolean) => void} _save
+ * @property {(allowed: (purpose: import('./config.js').Purpose) => boolean) => void} _save
  * @property {() => Object<string, boolean>} _decisions the decisions in force
  * @property {() => boolean} _decided whether a valid choice is stored
  */
 
 /**
  * Renders the widget into the page; the banner only when showBanner.
- * @param {object} config the inlined site configuration
+ * @param {import('./config.js').SiteConfig} config
  * @param {UiActions} actions
  * @param {boolean} showBanner
  */
