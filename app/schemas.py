@@ -79,6 +79,7 @@ class PurposeConfig(ma.Schema):
     consent_mode = fields.List(fields.String())
     cookies = fields.List(fields.String())
     storage = fields.List(fields.String())
+    sale_share = fields.Boolean()
 
 
 class SiteConfigOut(ma.Schema):

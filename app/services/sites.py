@@ -535,6 +535,7 @@ def resolve_config(snap, location, accept_language, gpc_header, endpoint):
                 "consent_mode": p["consent_mode_keys"],
                 "cookies": p["cookies"],
                 "storage": p["storage_keys"],
+                "sale_share": is_sale_or_share(p),
             }
             for p in snap.purposes
         ],
