@@ -50,6 +50,8 @@
  * @property {string[]} cookies cookie names deleted when it is refused; a trailing * matches a prefix
  * @property {string[]} storage localStorage / sessionStorage keys deleted when it is refused; a
  *   trailing * matches a prefix
+ * @property {boolean} [sale_share] whether it sells or shares personal data (an ad_* Consent Mode
+ *   key, or the slug marketing): GPC and "Do Not Sell or Share" turn it off; see isSaleShare
  */
 
 /**
@@ -71,4 +73,10 @@
  * @property {Object<string, 'granted' | 'denied'>} values the seven Consent Mode keys
  */
 
-export {}
+/**
+ * Whether GPC and "Do Not Sell or Share" turn this purpose off, as the server decides it.
+ * @param {Purpose} purpose
+ */
+export const isSaleShare = purpose =>
+  // A configuration cached from before sale_share existed: marketing was the one sale/share purpose.
+  purpose.sale_share == null ? purpose.slug == 'marketing' : purpose.sale_share

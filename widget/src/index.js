@@ -1,5 +1,6 @@
 // OpsIQ Consent widget entry point. The server replaces __OPSIQ_CONFIG__ with the
 // site configuration resolved for this visitor (typedef in config.js, see widget/README.md).
+import { isSaleShare } from './config.js'
 import { safe } from './dom.js'
 import { read, write, uuid } from './store.js'
 import { consentModeDefaults, consentModeUpdate } from './gcm.js'
@@ -10,7 +11,6 @@ import { mountUi } from './ui.js'
 
 const win = window
 const doc = document
-const MARKETING = 'marketing'
 
 /** @typedef {import('./config.js').SiteConfig} SiteConfig */
 
@@ -43,10 +43,10 @@ const main = config => {
   )
     stored = null
 
-  // The decisions in force for choose(purpose): necessary stays on, GPC keeps marketing off.
+  // The decisions in force for choose(purpose): necessary stays on, GPC keeps sale/share off.
   const effective = choose => {
     const result = {}
-    purposes.forEach(p => (result[p.slug] = !!(p.locked || choose(p)) && !(gpc && p.slug == MARKETING)))
+    purposes.forEach(p => (result[p.slug] = !!(p.locked || choose(p)) && !(gpc && isSaleShare(p))))
     return result
   }
   const defaults = effective(p => p.default)
@@ -120,14 +120,14 @@ const main = config => {
   }
 
   const openSettings = () => (view ? view._openDialog() : (openWhenMounted = 1))
-  const doNotSell = () => decide(p => p.slug != MARKETING && decisions[p.slug], 'custom')
+  const doNotSell = () => decide(p => !isSaleShare(p) && decisions[p.slug], 'custom')
 
   const api = (win.opsiqConsent = {
     get: safe(() => {
       const s = stored || {}
       return {
         visitorId: visitorId || null,
-        decisions: stored ? { ...decisions } : null, // effective: GPC masks a stored marketing grant
+        decisions: stored ? { ...decisions } : null, // effective: GPC masks a stored sale/share grant
         regime: config.regime,
         policyVersion: s.policyVersion || policyVersion || null,
         decidedAt: s.decidedAt || null,
@@ -151,7 +151,7 @@ const main = config => {
   if (Array.isArray(queued)) queued.forEach(run)
 
   // GPC under opt-out is an opt-out of sale/share, recorded once without a click.
-  if (gpc && config.regime == 'opt_out' && MARKETING in defaults && (!stored || stored.decisions[MARKETING]))
+  if (gpc && config.regime == 'opt_out' && purposes.some(p => isSaleShare(p) && (!stored || stored.decisions[p.slug])))
     decide(p => decisions[p.slug], 'gpc')
   else if (stored) consentModeUpdate(purposes, decisions, gpc, config.regime) // replay the stored choice before tags run
   scan()
