@@ -19,7 +19,7 @@ const release = node => {
   queue = queue.then(() => {
     if (!node.parentNode) return
     const script = doc.createElement('script')
-    for (const a of node.attributes) script.setAttribute(a.name, a.name == 'type' ? 'text/javascript' : a.value)
+    for (const attr of node.attributes) script.setAttribute(attr.name, attr.name == 'type' ? 'text/javascript' : attr.value)
     script.nonce = node.nonce
     if (node.hasAttribute('src')) {
       script.async = false

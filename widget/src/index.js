@@ -124,16 +124,16 @@ const main = config => {
 
   const api = (win.opsiqConsent = {
     get: safe(() => {
-      const s = stored || {}
+      const choice = stored || {}
       return {
         visitorId: visitorId || null,
         decisions: stored ? { ...decisions } : null, // effective: GPC masks a stored sale/share grant
         regime: config.regime,
-        policyVersion: s.policyVersion || policyVersion || null,
-        decidedAt: s.decidedAt || null,
-        expiresAt: s.expiresAt || null,
-        recordId: s.recordId || null,
-        receipt: s.receipt || null,
+        policyVersion: choice.policyVersion || policyVersion || null,
+        decidedAt: choice.decidedAt || null,
+        expiresAt: choice.expiresAt || null,
+        recordId: choice.recordId || null,
+        receipt: choice.receipt || null,
       }
     }),
     acceptAll: safe(() => decide(() => 1, 'accept_all')),
