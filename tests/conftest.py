@@ -142,6 +142,19 @@ def make_consent(site_key, **overrides):
     return body
 
 
+def set_purpose(app, site_key, slug, **fields):
+    """Add a purpose to a site (consent basis, default off) or change one it has, via export / import."""
+    with app.app_context():
+        doc = site_service.export_site(site_service.require_site(site_key))
+        same = [p for p in doc["purposes"] if p["slug"] == slug]
+        if same:
+            same[0].update(fields)
+        else:
+            doc["purposes"].append({"slug": slug, "legal_basis": "consent", "default_on": False,
+                                    "titles": {"en": slug.title()}, **fields})
+        site_service.import_site(doc)
+
+
 def run_together(fn, n, timeout=60):
     """fn(0) ... fn(n - 1), each in a thread of its own, all at once; returns when all are done."""
     threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]

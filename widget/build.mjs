@@ -31,6 +31,7 @@ const result = await esbuild.build({
   minify: !debug,
   define: { DEBUG: String(debug) },
   legalComments: 'none',
+  mangleProps: /^_/, // internal properties (_name) are ours to shorten; config, storage and API names are not
   plugins: [cssText],
   write: false,
   logLevel: 'warning',

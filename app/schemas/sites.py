@@ -13,6 +13,7 @@ class PurposeConfig(ma.Schema):
     consent_mode = fields.List(fields.String())
     cookies = fields.List(fields.String())
     storage = fields.List(fields.String())
+    sale_share = fields.Boolean(metadata={"description": "Sale or sharing (an ad_* key): off under GPC"})
 
 
 class SiteConfigOut(ma.Schema):

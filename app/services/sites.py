@@ -20,6 +20,7 @@ from app.services.purposes import (
     LEGAL_BASES,
     consent_mode_values,
     effective_default,
+    is_sale_or_share,
 )
 from app.services.texts import BANNER_TEXTS, DEFAULT_PURPOSES, RTL_LANGUAGES
 
@@ -502,6 +503,7 @@ def resolve_config(snap, location, accept_language, gpc_header, endpoint):
                 "consent_mode": p["consent_mode_keys"],
                 "cookies": p["cookies"],
                 "storage": p["storage_keys"],
+                "sale_share": is_sale_or_share(p),
             }
             for p in snap.purposes
         ],

@@ -1,7 +1,7 @@
 """GET /api/v1/sites/<key>/config, the well-known GPC file and the OpenAPI document."""
 import pytest
 
-from tests.conftest import IPS, from_ip
+from tests.conftest import IPS, from_ip, set_purpose
 
 SEVEN = {"ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
          "functionality_storage", "personalization_storage", "security_storage"}
@@ -44,6 +44,15 @@ def test_opt_out_defaults_on_and_gpc_denies_ads(client, site):
     fb = cfg["consent_mode"]["defaults"][1]["values"]
     assert cfg["gpc_header"] is True and fb["ad_storage"] == fb["ad_user_data"] == "denied"
     assert fb["analytics_storage"] == "granted"
+
+
+def test_sale_share_marks_every_purpose_gpc_opts_out_of(app, client, site):
+    set_purpose(app, site[0], "ads", consent_mode_keys=["ad_storage"])
+    set_purpose(app, site[0], "chat", consent_mode_keys=["functionality_storage"])
+    set_purpose(app, site[0], "marketing", consent_mode_keys=[])  # the slug alone makes it sale/share
+    cfg = config(client, site[0], IPS["US-CA"]).json
+    assert {p["slug"]: p["sale_share"] for p in cfg["purposes"]} == {
+        "necessary": False, "analytics": False, "marketing": True, "preferences": False, "ads": True, "chat": False}
 
 
 def test_language_follows_accept_language_and_site_list(client, site):

@@ -1,12 +1,13 @@
 """The widget in real Chromium on the demo page, against the running app and its ledger."""
 import json
+import re
 
 import pytest
 
 from app.extensions import db
 from app.services import sites as site_service
 from tests.browser.conftest import AXE, GPC_ON, SHADOW, ledger_rows
-from tests.conftest import IPS
+from tests.conftest import IPS, set_purpose
 
 ALL_RAN = ["analytics:external", "analytics:inline", "marketing:inline"]
 NON_SECURITY = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
@@ -15,6 +16,26 @@ NON_SECURITY = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_s
 ACTIVE = f"() => (e => e && (e.tagName == 'BUTTON' ? e.textContent : e.tagName))({SHADOW}.activeElement)"
 IN_DIALOG = f"() => !!{SHADOW}.activeElement?.closest('[role=dialog]')"
 DIALOG_OPEN = f"() => !{SHADOW}.querySelector('[role=dialog]').closest('[hidden]')"
+
+
+# A page on the demo origin that gates a script on "ads", a custom purpose mapped to ad_storage.
+ADS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ads</title>
+<script src="/w/{site_key}.js" async></script></head>
+<body><h1>Ads</h1><a href="#" data-opsiq-dnss>Do Not Sell or Share</a>
+<script type="text/plain" data-consent="ads">window.adsRan = true</script></body></html>"""
+
+
+@pytest.fixture
+def ads_page(app, live_server, demo_site):
+    """open_ads(visitor) -> the visitor's page showing ADS_PAGE, for a demo site that has the ads purpose."""
+    set_purpose(app, demo_site, "ads", consent_mode_keys=["ad_storage"])
+    url = f"{live_server}/ads-page"
+
+    def open_ads(v):
+        v.page.route(url, lambda route: route.fulfill(content_type="text/html", body=ADS_PAGE.format(site_key=demo_site)))
+        return v.open(url)
+
+    return open_ads
 
 
 def ad_src(page):
@@ -201,6 +222,67 @@ def test_gpc_wins_over_a_stored_accept(app, visit, demo_site, where, records):
     assert len(rows) == records
     if where == "US-CA":
         assert (rows[-1]["method"], rows[-1]["gpc"], rows[-1]["decisions"]["marketing"]) == ("gpc", True, False)
+
+
+@pytest.mark.parametrize("where", ["DE", "US-CA"])
+def test_gpc_keeps_every_sale_share_purpose_off(app, visit, demo_site, ads_page, where):
+    v = visit(where=where)
+    page = ads_page(v)
+    page.evaluate("() => opsiqConsent.acceptAll()")
+    page.wait_for_function("() => window.adsRan")  # the gate opens without GPC
+    v.wait_acked()
+
+    v.ctx.set_extra_http_headers({"X-Forwarded-For": IPS[where], "Accept-Language": "en", "Sec-GPC": "1"})
+    v.ctx.add_init_script(GPC_ON)
+    page.reload()
+    page.wait_for_function("() => window.opsiqConsent")
+    page.wait_for_timeout(300)  # give a wrongly unblocked script time to run
+    assert page.evaluate("() => window.adsRan") is None
+    decisions = page.evaluate("() => opsiqConsent.get().decisions")
+    assert decisions == {"necessary": True, "analytics": True, "marketing": False, "preferences": True, "ads": False}
+    if where == "US-CA":  # under opt-out GPC is recorded as an opt-out without a click
+        page.wait_for_function("() => opsiqConsent.get().recordId")
+    else:  # under opt-in the stored accept is masked; accepting again is recorded with ads refused
+        page.evaluate("() => opsiqConsent.acceptAll()")
+        v.wait_acked()
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => window.adsRan") is None
+    row = ledger_rows(app, demo_site)[-1]
+    assert (row["method"], row["gpc"]) == ("gpc" if where == "US-CA" else "accept_all", True)
+    assert row["decisions"] == decisions  # the server stores what the page applies
+    assert v.errors == []
+
+
+def test_do_not_sell_or_share_link_opts_out_of_every_sale_share_purpose(app, visit, demo_site, ads_page):
+    v = visit(where="US-CA")
+    page = ads_page(v)
+    page.evaluate("() => opsiqConsent.acceptAll()")
+    v.wait_acked()
+    page.click("[data-opsiq-dnss]")
+    state = v.wait_acked()
+    assert state["decisions"] == {"necessary": True, "analytics": True, "marketing": False, "preferences": True,
+                                  "ads": False}
+    rows = ledger_rows(app, demo_site)
+    assert len(rows) == 2 and rows[-1]["decisions"] == state["decisions"]
+
+
+def test_a_config_without_sale_share_falls_back_to_marketing(app, visit, demo_site):
+    v = visit(where="DE", gpc=True)
+    stripped = []
+
+    def without_sale_share(route):
+        body, n = re.subn(r',"sale_share":(true|false)', "", route.fetch().text())
+        stripped.append(n)
+        route.fulfill(body=body, content_type="application/javascript")
+
+    v.page.route("**/w/*.js", without_sale_share)
+    page = v.open()
+    page.evaluate("() => opsiqConsent.acceptAll()")
+    page.wait_for_function("() => (window.demoRan || []).length >= 2")
+    page.wait_for_timeout(300)
+    assert stripped == [4] and v.ran() == ["analytics:external", "analytics:inline"] and ad_src(page) is None
+    assert page.evaluate("() => opsiqConsent.get().decisions.marketing") is False
+    assert v.errors == []
 
 
 def test_backend_down_page_unharmed_and_decision_delivered_once(app, visit, demo_site):

@@ -1,23 +1,24 @@
 // DOM helpers shared by the UI and the blocker.
 
 // Wrap a callback so an error inside the widget never reaches the host page.
-export const safe = f => function () {
+export const safe = fn => function () {
   try {
-    return f.apply(this, arguments)
-  } catch (e) {
-    if (DEBUG) console.error('[opsiq]', e)
+    return fn.apply(this, arguments)
+  } catch (error) {
+    if (DEBUG) console.error('[opsiq]', error)
   }
 }
 
-// el('button', {t: 'text', on: fn, class: 'x'}, [children]): attributes are set
-// with setAttribute, text with textContent; site text never goes through innerHTML.
-// Listeners go through addEventListener: an onclick returning false would cancel the event.
-export const el = (tag, a = {}, kids = []) => {
-  const e = document.createElement(tag)
-  for (const k in a) {
-    const v = a[k]
-    if (v != null) k == 't' ? (e.textContent = v) : k == 'on' ? e.addEventListener('click', safe(v)) : e.setAttribute(k, v)
-  }
-  kids.forEach(k => k && e.append(k))
-  return e
+// el('p', {class: 'x'}, ['text', child]): site text goes into text nodes, never through innerHTML.
+export const el = (tag, attributes = {}, children = []) => {
+  const node = document.createElement(tag)
+  for (const name in attributes) if (attributes[name] != null) node.setAttribute(name, attributes[name])
+  children.forEach(child => child && node.append(child))
+  return node
+}
+
+// addEventListener, not onclick: a handler returning false would cancel the event.
+export const onClick = (node, handler) => {
+  node.addEventListener('click', safe(handler))
+  return node
 }

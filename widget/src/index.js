@@ -1,179 +1,205 @@
 // OpsIQ Consent widget entry point. The server replaces __OPSIQ_CONFIG__ with the
-// site configuration resolved for this visitor (see widget/README.md).
+// site configuration resolved for this visitor (typedef in config.js, see widget/README.md).
+import { isSaleShare } from './config.js'
 import { safe } from './dom.js'
-import { get, put, uuid } from './store.js'
-import { cmDefault, cmUpdate } from './gcm.js'
-import { blocker, wipe } from './block.js'
+import { read, write, uuid } from './store.js'
+import { consentModeDefaults, consentModeUpdate } from './gcm.js'
+import { blocker } from './block.js'
+import { wipe } from './cleanup.js'
 import { sender } from './send.js'
-import { ui } from './ui.js'
+import { mountUi } from './ui.js'
 
-const w = window
-const d = document
-const MK = 'marketing'
+const win = window
+const doc = document
 
-const main = C => {
-  if (C.regime != 'opt_out' && C.regime != 'notice') C.regime = 'opt_in' // fail safe
-  const P = C.purposes || []
-  const PV = (C.policy || {}).version
-  const VD = (C.validity_days || 180) * 864e5
-  const gpc = navigator.globalPrivacyControl === true || C.gpc_header === true
-  const L = {}
+/** @typedef {import('./config.js').SiteConfig} SiteConfig */
+
+/**
+ * Starts the widget on this page: Consent Mode defaults, the stored choice, the API, the UI.
+ * @param {SiteConfig} config the configuration the server inlined
+ */
+const main = config => {
+  if (config.regime != 'opt_out' && config.regime != 'notice') config.regime = 'opt_in' // fail safe
+  const purposes = config.purposes || []
+  const policyVersion = (config.policy || {}).version
+  const validity = (config.validity_days || 180) * 864e5
+  const gpc = navigator.globalPrivacyControl === true || config.gpc_header === true
+  const listeners = {}
   const now = Date.now()
-  let vid = get('vid')
-  let S = get('consent')
-  let U, want
+  let visitorId = read('vid')
+  let stored = read('consent')
+  let view, openWhenMounted
 
   // Consent Mode defaults go first, before anything else we push.
-  cmDefault(C.consent_mode || {}, gpc)
+  consentModeDefaults(config.consent_mode || {}, gpc)
 
   // A stored choice counts only if it is recent, for this policy and covers every purpose.
   if (
-    !S ||
-    S.policyVersion != PV ||
-    !(now - Date.parse(S.decidedAt) < VD) ||
-    !(Date.parse(S.expiresAt) > now) ||
-    P.some(p => !(p.slug in Object(S.decisions)))
+    !stored ||
+    stored.policyVersion != policyVersion ||
+    !(now - Date.parse(stored.decidedAt) < validity) ||
+    !(Date.parse(stored.expiresAt) > now) ||
+    purposes.some(p => !(p.slug in Object(stored.decisions)))
   )
-    S = null
+    stored = null
 
-  const norm = f => {
-    const x = {}
-    P.forEach(p => (x[p.slug] = !!(p.locked || f(p)) && !(gpc && p.slug == MK)))
-    return x
+  // The decisions in force for choose(purpose): necessary stays on, GPC keeps sale/share off.
+  const effective = choose => {
+    const result = {}
+    purposes.forEach(p => (result[p.slug] = !!(p.locked || choose(p)) && !(gpc && isSaleShare(p))))
+    return result
   }
-  const D0 = norm(p => p.default)
-  let D = S ? norm(p => S.decisions[p.slug]) : D0
+  const defaults = effective(p => p.default)
+  let decisions = stored ? effective(p => stored.decisions[p.slug]) : defaults
 
-  const emit = n => {
-    const x = A.get()
-    ;(L[n] || []).forEach(f => safe(f)(x))
-    if (n == 'change') w.dispatchEvent(new CustomEvent('opsiq:consent', { detail: x }))
+  const emit = name => {
+    const state = api.get()
+    ;(listeners[name] || []).forEach(listener => safe(listener)(state))
+    if (name == 'change') win.dispatchEvent(new CustomEvent('opsiq:consent', { detail: state }))
   }
 
-  const scan = blocker(s => s.split(/[\s,]+/).every(k => D[k]))
-  const snd = sender(C.endpoint, (b, j) => {
-    if (S && S.cid == b.client_record_id) {
-      S.recordId = j.record_id || null
-      S.receipt = j.receipt || null
-      S.expiresAt = j.expires_at || S.expiresAt
-      put('consent', S)
+  const scan = blocker(names => names.split(/[\s,]+/).every(slug => decisions[slug]))
+  const delivery = sender(config.endpoint, (record, response) => {
+    if (stored && stored.cid == record.client_record_id) {
+      stored.recordId = response.record_id || null
+      stored.receipt = response.receipt || null
+      stored.expiresAt = response.expires_at || stored.expiresAt
+      write('consent', stored)
       emit('ack')
     }
   })
 
-  const decide = (f, method) => {
-    D = norm(f)
-    if (!vid) put('vid', (vid = uuid())) // first write ever happens here, after a choice
-    idf()
-    const t = Date.now()
-    const cid = uuid()
-    S = {
-      decisions: D,
-      policyVersion: PV,
-      recordId: null,
-      receipt: null,
-      decidedAt: new Date(t).toISOString(),
-      expiresAt: new Date(t + VD).toISOString(),
-      cid,
-    }
-    put('consent', S)
-    P.forEach(p => D[p.slug] || wipe(p))
-    cmUpdate(P, D, gpc, C.regime)
-    scan()
-    U && U.done()
-    snd.add({
-      site_key: C.site_key,
-      visitor_id: vid,
-      client_record_id: cid,
-      decisions: D,
-      method,
-      policy_version: PV,
-      language: C.language,
-      page_url: location.origin + location.pathname, // no query or fragment: they can carry personal data
-      gpc,
-    })
-    if (DEBUG) console.log('[opsiq] decision', method, D)
-    emit('change')
-  }
-
-  const IQ = []
-  const idf = () =>
-    IQ.splice(0).forEach(([token, r]) =>
-      fetch(C.endpoint.replace(/consents$/, 'identities/browser'), {
+  // identify(token) waits for the first choice: before it there is no visitor id (nothing is stored).
+  const pendingLinks = []
+  const sendLinks = () =>
+    pendingLinks.splice(0).forEach(([token, resolve]) =>
+      fetch(config.endpoint.replace(/consents$/, 'identities/browser'), {
         method: 'POST',
         credentials: 'omit',
         headers: { 'Content-Type': 'text/plain' },
-        body: JSON.stringify({ site_key: C.site_key, visitor_id: vid, token }),
+        body: JSON.stringify({ site_key: config.site_key, visitor_id: visitorId, token }),
       })
-        .then(x => (x.ok ? x.json() : null))
+        .then(response => (response.ok ? response.json() : null))
         .catch(() => null)
-        .then(r)
+        .then(resolve)
     )
 
-  const show = () => (U ? U.open() : (want = 1))
-  const dnss = () => decide(p => p.slug != MK && D[p.slug], 'custom')
+  const decide = (choose, method) => {
+    decisions = effective(choose)
+    if (!visitorId) write('vid', (visitorId = uuid())) // first write ever happens here, after a choice
+    sendLinks()
+    const decidedAt = Date.now()
+    const cid = uuid()
+    stored = {
+      decisions,
+      policyVersion,
+      recordId: null,
+      receipt: null,
+      decidedAt: new Date(decidedAt).toISOString(),
+      expiresAt: new Date(decidedAt + validity).toISOString(),
+      cid,
+    }
+    write('consent', stored)
+    purposes.forEach(p => decisions[p.slug] || wipe(p))
+    consentModeUpdate(purposes, decisions, gpc, config.regime)
+    scan()
+    view && view._close()
+    delivery._add({
+      site_key: config.site_key,
+      visitor_id: visitorId,
+      client_record_id: cid,
+      decisions,
+      method,
+      policy_version: policyVersion,
+      language: config.language,
+      page_url: location.origin + location.pathname, // no query or fragment: they can carry personal data
+      gpc,
+    })
+    if (DEBUG) console.log('[opsiq] decision', method, decisions)
+    emit('change')
+  }
 
-  const A = (w.opsiqConsent = {
+  const openSettings = () => (view ? view._openDialog() : (openWhenMounted = 1))
+  const doNotSell = () => decide(p => !isSaleShare(p) && decisions[p.slug], 'custom')
+
+  const api = (win.opsiqConsent = {
     get: safe(() => {
-      const s = S || {}
+      const choice = stored || {}
       return {
-        visitorId: vid || null,
-        decisions: S ? { ...D } : null, // effective: GPC masks a stored marketing grant
-        regime: C.regime,
-        policyVersion: s.policyVersion || PV || null,
-        decidedAt: s.decidedAt || null,
-        expiresAt: s.expiresAt || null,
-        recordId: s.recordId || null,
-        receipt: s.receipt || null,
+        visitorId: visitorId || null,
+        decisions: stored ? { ...decisions } : null, // effective: GPC masks a stored sale/share grant
+        regime: config.regime,
+        policyVersion: choice.policyVersion || policyVersion || null,
+        decidedAt: choice.decidedAt || null,
+        expiresAt: choice.expiresAt || null,
+        recordId: choice.recordId || null,
+        receipt: choice.receipt || null,
       }
     }),
     acceptAll: safe(() => decide(() => 1, 'accept_all')),
     rejectAll: safe(() => decide(() => 0, 'reject_all')),
-    set: safe(o => decide(p => (p.slug in o ? o[p.slug] : D[p.slug]), 'custom')),
-    show: safe(show),
-    on: safe((n, f) => (L[n] = L[n] || []).push(f)),
-    // Link this browser to a person with a token the site's server signed. Before the first
-    // choice there is no visitor id yet (nothing is stored): the link waits for that choice.
-    identify: safe(t => new Promise(r => (IQ.push([t, r]), vid && idf()))),
+    set: safe(choices => decide(p => (p.slug in choices ? choices[p.slug] : decisions[p.slug]), 'custom')),
+    show: safe(openSettings),
+    on: safe((name, listener) => (listeners[name] = listeners[name] || []).push(listener)),
+    identify: safe(token => new Promise(resolve => (pendingLinks.push([token, resolve]), visitorId && sendLinks()))),
   })
 
   // Command queue: (window.opsiqQ = window.opsiqQ || []).push(['on', 'change', fn])
-  const q = w.opsiqQ
-  const call = safe(c => (typeof c == 'function' ? c(A) : A[c[0]](...c.slice(1))))
-  w.opsiqQ = { push: (...c) => c.forEach(call) }
-  if (Array.isArray(q)) q.forEach(call)
+  const queued = win.opsiqQ
+  const run = safe(command => (typeof command == 'function' ? command(api) : api[command[0]](...command.slice(1))))
+  win.opsiqQ = { push: (...commands) => commands.forEach(run) }
+  if (Array.isArray(queued)) queued.forEach(run)
 
   // GPC under opt-out is an opt-out of sale/share, recorded once without a click.
-  if (gpc && C.regime == 'opt_out' && MK in D0 && (!S || S.decisions[MK])) decide(p => D[p.slug], 'gpc')
-  else if (S) cmUpdate(P, D, gpc, C.regime) // replay the stored choice before tags run
+  if (gpc && config.regime == 'opt_out' && purposes.some(p => isSaleShare(p) && (!stored || stored.decisions[p.slug])))
+    decide(p => decisions[p.slug], 'gpc')
+  else if (stored) consentModeUpdate(purposes, decisions, gpc, config.regime) // replay the stored choice before tags run
   scan()
 
-  // Page links: data-opsiq-settings opens the dialog, data-opsiq-dnss opts out of sale/share,
+  // Page controls: data-opsiq-settings opens the dialog, data-opsiq-dnss opts out of sale/share,
   // data-opsiq-reject withdraws everything in one click.
-  d.addEventListener(
+  doc.addEventListener(
     'click',
     safe(e => {
-      const t = e.target
-      const a = t.closest('[data-opsiq-settings]') ? show : t.closest('[data-opsiq-dnss]') ? dnss : t.closest('[data-opsiq-reject]') ? A.rejectAll : 0
-      if (a) {
+      const target = e.target
+      const action = target.closest('[data-opsiq-settings]')
+        ? openSettings
+        : target.closest('[data-opsiq-dnss]')
+          ? doNotSell
+          : target.closest('[data-opsiq-reject]')
+            ? api.rejectAll
+            : 0
+      if (action) {
         e.preventDefault()
-        a()
+        action()
       }
     })
   )
 
-  const start = safe(() => {
-    U = ui(C, { a: A.acceptAll, r: A.rejectAll, x: () => decide(p => D0[p.slug], 'dismiss'), n: dnss, s: f => decide(f, 'custom'), d: () => D, h: () => !!S }, !S)
-    if (want) U.open()
+  const mount = safe(() => {
+    view = mountUi(
+      config,
+      {
+        _acceptAll: api.acceptAll,
+        _rejectAll: api.rejectAll,
+        _dismiss: () => decide(p => defaults[p.slug], 'dismiss'),
+        _doNotSell: doNotSell,
+        _save: choose => decide(choose, 'custom'),
+        _decisions: () => decisions,
+        _decided: () => !!stored,
+      },
+      !stored
+    )
+    if (openWhenMounted) view._openDialog()
   })
   // The script may run while <head> is still parsing: render as soon as <body> exists.
-  const wait = () => (d.body ? start() : setTimeout(wait, 9))
-  wait()
-  snd.flush()
+  const waitForBody = () => (doc.body ? mount() : setTimeout(waitForBody, 9))
+  waitForBody()
+  delivery._flush()
 }
 
 try {
-  ;(w.opsiqConsent && w.opsiqConsent.get) || main(__OPSIQ_CONFIG__)
-} catch (e) {
-  if (DEBUG) console.error('[opsiq]', e)
+  ;(win.opsiqConsent && win.opsiqConsent.get) || main(__OPSIQ_CONFIG__)
+} catch (error) {
+  if (DEBUG) console.error('[opsiq]', error)
 }

@@ -1,108 +1,127 @@
 // The banner, the preferences dialog and the persistent "Privacy settings" button,
 // all inside one shadow root so host-page CSS cannot reach them.
-import { el, safe } from './dom.js'
+import { el, onClick, safe } from './dom.js'
 import css from './widget.css'
 
-// act: a accept all, r reject all, x dismiss, n do-not-sell, s(fn) custom,
-//      d() current decisions, h() whether a valid decision exists.
-export const ui = (C, act, banner) => {
-  const T = C.texts || {}
-  const P = C.purposes || []
-  const d = document
-  const sw = {}
+/**
+ * What the UI can ask of the widget.
+ * @typedef {object} UiActions
+ * @property {() => void} _acceptAll
+ * @property {() => void} _rejectAll
+ * @property {() => void} _dismiss the banner's × or Escape, "OK", or leaving the dialog before a choice
+ * @property {() => void} _doNotSell opts out of every sale/share purpose
+ * @property {(allowed: (purpose: import('./config.js').Purpose) => boolean) => void} _save
+ * @property {() => Object<string, boolean>} _decisions the decisions in force
+ * @property {() => boolean} _decided whether a valid choice is stored
+ */
+
+/**
+ * Renders the widget into the page; the banner only when showBanner.
+ * @param {import('./config.js').SiteConfig} config
+ * @param {UiActions} actions
+ * @param {boolean} showBanner
+ */
+export const mountUi = (config, actions, showBanner) => {
+  const texts = config.texts || {}
+  const purposes = config.purposes || []
+  const doc = document
+  const switches = {}
   const host = el('div', { id: 'opsiq-consent' })
-  const R = host.attachShadow({ mode: 'open' })
-  let back, ret, B
+  const root = host.attachShadow({ mode: 'open' })
+  let focusBeforeBanner, focusBeforeDialog, banner
 
-  const btn = (k, f) => el('button', { type: 'button', class: 'x', part: 'button', t: T[k], on: f })
-  const close = () => {
-    O.hidden = true
+  const button = (attributes, label, action) => onClick(el('button', { type: 'button', ...attributes }, [label]), action)
+  const choice = (textKey, action) => button({ class: 'x', part: 'button' }, texts[textKey], action)
+  const closeButton = action => button({ class: 'c', 'aria-label': texts.close }, '\xd7', action)
+
+  const closeDialog = () => {
+    overlay.hidden = true
     // Under opt-in, leaving the dialog before any choice is a refusal.
-    act.h() || C.regime != 'opt_in' ? refocus() : act.x()
+    actions._decided() || config.regime != 'opt_in' ? refocus() : actions._dismiss()
   }
-  const link = () => {
-    const u = (C.policy || {}).url
-    return /^https?:/i.test(u) && el('a', { href: u, target: '_blank', rel: 'noopener', t: T.policy_link })
+  const policyLink = () => {
+    const url = (config.policy || {}).url
+    return /^https?:/i.test(url) && el('a', { href: url, target: '_blank', rel: 'noopener' }, [texts.policy_link])
   }
-  const text = s => el('p', {}, [s, ' ', link()])
-  const ok = x => x && x.isConnected && x != d.body && !x.closest('[hidden]')
-  const refocus = () => ([ret, back].find(ok) || F).focus()
+  const paragraph = text => el('p', {}, [text, ' ', policyLink()])
+  const focusable = node => node && node.isConnected && node != doc.body && !node.closest('[hidden]')
+  const refocus = () => ([focusBeforeDialog, focusBeforeBanner].find(focusable) || settingsButton).focus()
 
-  const open = () => {
-    ret = R.activeElement || d.activeElement
-    const x = act.d()
-    P.forEach(p => {
-      sw[p.slug].checked = !!x[p.slug]
-      sw[p.slug].disabled = !!p.locked
+  const openDialog = () => {
+    focusBeforeDialog = root.activeElement || doc.activeElement
+    const decisions = actions._decisions()
+    purposes.forEach(p => {
+      switches[p.slug].checked = !!decisions[p.slug]
+      switches[p.slug].disabled = !!p.locked
     })
-    O.hidden = false
-    D.querySelector('button').focus()
+    overlay.hidden = false
+    dialog.querySelector('button').focus()
   }
 
-  const D = el('div', { class: 'd', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'od', part: 'dialog' }, [
-    el('button', { type: 'button', class: 'c', 'aria-label': T.close, t: '\xd7', on: close }),
-    el('h2', { id: 'od', t: T.privacy_settings }),
-    text(T.description),
-    ...P.map((p, i) =>
+  const dialog = el('div', { class: 'd', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'od', part: 'dialog' }, [
+    closeButton(closeDialog),
+    el('h2', { id: 'od' }, [texts.privacy_settings]),
+    paragraph(texts.description),
+    ...purposes.map((p, i) =>
       el('div', { class: 'p' }, [
-        el('label', {}, [p.title, (sw[p.slug] = el('input', { type: 'checkbox', role: 'switch', 'aria-describedby': 'pd' + i }))]),
-        el('p', { id: 'pd' + i }, [p.description, p.locked && ' ' + (T.necessary_note || '')]),
+        el('label', {}, [p.title, (switches[p.slug] = el('input', { type: 'checkbox', role: 'switch', 'aria-describedby': 'pd' + i }))]),
+        el('p', { id: 'pd' + i }, [p.description, p.locked && ' ' + (texts.necessary_note || '')]),
       ])
     ),
     el('div', { class: 'a' }, [
-      C.regime == 'opt_out' && btn('dnss', act.n),
-      btn('accept_all', act.a),
-      btn('reject_all', act.r),
-      btn('save', () => act.s(p => sw[p.slug].checked)),
+      config.regime == 'opt_out' && choice('dnss', actions._doNotSell),
+      choice('accept_all', actions._acceptAll),
+      choice('reject_all', actions._rejectAll),
+      choice('save', () => actions._save(p => switches[p.slug].checked)),
     ]),
   ])
-  const O = el('div', { class: 'o', hidden: '' }, [D])
-  O.addEventListener('click', safe(e => e.target == O && close()))
-  D.addEventListener('keydown', safe(e => {
-    if (e.key == 'Escape') close()
+  const overlay = el('div', { class: 'o', hidden: '' }, [dialog])
+  overlay.addEventListener('click', safe(e => e.target == overlay && closeDialog()))
+  dialog.addEventListener('keydown', safe(e => {
+    if (e.key == 'Escape') closeDialog()
     else if (e.key == 'Tab') {
       // Focus trap: wrap around at both ends.
-      const f = [...D.querySelectorAll('a[href],button,input:enabled')]
-      const i = f.indexOf(R.activeElement)
-      if (e.shiftKey ? i < 1 : i == f.length - 1) {
+      const stops = [...dialog.querySelectorAll('a[href],button,input:enabled')]
+      const at = stops.indexOf(root.activeElement)
+      if (e.shiftKey ? at < 1 : at == stops.length - 1) {
         e.preventDefault()
-        f[e.shiftKey ? f.length - 1 : 0].focus()
+        stops[e.shiftKey ? stops.length - 1 : 0].focus()
       }
     }
   }))
 
-  if (banner) {
-    const k = { opt_out: ['dnss', 'settings', 'ok'], notice: ['ok', 'settings'] }[C.regime] || ['accept_all', 'reject_all', 'settings']
-    const f = { accept_all: act.a, reject_all: act.r, settings: open, ok: act.x, dnss: act.n }
-    B = el('section', { class: 'b', role: 'region', 'aria-labelledby': 'ot', tabindex: '-1', part: 'banner' }, [
-      C.regime == 'opt_in' && el('button', { type: 'button', class: 'c', 'aria-label': T.close, t: '\xd7', on: act.x }),
-      el('h2', { id: 'ot', t: T.title }),
-      text(T.description),
-      el('div', { class: 'a' }, k.map(x => btn(x, f[x]))),
+  if (showBanner) {
+    const choices = { opt_out: ['dnss', 'settings', 'ok'], notice: ['ok', 'settings'] }[config.regime] || ['accept_all', 'reject_all', 'settings']
+    const choiceActions = { accept_all: actions._acceptAll, reject_all: actions._rejectAll, settings: openDialog, ok: actions._dismiss, dnss: actions._doNotSell }
+    banner = el('section', { class: 'b', role: 'region', 'aria-labelledby': 'ot', tabindex: '-1', part: 'banner' }, [
+      config.regime == 'opt_in' && closeButton(actions._dismiss),
+      el('h2', { id: 'ot' }, [texts.title]),
+      paragraph(texts.description),
+      el('div', { class: 'a' }, choices.map(key => choice(key, choiceActions[key]))),
     ])
-    B.addEventListener('keydown', safe(e => e.key == 'Escape' && act.x()))
+    banner.addEventListener('keydown', safe(e => e.key == 'Escape' && actions._dismiss()))
   }
-  const F = el('button', { type: 'button', class: 'f', part: 'fab', t: T.privacy_settings, on: open })
-  F.hidden = !!B
+  const settingsButton = button({ class: 'f', part: 'fab' }, texts.privacy_settings, openDialog)
+  settingsButton.hidden = !!banner
 
-  R.append(el('style', { t: css }), el('div', { class: 'r', dir: C.dir == 'rtl' ? 'rtl' : 'ltr', lang: C.language }, [B, O, F]))
-  d.body.append(host)
-  if (B) {
-    back = d.activeElement
+  root.append(el('style', {}, [css]), el('div', { class: 'r', dir: config.dir == 'rtl' ? 'rtl' : 'ltr', lang: config.language }, [banner, overlay, settingsButton]))
+  doc.body.append(host)
+  if (banner) {
+    focusBeforeBanner = doc.activeElement
     // Focus after the first paint: focus() forces a layout of the whole page and would delay
     // the banner by tens of ms. Skipped if the visitor has moved focus meanwhile.
-    requestAnimationFrame(() => setTimeout(safe(() => d.activeElement == back && B.isConnected && B.focus({ preventScroll: true }))))
+    requestAnimationFrame(() => setTimeout(safe(() => doc.activeElement == focusBeforeBanner && banner.isConnected && banner.focus({ preventScroll: true }))))
   }
 
   return {
-    open,
+    _openDialog: openDialog,
     // After any decision: close everything, keep the settings button, and if the
     // visitor was inside the widget put focus back where it was before.
-    done() {
-      const inside = R.activeElement
-      O.hidden = true
-      B && B.remove()
-      F.hidden = false
+    _close() {
+      const inside = root.activeElement
+      overlay.hidden = true
+      banner && banner.remove()
+      settingsButton.hidden = false
       if (inside) refocus()
     },
   }
