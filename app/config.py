@@ -12,8 +12,9 @@ class Config:
     GEOIP_DATABASE = None  # None: the GeoLite2 City file shipped in maxminddb-geolite2
     TRUSTED_PROXIES = 0
     MAX_CONTENT_LENGTH = 16 * 1024
-    # Seconds a site's resolved configuration is cached in process; 0 disables the cache.
+    # Seconds a site's snapshot, API keys and keyring are cached in process; 0 disables the cache.
     SITE_CACHE_SECONDS = 5
+    CACHE_MAX_ENTRIES = 10_000  # per cache and process; unknown keys are kept too, so a bound is needed
     HOT_PATHS = True  # app/hotpath.py answers the ordinary consent write and check; False: all through Flask
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5

@@ -13,8 +13,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.extensions import db
-from app.services import keyring, webhooks
+from app.extensions import caches, db
 from app.services import sites as site_service
 from tests.webhook_receiver import Receiver
 
@@ -72,9 +71,7 @@ def _clean_tables(app):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
-    site_service.invalidate_cache()
-    keyring.invalidate_cache()  # keyrings and webhook subscriptions are cached by row id
-    webhooks.invalidate_subscriptions()
+        caches.clear()  # the rows went behind the services' back (ids and keys are used again)
 
 
 @pytest.fixture(scope="session")

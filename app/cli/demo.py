@@ -6,7 +6,6 @@ import click
 from flask import current_app
 
 from app.cli.common import CommandGroup
-from app.extensions import db
 from app.services import sites as site_service
 
 demo_cli = CommandGroup("demo", help="The demo site used by `make run`.")
@@ -33,10 +32,6 @@ def demo_ensure_command(origin):
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(creds, f)
     else:
-        site = site_service.get_site(creds["site_key"])
-        for o in origins:
-            if o not in site.origins:
-                site.origins = site.origins + [o]
-        db.session.commit()
+        site_service.add_origins(site_service.get_site(creds["site_key"]), origins)
     click.echo(f"demo site_key: {creds['site_key']}\ndemo api_key:  {creds['api_key']}")
     click.echo(f"demo page:     {origins[0]}/demo")

@@ -2,16 +2,14 @@
 import datetime as dt
 import hmac
 import secrets
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from app.errors import Invalid, NotFound
-from app.extensions import db
+from app.extensions import caches, db
 from app.hashing import canonical_json, sha256_hex
 from app.models import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, utcnow
 from app.services import regimes
@@ -57,6 +55,7 @@ def create_site(name, origins, languages=("en", "de", "fr", "es"), default_langu
     db.session.add(ReceiptKey(site_id=site.id, secret=_new_receipt_secret(site.id)))
     publish_policy(site, "1", policy_url, commit=False)
     api_key = create_api_key(site, "default", commit=False)
+    caches.changed("sites", site.site_key)  # someone may have asked for this key before: a miss is kept
     db.session.commit()
     return site, api_key
 
@@ -69,6 +68,18 @@ def normalise_origin(origin):
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
         raise SiteError(f"not an origin (scheme://host[:port]): {origin!r}")
     return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def add_origins(site: Site, origins: list[str]) -> list[str]:
+    """Allow more origins to call the browser API for a site; those it has are kept once. Returns
+    the site's origins."""
+    wanted = [normalise_origin(o) for o in origins]
+    added = [o for o in dict.fromkeys(wanted) if o not in site.origins]
+    if added:
+        site.origins = site.origins + added
+        caches.changed("sites", site.site_key)
+        db.session.commit()
+    return site.origins
 
 
 def get_site(site_key):
@@ -88,6 +99,7 @@ def create_api_key(site, name="", commit=True):
     raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiKey(site_id=site.id, prefix=raw[: len(API_KEY_PREFIX) + 8],
                           key_hash=sha256_hex(raw), name=name))
+    caches.changed("api_keys", sha256_hex(raw))
     if commit:
         db.session.commit()
     return raw
@@ -100,8 +112,8 @@ def revoke_api_key(prefix):
     ).scalars().all()
     for k in keys:
         k.revoked_at = utcnow()
+        caches.changed("api_keys", k.key_hash)
     db.session.commit()
-    invalidate_cache()
     return len(keys)
 
 
@@ -111,42 +123,28 @@ def site_for_api_key(raw):
     return get_site(site_key) if site_key is not None else None
 
 
-def site_key_for_api_key(raw, max_age=0):
+def site_key_for_api_key(raw: str, max_age: float = 0) -> str | None:
     """The key of the site a presented API key belongs to; None if unknown or revoked.
 
-    With `max_age`, a key that matched is remembered in process for that many seconds (keyed by
-    its SHA-256, never the key), like the site snapshot: a revocation is seen at once by the
-    process that made it and within `max_age` by the others. Unknown keys are never remembered.
+    With `max_age`, the answer is remembered in process for that many seconds (keyed by the key's
+    SHA-256, never the key), a miss too: a client repeating a wrong key costs one query per
+    `max_age`. A revocation is seen at once by the process that made it, and within `max_age` by
+    the others.
     """
     if not raw or not raw.startswith(API_KEY_PREFIX):
         return None
+    return caches.api_keys.get(sha256_hex(raw), max_age, _lookup_api_key, raw)
+
+
+def _lookup_api_key(raw):
     digest = sha256_hex(raw)
-    now = time.monotonic()
-    hit = _key_cache.get(digest)
-    if hit is not None and now - hit[0] < max_age:
-        return hit[1]
-    if hit is not None and not claim_refresh(("key", digest)):
-        return hit[1]  # another request is re-reading this key right now; until it is done, the last answer
-    try:
-        return _lookup_api_key(raw, digest, now, max_age)
-    finally:
-        if hit is not None:
-            end_refresh(("key", digest))
-
-
-def _lookup_api_key(raw, digest, now, max_age):
     rows = db.session.execute(
         db.select(ApiKey.key_hash, Site.site_key).join(Site, Site.id == ApiKey.site_id)
         .where(ApiKey.prefix == raw[: len(API_KEY_PREFIX) + 8], ApiKey.revoked_at.is_(None))
     ).all()
     for key_hash, site_key in rows:
         if hmac.compare_digest(key_hash, digest):
-            if max_age > 0:
-                with _cache_lock:
-                    _key_cache[digest] = (now, site_key)
             return site_key
-    with _cache_lock:
-        _key_cache.pop(digest, None)  # revoked: no stale answer for anyone from now on
     return None
 
 
@@ -162,8 +160,8 @@ def rotate_receipt_key(site):
     """Add a new receipt-signing secret; the old ones keep verifying until retired."""
     key = ReceiptKey(site_id=site.id, secret=_new_receipt_secret(site.id))
     db.session.add(key)
+    caches.changed("sites", site.site_key)
     db.session.commit()
-    invalidate_cache()
     return key
 
 
@@ -205,9 +203,9 @@ def publish_policy(site, version, url, effective_at=None, commit=True):
     pv = PolicyVersion(site_id=site.id, version=version, url=url or "", effective_at=effective_at,
                        content_hash=config_hash(site))
     db.session.add(pv)
+    caches.changed("sites", site.site_key)
     if commit:
         db.session.commit()
-        invalidate_cache()
     return pv
 
 
@@ -316,8 +314,8 @@ def import_site(doc):
         if pd["version"] not in known:
             eff = dt.datetime.fromisoformat(pd["effective_at"]) if pd.get("effective_at") else None
             publish_policy(site, pd["version"], pd.get("url", ""), eff, commit=False)
+    caches.changed("sites", site.site_key)
     db.session.commit()
-    invalidate_cache()
     return site, api_key
 
 
@@ -344,7 +342,6 @@ class SiteSnapshot:
     name: str = ""
     # ((effective_at, version), ...) sorted by time: which version is current at any moment
     policy_timeline: tuple = ()
-    fetched_at: float = field(default_factory=time.monotonic)
 
     @property
     def slugs(self):
@@ -367,66 +364,20 @@ class SiteSnapshot:
         return None
 
 
-_cache = {}
-_cache_lock = threading.Lock()
+def site_snapshot(site_key: str, max_age: float) -> "SiteSnapshot | None":
+    """The snapshot for a site key, or None for a key no site has; either is remembered in process
+    for `max_age` seconds (0: read every time)."""
+    return caches.sites.get(site_key, max_age, _load_snapshot, site_key)
 
 
-_key_cache = {}  # sha256(api key) -> (monotonic time, site key)
-_refreshing = set()  # cache entries being re-read now
-
-
-def invalidate_cache():
-    with _cache_lock:
-        _cache.clear()
-        _key_cache.clear()
-
-
-def site_snapshot(site_key, max_age):
-    """The snapshot for a site key (None if unknown), cached in process for `max_age` seconds."""
-    now = time.monotonic()
-    snap = _cache.get(site_key)
-    if snap is not None and now - snap.fetched_at < max_age:
-        return snap
-    if snap is not None and not claim_refresh(("site", site_key)):
-        return snap  # another request is rebuilding it right now: a herd of rebuilds helps nobody
-    try:
-        return _load_snapshot(site_key, max_age)
-    finally:
-        if snap is not None:
-            end_refresh(("site", site_key))
-
-
-def claim_refresh(key):
-    """True for the one caller that should re-read a stale cache entry; the others keep the stale one
-    for the few milliseconds it takes (at most SITE_CACHE_SECONDS plus that, as documented)."""
-    with _cache_lock:
-        if key in _refreshing:
-            return False
-        _refreshing.add(key)
-        return True
-
-
-def end_refresh(key):
-    with _cache_lock:
-        _refreshing.discard(key)
-
-
-def _load_snapshot(site_key, max_age):
+def _load_snapshot(site_key):
     # the site with its purposes and policies in one query: under gevent every query waits its turn
     # behind all the greenlets ready to run, so a rebuild that made four took hundreds of ms
     site = db.session.execute(
         db.select(Site).where(Site.site_key == site_key)
         .options(joinedload(Site.purposes), joinedload(Site.policies))
     ).unique().scalar_one_or_none()
-    if site is None:
-        with _cache_lock:
-            _cache.pop(site_key, None)
-        return None
-    snap = build_snapshot(site)
-    if max_age > 0:
-        with _cache_lock:
-            _cache[site_key] = snap
-    return snap
+    return build_snapshot(site) if site is not None else None
 
 
 def build_snapshot(site):
