@@ -24,7 +24,8 @@ from app.api.errors import error_payload
 from app.schemas.consent import BROWSER_METHODS, is_page_url
 from app.services import checks
 from app.services.consent import VISITOR_ID_PATTERN, ConsentError, record_consent, response_body
-from app.services.sites import site_key_for_api_key, site_snapshot
+from app.services.sites.keys import site_key_for_api_key
+from app.services.sites.snapshot import site_snapshot
 
 _VISITOR = re.compile(VISITOR_ID_PATTERN).match
 # the canonical form fields.UUID loads to (str(uuid.UUID(...))): any other spelling goes to Flask

@@ -8,7 +8,7 @@ from markupsafe import escape
 
 from app.services import email_consent
 from app.services.email_consent import EmailConsentError
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 
 bp = Blueprint("links", __name__)
 

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import caches, db
-from app.services import sites as site_service
+from app.services.sites.administration import create_site
 from tests.webhook_receiver import Receiver
 
 # Real addresses that the embedded GeoLite2 (2018) database places as named.
@@ -101,8 +101,7 @@ def make_site(app):
 
     def make(name="Shop", origins=("https://shop.example",), **kw):
         with app.app_context():
-            site, api_key = site_service.create_site(name, list(origins), policy_url="https://shop.example/privacy",
-                                                     **kw)
+            site, api_key = create_site(name, list(origins), policy_url="https://shop.example/privacy", **kw)
             return site.site_key, api_key
 
     return make

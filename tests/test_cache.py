@@ -92,7 +92,7 @@ def test_the_oldest_entry_makes_room_beyond_max_entries():
 
 def test_each_app_has_caches_of_its_own(app, site):
     from app.extensions import db
-    from app.services.sites import site_snapshot
+    from app.services.sites.snapshot import site_snapshot
 
     other = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True})
     assert other.extensions[EXTENSION] is not app.extensions[EXTENSION]

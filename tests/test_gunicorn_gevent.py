@@ -18,7 +18,7 @@ import pytest
 from app.extensions import db
 from app.services import ledger
 from app.services.keyring import master_key
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 from tests.conftest import IPS, make_consent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
