@@ -4,7 +4,7 @@ Four caches use it, each keyed by what the request paths have in hand: site snap
 key), API keys (the SHA-256 of the key -> its site key), webhook subscriptions and keyrings (by
 site id). A `Cache` trusts an entry for `max_age` seconds (0: no caching at all), and:
 
-- a hit costs a dict lookup and a clock read: no lock, nothing allocated;
+- a hit costs a dict lookup and a clock read, and takes no lock;
 - a stale entry is re-read by one caller while the others keep the stale value meanwhile, so an
   expiry under load costs one query, not one per waiting request;
 - a miss (the loader answered None: an unknown site key or API key) is remembered like any other
@@ -12,10 +12,14 @@ site id). A `Cache` trusts an entry for `max_age` seconds (0: no caching at all)
 - a read that overlapped an invalidation is returned but not kept: it may predate the change.
 
 A service that changes cached data calls `caches.changed(name, key)` inside its transaction. Once
-the transaction commits (`after_commit`), the entry is dropped in this process; nothing happens if
-it rolls back. `Caches` is the Flask extension (created unbound in app/extensions.py) that gives
-each app its own caches, so two apps in one process never share an entry.
+the transaction commits (`after_commit`), the entry is dropped in this process at once, and in every
+other process within moments through the channel of app/invalidations.py (PostgreSQL NOTIFY, or
+Redis with REDIS_URL); nothing happens if it rolls back. `Caches` is the Flask extension (created
+unbound in app/extensions.py) that gives each app its own caches, so two apps in one process never
+share an entry.
 """
+import logging
+import os
 import threading
 import time
 from typing import Any, Callable, Hashable
@@ -25,6 +29,10 @@ from flask import Flask
 # Flask's own context variable (Flask 2.2 to 3.1): through the `current_app` proxy, finding the
 # app's caches would cost several times the cache hit it leads to
 from flask.globals import _cv_app
+
+from app import invalidations
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "opsiq_caches"
 PENDING = "opsiq_cache_changes"  # session.info key: (hub, name, key) changed in the open transaction
@@ -102,21 +110,61 @@ class Cache:
 class CacheHub:
     """One app's caches, and what becomes of the changes its transactions make to cached data."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, db):
         max_entries = app.config["CACHE_MAX_ENTRIES"]
-        self.app = app
-        self.sites = Cache("sites", max_entries)
-        self.api_keys = Cache("api_keys", max_entries)
-        self.webhooks = Cache("webhooks", max_entries)
-        self.keyrings = Cache("keyrings", max_entries)
+        self.app, self.db = app, db
+        self.sites = Cache("sites", max_entries, self._stored)
+        self.api_keys = Cache("api_keys", max_entries, self._stored)
+        self.webhooks = Cache("webhooks", max_entries, self._stored)
+        self.keyrings = Cache("keyrings", max_entries, self._stored)
         self.by_name = {c.name: c for c in (self.sites, self.api_keys, self.webhooks, self.keyrings)}
+        self._channel = self._listener = None
+        self._channel_chosen = False  # on first use: the engine is only there inside an app context
+        self._lock = threading.Lock()
+
+    def channel(self):
+        """The channel to other processes (None: this process alone). Needs an app context once."""
+        if not self._channel_chosen:
+            with self._lock:
+                if not self._channel_chosen:
+                    self._channel = invalidations.channel_for(self.app.config, self.db.engine)
+                    if self._channel is not None:
+                        self._listener = invalidations.Listener(self._channel, self.forget, self.clear)
+                    self._channel_chosen = True
+        return self._channel
+
+    def _stored(self) -> None:
+        # an entry now waits for invalidations: this process must be listening (started here, so after a fork)
+        if self.channel() is not None:
+            self._listener.ensure_running()
+
+    def listening(self) -> bool:
+        """Whether this process receives other processes' invalidations right now."""
+        return self._listener is not None and self._listener.pid == os.getpid() and self._listener.connected.is_set()
 
     def changed(self, session, name: str, key: Hashable | None) -> None:
+        """Note a change in `session`'s open transaction; on PostgreSQL, NOTIFY it in that transaction."""
         if name not in self.by_name:
             raise ValueError(f"no cache named {name!r}")
         pending = session.info.setdefault(PENDING, [])
-        if (self, name, key) not in pending:
-            pending.append((self, name, key))
+        if (self, name, key) in pending:
+            return
+        pending.append((self, name, key))
+        channel = self.channel()
+        if channel is not None and channel.in_transaction:
+            channel.publish(session, invalidations.encode(name, key))
+
+    def committed(self, name: str, key: Hashable | None) -> None:
+        """A change to cached data is committed: forget it here, and tell the others if the
+        channel is not part of the transaction."""
+        self.forget(name, key)
+        channel = self.channel()
+        if channel is not None and not channel.in_transaction:
+            try:
+                channel.publish(invalidations.encode(name, key))
+            except Exception as e:  # noqa: BLE001 (the change is made: other processes fall back on their TTL)
+                log.warning("cache invalidation %s %r not published (%s: %s); other processes see the change "
+                            "within their TTL", name, key, type(e).__name__, e)
 
     def forget(self, name: str, key: Hashable | None) -> None:
         """Drop one entry of one cache (every entry when `key` is None), in this process."""
@@ -127,15 +175,21 @@ class CacheHub:
             cache.invalidate(key)
 
     def clear(self) -> None:
+        """Drop every entry of every cache, in this process."""
         for cache in self.by_name.values():
             cache.clear()
+
+    def stop(self) -> None:
+        """Stop listening to other processes (the caches go on, each entry bound by its TTL alone)."""
+        if self._listener is not None:
+            self._listener.stop()
 
 
 def _after_commit(session):
     if session.in_nested_transaction():
         return  # a savepoint: the change is not committed until its transaction is
     for hub, name, key in session.info.pop(PENDING, ()):
-        hub.forget(name, key)
+        hub.committed(name, key)
 
 
 def _after_transaction_end(session, transaction):
@@ -151,7 +205,7 @@ class Caches:
 
     def init_app(self, app: Flask, db) -> None:
         """Give `app` its caches, and forget changed entries whenever `db`'s session commits."""
-        app.extensions[EXTENSION] = CacheHub(app)
+        app.extensions[EXTENSION] = CacheHub(app, db)
         self._db = db
         if not sa.event.contains(db.session, "after_commit", _after_commit):
             sa.event.listen(db.session, "after_commit", _after_commit)
@@ -159,6 +213,7 @@ class Caches:
 
     @staticmethod
     def hub() -> CacheHub:
+        """The current app's caches and channel."""
         return _cv_app.get().app.extensions[EXTENSION]
 
     @property
@@ -179,10 +234,15 @@ class Caches:
 
     def changed(self, name: str, key: Hashable | None = None) -> None:
         """Cached data changes in the open transaction: once it commits, `name`'s entry for `key`
-        (every entry when `key` is None) is dropped. Call it before the commit, never after."""
+        (every entry when `key` is None) is dropped here at once and in every other process through
+        the channel. Call it before the commit, never after."""
         self.hub().changed(self._db.session, name, key)
 
     def clear(self) -> None:
         """Forget every entry of the current app, in this process: for tests that change tables
         behind the services' back."""
         self.hub().clear()
+
+    def stop(self) -> None:
+        """Stop the current app's listener in this process (before its database goes away)."""
+        self.hub().stop()

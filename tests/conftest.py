@@ -53,6 +53,7 @@ def app(tmp_path_factory):
     app = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TRUSTED_PROXIES": 1,
         "SITE_CACHE_SECONDS": 0, "LEDGER_SEAL_INTERVAL": 0, "SERVER_NAME": None,
+        "CACHE_CHANNEL": "",  # one process; tests/test_invalidations.py runs apps and servers of its own
     })
     with app.app_context():
         upgrade()

@@ -94,7 +94,8 @@ def test_each_app_has_caches_of_its_own(app, site):
     from app.extensions import db
     from app.services.sites.snapshot import site_snapshot
 
-    other = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True})
+    other = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+                        "CACHE_CHANNEL": ""})
     assert other.extensions[EXTENSION] is not app.extensions[EXTENSION]
     with app.app_context():
         assert site_snapshot(site[0], 60) is not None and len(caches.sites) == 1
