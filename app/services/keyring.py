@@ -170,7 +170,7 @@ def set_double_opt_in(site_id: int, on: bool) -> None:
     db.session.commit()
 
 
-def rotate_master(old_master, new_master):
+def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:
     """Re-wrap every keyring under `new_master`; records are untouched. Returns (rewrapped, already)."""
     new_fp, old_fp = fingerprint(new_master), fingerprint(old_master)
     done = already = 0

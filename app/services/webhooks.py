@@ -82,7 +82,7 @@ def new_secret():
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def create_endpoint(site_id, url, events):
+def create_endpoint(site_id: int, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
     """Subscribe a URL to event types. Returns (endpoint, secret); the secret is shown once."""
     bad = sorted(set(events) - set(EVENT_TYPES))
     if bad or not events:
@@ -109,7 +109,8 @@ def get_endpoint(site_id, endpoint_id):
         WebhookEndpoint.site_id == site_id, WebhookEndpoint.endpoint_id == endpoint_id)).scalar_one_or_none()
 
 
-def disable_endpoint(ep, reason="disabled by the site", now=None):
+def disable_endpoint(ep: WebhookEndpoint, reason: str = "disabled by the site",
+                     now: dt.datetime | None = None) -> WebhookEndpoint:
     """Stop sending to an endpoint. What it was still owed becomes dead letters (shown in its
     deliveries, replayable with `replay_dead`), rather than waiting for ever."""
     if ep.disabled_at is None:
@@ -128,7 +129,7 @@ def _bury_pending(ep):
         .values(status="dead", claim=None, last_error=f"endpoint disabled: {ep.disabled_reason}"[:300]))
 
 
-def rotate_secret(ep, now=None):
+def rotate_secret(ep: WebhookEndpoint, now: dt.datetime | None = None) -> tuple[WebhookEndpoint, str]:
     """A new signing secret; the previous one keeps signing beside it for ROTATION_OVERLAP."""
     now = now or utcnow()
     secret = new_secret()
