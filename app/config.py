@@ -12,8 +12,13 @@ class Config:
     GEOIP_DATABASE = None  # None: the GeoLite2 City file shipped in maxminddb-geolite2
     TRUSTED_PROXIES = 0
     MAX_CONTENT_LENGTH = 16 * 1024
-    # Seconds a site's resolved configuration is cached in process; 0 disables the cache.
+    # Seconds a site's snapshot, API keys and keyring are cached in process; 0 disables the cache.
     SITE_CACHE_SECONDS = 5
+    CACHE_MAX_ENTRIES = 10_000  # per cache and process; unknown keys are kept too, so a bound is needed
+    # Changes to cached data reach every process through this channel: Redis pub/sub when REDIS_URL
+    # is set, else PostgreSQL LISTEN/NOTIFY (app/invalidations.py); "" turns both off (TTL only).
+    CACHE_CHANNEL = "opsiq_cache"
+    REDIS_URL = None
     HOT_PATHS = True  # app/hotpath.py answers the ordinary consent write and check; False: all through Flask
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
@@ -44,9 +49,13 @@ def env_overrides():
     out = {}
     if os.environ.get("DATABASE_URL"):
         out["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY", "DEMO_SITE_KEY"):
+    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY", "DEMO_SITE_KEY", "REDIS_URL"):
         if os.environ.get(name):
             out[name] = os.environ[name]
+    if os.environ.get("OPSIQ_CACHE_CHANNEL") is not None:
+        out["CACHE_CHANNEL"] = os.environ["OPSIQ_CACHE_CHANNEL"]
+    if os.environ.get("OPSIQ_SITE_CACHE_SECONDS"):
+        out["SITE_CACHE_SECONDS"] = float(os.environ["OPSIQ_SITE_CACHE_SECONDS"])
     if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):
         out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
     if os.environ.get("OPSIQ_HOT_PATHS"):

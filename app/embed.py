@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app.api.browser import resolved_config
 from app.schemas.sites import SiteConfigOut
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 
 bp = Blueprint("embed", __name__)
 

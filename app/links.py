@@ -9,7 +9,7 @@ from markupsafe import escape
 from app.api.errors import status_for
 from app.errors import DomainError, NotFound
 from app.services import email_consent
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 
 bp = Blueprint("links", __name__)
 

@@ -43,7 +43,7 @@ def main():
         from app.extensions import db
         from app.models import EmailConsentState, EmailSuppression
         from app.services.keyring import keyring
-        from app.services.sites import create_site
+        from app.services.sites.administration import create_site
 
         app = create_app()
         with app.app_context():

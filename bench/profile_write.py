@@ -66,7 +66,7 @@ def main():
         from flask_migrate import upgrade
 
         from app import create_app
-        from app.services.sites import create_site
+        from app.services.sites.administration import create_site
 
         app = create_app()
         with app.app_context():

@@ -79,7 +79,7 @@ def serve():
     from werkzeug.serving import make_server
 
     from app import create_app
-    from app.services import sites as site_service
+    from app.services.sites.administration import create_site
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -90,7 +90,7 @@ def serve():
     base = f"http://127.0.0.1:{server.server_port}"
     with app.app_context():
         upgrade()
-        site, _ = site_service.create_site("Bench shop", [base], policy_url=f"{base}/demo/privacy")
+        site, _ = create_site("Bench shop", [base], policy_url=f"{base}/demo/privacy")
         key = site.site_key
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"{base}/demo?site={key}"

@@ -13,9 +13,9 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.extensions import db
-from app.services import keyring, webhooks
-from app.services import sites as site_service
+from app.extensions import caches, db
+from app.services.sites.administration import create_site, require_site
+from app.services.sites.documents import export_site, import_site
 from tests.webhook_receiver import Receiver
 
 # Real addresses that the embedded GeoLite2 (2018) database places as named.
@@ -54,6 +54,7 @@ def app(tmp_path_factory):
     app = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TRUSTED_PROXIES": 1,
         "SITE_CACHE_SECONDS": 0, "LEDGER_SEAL_INTERVAL": 0, "SERVER_NAME": None,
+        "CACHE_CHANNEL": "",  # one process; tests/test_invalidations.py runs apps and servers of its own
     })
     with app.app_context():
         upgrade()
@@ -72,9 +73,7 @@ def _clean_tables(app):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
-    site_service.invalidate_cache()
-    keyring.invalidate_cache()  # keyrings and webhook subscriptions are cached by row id
-    webhooks.invalidate_subscriptions()
+        caches.clear()  # the rows went behind the services' back (ids and keys are used again)
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +103,7 @@ def make_site(app):
 
     def make(name="Shop", origins=("https://shop.example",), **kw):
         with app.app_context():
-            site, api_key = site_service.create_site(name, list(origins), policy_url="https://shop.example/privacy",
-                                                     **kw)
+            site, api_key = create_site(name, list(origins), policy_url="https://shop.example/privacy", **kw)
             return site.site_key, api_key
 
     return make
@@ -145,14 +143,14 @@ def make_consent(site_key, **overrides):
 def set_purpose(app, site_key, slug, **fields):
     """Add a purpose to a site (consent basis, default off) or change one it has, via export / import."""
     with app.app_context():
-        doc = site_service.export_site(site_service.require_site(site_key))
+        doc = export_site(require_site(site_key))
         same = [p for p in doc["purposes"] if p["slug"] == slug]
         if same:
             same[0].update(fields)
         else:
             doc["purposes"].append({"slug": slug, "legal_basis": "consent", "default_on": False,
                                     "titles": {"en": slug.title()}, **fields})
-        site_service.import_site(doc)
+        import_site(doc)
 
 
 def run_together(fn, n, timeout=60):

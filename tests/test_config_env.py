@@ -21,11 +21,16 @@ def test_environment_names_are_read(monkeypatch, tmp_path):
     monkeypatch.setenv("DEMO_SITE_KEY", "demo-from-env")
     monkeypatch.setenv("OPSIQ_HOT_PATHS", "0")
     monkeypatch.setenv("OPSIQ_LEDGER_SEAL_INTERVAL", "0")
+    monkeypatch.setenv("OPSIQ_SITE_CACHE_SECONDS", "60")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/3")
+    monkeypatch.setenv("OPSIQ_CACHE_CHANNEL", "")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite")
     assert app.config["TRUSTED_PROXIES"] == 2 and app.config["GEOIP_DATABASE"] == "/nonexistent.mmdb"
     assert app.config["DEMO_SITE_KEY"] == "demo-from-env"
     assert app.config["HOT_PATHS"] is False and app.config["LEDGER_SEAL_INTERVAL"] == 0
+    assert app.config["SITE_CACHE_SECONDS"] == 60 and app.config["REDIS_URL"] == "redis://cache.internal:6379/3"
+    assert app.config["CACHE_CHANNEL"] == ""  # set but empty: no channel at all
 
 
 def test_unknown_environment_name_is_refused(monkeypatch):

@@ -3,56 +3,25 @@
 Concurrent writes and checks through HTTP, as the benchmark drives them: every write lands once,
 chained to an earlier record of its visitor, every check answers from what was written, and the
 ledger verifies."""
-import base64
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
 
 import pytest
 
 from app.extensions import db
 from app.services import ledger
-from app.services.keyring import master_key
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 from tests.conftest import IPS, make_consent
+from tests.servers import serve_gunicorn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORIGIN = "https://shop.example"
 
 
 @pytest.fixture
 def gunicorn(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with app.app_context():  # the same master key as the test app, which made the sites' keyrings
-        master = base64.b64encode(master_key()).decode()
-    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], OPSIQ_ENV="development",
-               SECRET_KEY="test-secret-key-for-gunicorn", OPSIQ_MASTER_KEY=master, TRUSTED_PROXIES="1",
-               OPSIQ_BIND=f"127.0.0.1:{port}", OPSIQ_WORKERS="2")
-    env.pop("OPSIQ_INSTANCE", None)
-    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("gunicorn did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    out = proc.communicate(timeout=30)[0].decode(errors="replace")
-    assert "Traceback" not in out, out[-3000:]
+    with serve_gunicorn(app) as base:
+        yield base
 
 
 def post(url, body, headers):

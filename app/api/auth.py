@@ -4,7 +4,8 @@ from functools import wraps
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from app.services.sites import site_key_for_api_key, site_snapshot
+from app.services.sites.keys import site_key_for_api_key
+from app.services.sites.snapshot import site_snapshot
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "A site's secret API key (opsiq_sk_...)"}
 SECURITY = [{"ApiKey": []}]

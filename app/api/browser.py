@@ -15,7 +15,8 @@ from app.schemas.consent import ConsentIn, ConsentOut, fast_consent_input
 from app.schemas.sites import SiteConfigOut
 from app.services.consent import record_consent
 from app.services.geo import truncate_ip
-from app.services.sites import resolve_config, site_snapshot
+from app.services.sites.resolution import resolve_config
+from app.services.sites.snapshot import site_snapshot
 
 blp = ApiBlueprint("browser", __name__, url_prefix="/api/v1", description="Called by the widget in visitors' browsers")
 

@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Site
-from app.services import sites as site_service
+from app.services.sites.administration import require_site
 
 
 class CommandGroup(AppGroup):
@@ -26,7 +26,7 @@ def fail(message):
 
 def site_or_fail(site_key):
     """The site with this key; ends the command if there is none."""
-    return site_service.require_site(site_key)
+    return require_site(site_key)
 
 
 def sites_or_one(site_key):

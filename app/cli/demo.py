@@ -6,8 +6,7 @@ import click
 from flask import current_app
 
 from app.cli.common import CommandGroup
-from app.extensions import db
-from app.services import sites as site_service
+from app.services.sites.administration import add_origins, create_site, get_site
 
 demo_cli = CommandGroup("demo", help="The demo site used by `make run`.")
 
@@ -23,20 +22,16 @@ def demo_ensure_command(origin):
     if os.path.exists(path):
         with open(path) as f:
             creds = json.load(f)
-        if site_service.get_site(creds["site_key"]) is None:
+        if get_site(creds["site_key"]) is None:
             creds = None
     if creds is None:
         # the widget links only to absolute http(s) policy URLs
-        site, api_key = site_service.create_site("Demo shop", origins, policy_url=f"{origins[0]}/demo/privacy")
+        site, api_key = create_site("Demo shop", origins, policy_url=f"{origins[0]}/demo/privacy")
         creds = {"site_key": site.site_key, "api_key": api_key}
         os.makedirs(current_app.instance_path, exist_ok=True)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(creds, f)
     else:
-        site = site_service.get_site(creds["site_key"])
-        for o in origins:
-            if o not in site.origins:
-                site.origins = site.origins + [o]
-        db.session.commit()
+        add_origins(get_site(creds["site_key"]), origins)
     click.echo(f"demo site_key: {creds['site_key']}\ndemo api_key:  {creds['api_key']}")
     click.echo(f"demo page:     {origins[0]}/demo")

@@ -5,7 +5,7 @@ import click
 
 from app.cli.common import CommandGroup, fail, site_or_fail
 from app.services import keyring as keyring_service
-from app.services import sites as site_service
+from app.services.sites.keys import create_api_key, receipt_secrets, revoke_api_key, rotate_receipt_key
 from app.services.keyring import KeyringError
 
 keys_cli = CommandGroup("keys", help="Create and revoke API keys; rotate receipt keys.")
@@ -16,14 +16,14 @@ keys_cli = CommandGroup("keys", help="Create and revoke API keys; rotate receipt
 @click.option("--name", default="", help="A label for the key.")
 def create_key_command(site_key, name):
     """Create a new secret API key for a site; shown once."""
-    click.echo(site_service.create_api_key(site_or_fail(site_key), name))
+    click.echo(create_api_key(site_or_fail(site_key), name))
 
 
 @keys_cli.command("revoke")
 @click.argument("api_key_or_prefix")
 def revoke_key_command(api_key_or_prefix):
     """Revoke an API key, given whole or by its first 17 characters."""
-    n = site_service.revoke_api_key(api_key_or_prefix)
+    n = revoke_api_key(api_key_or_prefix)
     if not n:
         fail("no active key with that prefix")
     click.echo(f"revoked {n} key(s)")
@@ -33,7 +33,7 @@ def revoke_key_command(api_key_or_prefix):
 @click.argument("site_key")
 def rotate_receipt_command(site_key):
     """Start signing receipts with a new secret; older secrets still verify."""
-    key = site_service.rotate_receipt_key(site_or_fail(site_key))
+    key = rotate_receipt_key(site_or_fail(site_key))
     click.echo(f"receipt key {key.id} now signs new receipts")
 
 
@@ -42,7 +42,7 @@ def rotate_receipt_command(site_key):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of one secret per line.")
 def receipt_secrets_command(site_key, as_json):
     """Print the site's active receipt secrets, oldest first (the last signs), for offline checks."""
-    secrets = site_service.receipt_secrets(site_or_fail(site_key))
+    secrets = receipt_secrets(site_or_fail(site_key))
     click.echo(json.dumps(secrets) if as_json else "\n".join(secrets))
 
 

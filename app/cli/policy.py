@@ -4,7 +4,7 @@ import datetime as dt
 import click
 
 from app.cli.common import CommandGroup, fail, site_or_fail
-from app.services import sites as site_service
+from app.services.sites.policies import publish_policy
 
 policy_cli = CommandGroup("policy", help="Publish policy versions.")
 
@@ -23,5 +23,5 @@ def publish_policy_command(site_key, version, url, effective_at):
             when = dt.datetime.fromisoformat(effective_at)
         except ValueError:
             fail(f"--effective-at is not an ISO 8601 time: {effective_at}")
-    pv = site_service.publish_policy(site, version, url, when)
+    pv = publish_policy(site, version, url, when)
     click.echo(f"published {pv.version} effective {pv.effective_at.isoformat()} content {pv.content_hash[:12]}")

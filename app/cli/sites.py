@@ -8,7 +8,8 @@ from app.cli.common import CommandGroup, fail, site_or_fail
 from app.errors import Invalid
 from app.extensions import db
 from app.models import Site
-from app.services import sites as site_service
+from app.services.sites.administration import create_site
+from app.services.sites.documents import export_site, import_site
 
 sites_cli = CommandGroup("sites", help="Create, list, import and export sites.")
 
@@ -21,8 +22,8 @@ sites_cli = CommandGroup("sites", help="Create, list, import and export sites.")
 @click.option("--json", "as_json", is_flag=True, help="Print only {site_key, api_key} as JSON.")
 def create_site_command(name, origins, languages, policy_url, as_json):
     """Create a site; prints its key and a secret API key, shown once."""
-    site, api_key = site_service.create_site(name, origins, languages or ("en", "de", "fr", "es"),
-                                             (languages or ("en",))[0], policy_url)
+    site, api_key = create_site(name, origins, languages or ("en", "de", "fr", "es"), (languages or ("en",))[0],
+                                policy_url)
     if as_json:
         click.echo(json.dumps({"site_key": site.site_key, "api_key": api_key}))
     else:
@@ -41,7 +42,7 @@ def list_sites_command():
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json")
 def export_site_command(site_key, fmt):
     """Print a site's whole configuration (no secrets) as JSON or YAML."""
-    doc = site_service.export_site(site_or_fail(site_key))
+    doc = export_site(site_or_fail(site_key))
     if fmt == "yaml":
         click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), nl=False)
     else:
@@ -57,7 +58,7 @@ def import_site_command(file):
     except yaml.YAMLError as e:
         fail(f"cannot read {file.name}: {e}")
     try:
-        site, api_key = site_service.import_site(doc)
+        site, api_key = import_site(doc)
     except Invalid as e:
         fail(f"invalid site document: {e.message}")
     click.echo(f"imported site {site.site_key} ({site.name})")

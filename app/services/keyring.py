@@ -11,17 +11,14 @@ import hmac
 import json
 import os
 import secrets
-import threading
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-from app.extensions import db
+from app.extensions import caches, db
 from app.models import SiteKeyring, utcnow
 
-_cache = {}
-_lock = threading.Lock()
 _warned = []
 
 
@@ -87,8 +84,9 @@ def unwrap(master, site_id, wrapped):
 class Keyring:
     """A site's unwrapped keys, with the operations built on them."""
 
-    def __init__(self, site_id, keys, double_opt_in):
+    def __init__(self, site_id, keys, double_opt_in, master_fingerprint):
         self.site_id = site_id
+        self.master_fingerprint = master_fingerprint  # of the master key that opened it
         self._data = AESGCM(base64.b64decode(keys["data"]))
         self._lookup = base64.b64decode(keys["lookup"])
         self.identity_secret = keys["identity"]
@@ -133,13 +131,24 @@ def _new_keys():
     }
 
 
-def keyring(site_id):
-    """The site's keyring, made on first use (committed on its own, before the caller's writes)."""
+def keyring(site_id: int) -> Keyring:
+    """The site's keyring, made on first use (committed on its own, before the caller's writes).
+
+    Cached per process for SITE_CACHE_SECONDS like the rest of the site's settings (its double
+    opt-in default is one), and only for the master key that opened it.
+    """
+    fp = fingerprint(master_key())
+    max_age = current_app.config["SITE_CACHE_SECONDS"]
+    ring = caches.keyrings.get(site_id, max_age, _load_keyring, site_id)
+    if ring.master_fingerprint != fp:  # this app's master key changed since: open it again with the new one
+        caches.keyrings.invalidate(site_id)
+        ring = caches.keyrings.get(site_id, max_age, _load_keyring, site_id)
+    return ring
+
+
+def _load_keyring(site_id):
     master = master_key()
     fp = fingerprint(master)
-    hit = _cache.get(site_id)
-    if hit is not None and hit[0] == fp:
-        return hit[1]
     row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one_or_none()
     if row is None:
         row = SiteKeyring(site_id=site_id, wrapped=wrap(master, site_id, _new_keys()), master_fingerprint=fp,
@@ -150,26 +159,18 @@ def keyring(site_id):
         except sa.exc.IntegrityError:
             db.session.rollback()  # another request made it first: use theirs
             row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one()
-    ring = Keyring(site_id, unwrap(master, site_id, row.wrapped), row.double_opt_in)
-    with _lock:
-        _cache[site_id] = (fp, ring)
-    return ring
+    return Keyring(site_id, unwrap(master, site_id, row.wrapped), row.double_opt_in, fp)
 
 
-def invalidate_cache():
-    with _lock:
-        _cache.clear()
-
-
-def set_double_opt_in(site_id, on):
+def set_double_opt_in(site_id: int, on: bool) -> None:
     """Change a site's default between double and single opt-in for email consent."""
     keyring(site_id)
     db.session.execute(sa.update(SiteKeyring).where(SiteKeyring.site_id == site_id).values(double_opt_in=bool(on)))
+    caches.changed("keyrings", site_id)
     db.session.commit()
-    invalidate_cache()
 
 
-def rotate_master(old_master, new_master):
+def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:
     """Re-wrap every keyring under `new_master`; records are untouched. Returns (rewrapped, already)."""
     new_fp, old_fp = fingerprint(new_master), fingerprint(old_master)
     done = already = 0
@@ -184,6 +185,6 @@ def rotate_master(old_master, new_master):
         row.master_fingerprint = new_fp
         row.rewrapped_at = utcnow()
         done += 1
+    caches.changed("keyrings")  # every site's
     db.session.commit()
-    invalidate_cache()
     return done, already

@@ -13,6 +13,16 @@ CONSENT_MODE_KEYS = (
 )
 
 
+def purpose_doc(row) -> dict:
+    """A Purpose row as the plain dict these rules take; the snapshot, the site document and the
+    configuration hash all hold purposes in this form."""
+    return {
+        "slug": row.slug, "legal_basis": row.legal_basis, "default_on": row.default_on,
+        "titles": row.titles, "descriptions": row.descriptions,
+        "consent_mode_keys": row.consent_mode_keys, "cookies": row.cookies or [], "storage_keys": row.storage_keys or [],
+    }
+
+
 def effective_default(purpose, regime):
     """Whether a purpose is on before any choice: under opt-in only `necessary` is."""
     if purpose["legal_basis"] == "necessary":

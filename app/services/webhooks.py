@@ -18,7 +18,6 @@ import random
 import secrets
 import socket
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,10 +28,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.errors import Invalid, NotFound
-from app.extensions import db
+from app.extensions import caches, db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services.keyring import keyring
-from app.services.sites import claim_refresh, end_refresh
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
                "identity.linked")
@@ -81,7 +79,7 @@ def new_secret():
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def create_endpoint(site_id, url, events):
+def create_endpoint(site_id: int, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
     """Subscribe a URL to event types. Returns (endpoint, secret); the secret is shown once."""
     bad = sorted(set(events) - set(EVENT_TYPES))
     if bad or not events:
@@ -92,8 +90,8 @@ def create_endpoint(site_id, url, events):
     ep = WebhookEndpoint(endpoint_id="ep_" + uuid.uuid4().hex, site_id=site_id, url=url,
                          events=sorted(set(events)), secret_enc=ring.encrypt("webhook_secret", secret))
     db.session.add(ep)
+    caches.changed("webhooks", site_id)
     db.session.commit()
-    invalidate_subscriptions()
     return ep, secret
 
 
@@ -112,15 +110,16 @@ def get_endpoint(site_id, endpoint_id):
     return ep
 
 
-def disable_endpoint(ep, reason="disabled by the site", now=None):
+def disable_endpoint(ep: WebhookEndpoint, reason: str = "disabled by the site",
+                     now: dt.datetime | None = None) -> WebhookEndpoint:
     """Stop sending to an endpoint. What it was still owed becomes dead letters (shown in its
     deliveries, replayable with `replay_dead`), rather than waiting for ever."""
     if ep.disabled_at is None:
         ep.disabled_at = now or utcnow()
         ep.disabled_reason = reason[:200]
     _bury_pending(ep)
+    caches.changed("webhooks", ep.site_id)
     db.session.commit()
-    invalidate_subscriptions()
     return ep
 
 
@@ -131,7 +130,7 @@ def _bury_pending(ep):
         .values(status="dead", claim=None, last_error=f"endpoint disabled: {ep.disabled_reason}"[:300]))
 
 
-def rotate_secret(ep, now=None):
+def rotate_secret(ep: WebhookEndpoint, now: dt.datetime | None = None) -> tuple[WebhookEndpoint, str]:
     """A new signing secret; the previous one keeps signing beside it for ROTATION_OVERLAP."""
     now = now or utcnow()
     secret = new_secret()
@@ -139,7 +138,7 @@ def rotate_secret(ep, now=None):
     ep.previous_secret_enc = ep.secret_enc
     ep.previous_expires_at = now + ROTATION_OVERLAP
     ep.secret_enc = ring.encrypt("webhook_secret", secret)
-    db.session.commit()
+    db.session.commit()  # no cache holds secrets: each delivery reads its endpoint's row
     return ep, secret
 
 
@@ -157,35 +156,17 @@ def recent_deliveries(ep, limit=50):
 
 # --- the outbox -----------------------------------------------------------------------------
 
-_subs = {}
-_subs_lock = threading.Lock()
-
-
-def invalidate_subscriptions():
-    with _subs_lock:
-        _subs.clear()
-
-
-def subscriptions(site_id):
-    """{event type: (endpoint row ids)} for a site's active endpoints, cached briefly per process.
+def subscriptions(site_id: int) -> dict[str, tuple[int, ...]]:
+    """{event type: (endpoint row ids)} for a site's active endpoints, cached per process for
+    WEBHOOK_SUBSCRIPTION_CACHE_SECONDS.
 
     The consent write path asks this on every record; a site with no endpoints costs a dict lookup.
     """
     max_age = current_app.config["WEBHOOK_SUBSCRIPTION_CACHE_SECONDS"]
-    hit = _subs.get(site_id)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < max_age:
-        return hit[1]
-    if hit is not None and not claim_refresh(("subs", site_id)):
-        return hit[1]  # another request is re-reading them right now
-    try:
-        return _load_subscriptions(site_id, now, max_age)
-    finally:
-        if hit is not None:
-            end_refresh(("subs", site_id))
+    return caches.webhooks.get(site_id, max_age, _load_subscriptions, site_id)
 
 
-def _load_subscriptions(site_id, now, max_age):
+def _load_subscriptions(site_id):
     rows = db.session.execute(
         db.select(WebhookEndpoint.id, WebhookEndpoint.events)
         .where(WebhookEndpoint.site_id == site_id, WebhookEndpoint.disabled_at.is_(None))
@@ -194,11 +175,7 @@ def _load_subscriptions(site_id, now, max_age):
     for ep_id, events in rows:
         for t in events:
             by_type.setdefault(t, []).append(ep_id)
-    by_type = {t: tuple(ids) for t, ids in by_type.items()}
-    if max_age > 0:
-        with _subs_lock:
-            _subs[site_id] = (now, by_type)
-    return by_type
+    return {t: tuple(ids) for t, ids in by_type.items()}
 
 
 def enqueue(site_id, event_type, data, sealed=None, now=None):

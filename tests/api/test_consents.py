@@ -47,7 +47,8 @@ def test_records_a_decision_with_every_proof_field(app, client, site):
 
 
 def test_receipt_is_signed_with_the_site_receipt_key(app, client, site):
-    from app.services.sites import receipt_secrets, require_site
+    from app.services.sites.administration import require_site
+    from app.services.sites.keys import receipt_secrets
 
     site_key, _ = site
     out = post(client, make_consent(site_key)).json

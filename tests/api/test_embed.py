@@ -68,15 +68,13 @@ def test_unknown_site_is_a_404_script_that_only_warns(client):
 
 
 def test_site_texts_cannot_break_out_of_the_script(client, app, site):
-    from app.extensions import db
-    from app.services import sites as site_service
+    from app.services.sites.administration import require_site
+    from app.services.sites.documents import export_site, import_site
 
     nasty = "</script><script>alert(1)</script>\u2028<!--\u2029"
     with app.app_context():
-        s = site_service.require_site(site[0])
-        s.texts = {"en": {"title": nasty}}
-        db.session.commit()
-        site_service.invalidate_cache()
+        doc = export_site(require_site(site[0]))
+        import_site(dict(doc, texts={"en": {"title": nasty}}))
     body = client.get(f"/w/{site[0]}.js", headers=from_ip(IPS["DE"])).get_data(as_text=True)
     cfg = inlined_config(body)
     assert cfg["texts"]["title"] == nasty

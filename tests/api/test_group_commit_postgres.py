@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import ConsentRecord
 from app.services import consent, ledger
-from app.services.sites import site_snapshot
+from app.services.sites.snapshot import site_snapshot
 from tests.conftest import IPS, from_ip, make_consent, run_together
 
 pytestmark = pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),

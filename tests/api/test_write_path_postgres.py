@@ -62,7 +62,7 @@ def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site)
     import psycopg
 
     from app.services import hotdb, ledger
-    from app.services.sites import site_snapshot
+    from app.services.sites.snapshot import site_snapshot
 
     site_key, _ = site
     for _ in range(3):

@@ -9,7 +9,8 @@ import pytest
 
 from app.extensions import db
 from app.models import ConsentRecord
-from app.services import sites as site_service
+from app.services.sites.administration import create_site, require_site
+from app.services.sites.documents import export_site, import_site
 from tests.conftest import IPS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,13 +51,13 @@ def demo_site(app, live_server):
     """A site whose origins are the live server's; analytics lists the demo's cookie and storage key."""
     port = live_server.rsplit(":", 1)[1]
     with app.app_context():
-        site, _ = site_service.create_site("Demo shop", [live_server, f"http://localhost:{port}"],
+        site, _ = create_site("Demo shop", [live_server, f"http://localhost:{port}"],
                                            policy_url=f"{live_server}/demo/privacy")
-        doc = site_service.export_site(site)
+        doc = export_site(site)
         for p in doc["purposes"]:
             if p["slug"] == "analytics":
                 p["cookies"], p["storage_keys"] = ["_demo_an"], ["_demo_an_*"]
-        site_service.import_site(doc)
+        import_site(doc)
         return site.site_key
 
 
@@ -128,7 +129,7 @@ def visit(browser, live_server, demo_site):
 def ledger_rows(app, site_key, **where):
     """The site's consent records (as dicts), oldest first, optionally filtered by column values."""
     with app.app_context():
-        site = site_service.require_site(site_key)
+        site = require_site(site_key)
         q = db.select(ConsentRecord.__table__).where(ConsentRecord.site_id == site.id)
         for k, v in where.items():
             q = q.where(getattr(ConsentRecord, k) == v)

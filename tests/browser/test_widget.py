@@ -5,7 +5,9 @@ import re
 import pytest
 
 from app.extensions import db
-from app.services import sites as site_service
+from app.services.sites.administration import require_site
+from app.services.sites.documents import export_site, import_site
+from app.services.sites.snapshot import site_snapshot
 from tests.browser.conftest import AXE, GPC_ON, SHADOW, ledger_rows
 from tests.conftest import IPS, set_purpose
 
@@ -425,10 +427,8 @@ def test_regime_by_address(app, visit, demo_site, where, buttons):
 def test_site_texts_are_shown_as_text(app, visit, demo_site):
     title = '<img src=x onerror="window.pwned=1">Hello & <b>welcome</b>'
     with app.app_context():
-        site = site_service.require_site(demo_site)
-        site.texts = {"en": {"title": title}}
-        db.session.commit()
-    site_service.invalidate_cache()
+        doc = export_site(require_site(demo_site))
+        import_site(dict(doc, texts={"en": {"title": title}}))
     v = visit(where="DE")
     page = v.open()
     page.wait_for_timeout(200)
@@ -451,12 +451,12 @@ def test_identify_links_the_browser_only_with_a_signed_token(app, runner, visit,
     assert page.evaluate("() => opsiqConsent.identify('not-a-signed-token')") is None
     v.wait_acked()
     with app.app_context():
-        site = site_service.require_site(demo_site)
+        site = require_site(demo_site)
         from app.services.identities import find_person, person_consent
 
         person = find_person(site.id, "jane@example.com", None, None)
         assert person is not None
-        snap = site_service.site_snapshot(demo_site, 0)
+        snap = site_snapshot(demo_site, 0)
         consent = person_consent(snap, person)
         db.session.remove()
     # the person's consent is what this browser decided

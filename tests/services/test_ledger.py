@@ -149,10 +149,10 @@ def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
     """Sealing in small batches (as the write path does) never makes the rest look inserted."""
     record_some(client, site[0], 5)
     with app.app_context():
-        from app.services import sites as site_service
         from app.services.ledger import seal_site
+        from app.services.sites.administration import require_site
 
-        site_id = site_service.require_site(site[0]).id
+        site_id = require_site(site[0]).id
         assert seal_site(site_id, 0, limit=2, batch=2) == 2
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
@@ -167,8 +167,8 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
     out of every seal and look inserted), nor vouch for the older one it leaves for later."""
     import datetime as dt
 
-    from app.services import sites as site_service
     from app.services.ledger import HASHED_COLUMNS, record_hash, seal_site
+    from app.services.sites.administration import require_site
 
     ids = record_some(client, site[0], 4)
     now = dt.datetime.now(dt.timezone.utc)
@@ -181,7 +181,7 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
             db.session.execute(sa.update(ConsentRecord).where(ConsentRecord.id == rec.id)
                                .values(created_at=values["created_at"], record_hash=record_hash(values)))
         db.session.commit()
-        site_id = site_service.require_site(site[0]).id
+        site_id = require_site(site[0]).id
         assert seal_site(site_id, lag_seconds=5) == 2  # the two before the young one, not ids[3]
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
