@@ -6,7 +6,8 @@ site id). A `Cache` trusts an entry for `max_age` seconds (0: no caching at all)
 
 - a hit costs a dict lookup and a clock read, and takes no lock;
 - a stale entry is re-read by one caller while the others keep the stale value meanwhile, so an
-  expiry under load costs one query, not one per waiting request;
+  expiry under load costs one query, not one per waiting request; a missing entry (a cold start,
+  or just after an invalidation) is read by one caller while the others wait for its answer;
 - a miss (the loader answered None: an unknown site key or API key) is remembered like any other
   answer, so a client repeating a wrong key costs one query per TTL rather than one per request;
 - a read that overlapped an invalidation is returned but not kept: it may predate the change.
@@ -38,18 +39,20 @@ EXTENSION = "opsiq_caches"
 PENDING = "opsiq_cache_changes"  # session.info key: (hub, name, key) changed in the open transaction
 
 _clock = time.monotonic
+FIRST_READ_WAIT = 10  # seconds a caller waits for another's first read of a key before reading it itself
 
 
 class Cache:
     """Entries read from the database, each trusted for the `max_age` its caller passes."""
 
-    __slots__ = ("name", "max_entries", "_entries", "_refreshing", "_lock", "_generation", "_on_store")
+    __slots__ = ("name", "max_entries", "_entries", "_refreshing", "_loading", "_lock", "_generation", "_on_store")
 
     def __init__(self, name: str, max_entries: int = 10_000, on_store: Callable[[], None] | None = None):
         self.name = name
         self.max_entries = max_entries  # unknown keys are kept too: made-up ones must not grow it for ever
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._refreshing: set = set()
+        self._loading: dict[Hashable, threading.Event] = {}  # keys with no entry that one caller is reading
         self._lock = threading.Lock()  # a gevent lock once monkey-patched; never held across I/O
         self._generation = 0  # counts invalidations: a read that saw another number keeps nothing
         self._on_store = on_store
@@ -64,6 +67,8 @@ class Cache:
     def _read(self, key, entry, max_age, load, arg):
         if max_age <= 0:
             return load(arg)
+        if entry is None:
+            return self._first_read(key, max_age, load, arg)
         if entry is not None:
             with self._lock:
                 if key in self._refreshing:
@@ -78,6 +83,31 @@ class Cache:
             if entry is not None:
                 with self._lock:
                     self._refreshing.discard(key)
+
+    def _first_read(self, key, max_age, load, arg):
+        """A key with no entry: one caller reads it, the others wait for that read (then use its entry)."""
+        with self._lock:
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = threading.Event()
+                leader = True
+            else:
+                leader = False
+        if not leader:
+            loading.wait(FIRST_READ_WAIT)
+            entry = self._entries.get(key)
+            if entry is not None:
+                return entry[1]
+            return load(arg)  # the leader failed, or its read was overtaken by an invalidation
+        try:
+            generation, started = self._generation, _clock()
+            value = load(arg)
+            self._store(key, None, generation, started, value)
+            return value
+        finally:
+            with self._lock:
+                self._loading.pop(key, None)
+            loading.set()
 
     def _store(self, key, seen, generation, started, value):
         with self._lock:

@@ -64,6 +64,21 @@ def test_a_stale_entry_is_reread_by_one_caller_while_the_others_keep_it():
     assert cache.get("k", 0.05, source, "k") == "v2"
 
 
+def test_a_key_with_no_entry_is_read_once_while_the_others_wait_for_that_read():
+    cache, source = Cache("t"), Source()
+    source.gate = threading.Event()
+    answers = []
+    callers = [threading.Thread(target=lambda: answers.append(cache.get("k", 60, source, "k"))) for _ in range(8)]
+    for t in callers:
+        t.start()
+    assert source.reading.wait(5)
+    time.sleep(0.05)  # the others have arrived and wait behind the first read
+    source.gate.set()
+    for t in callers:
+        t.join(5)
+    assert answers == ["v1"] * 8 and source.reads == 1  # a cold start under load costs one query, not eight
+
+
 def test_a_read_that_overlapped_an_invalidation_is_returned_but_not_kept():
     cache, source = Cache("t"), Source()
     source.gate = threading.Event()
