@@ -21,9 +21,10 @@ import json
 import re
 
 from app.api.errors import error_payload
+from app.errors import Invalid
 from app.schemas.consent import BROWSER_METHODS, is_page_url
 from app.services import checks
-from app.services.consent import VISITOR_ID_PATTERN, ConsentError, record_consent, response_body
+from app.services.consent import VISITOR_ID_PATTERN, record_consent, response_body
 from app.services.sites import site_key_for_api_key, site_snapshot
 
 _VISITOR = re.compile(VISITOR_ID_PATTERN).match
@@ -136,7 +137,7 @@ class HotPaths:
         try:
             result = record_consent(snap, data, environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT", ""), gpc,
                                     seal_interval=config["LEDGER_SEAL_INTERVAL"], seal_lag=config["LEDGER_SEAL_LAG"])
-        except ConsentError:  # raised before anything is written: Flask answers the 422
+        except Invalid:  # raised before anything is written: Flask answers the 422
             return None
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")] if origin else []
         return 201 if result.created else 200, response_body(result), headers

@@ -5,10 +5,11 @@ from flask import Response, current_app, request, url_for
 from flask_smorest import abort
 
 from app.api.parsing import ApiBlueprint
+from app.errors import Invalid
 from app.extensions import geo
 from app.schemas.consent import ConsentIn, ConsentOut
 from app.schemas.sites import SiteConfigOut
-from app.services.consent import ConsentError, record_consent, response_body
+from app.services.consent import record_consent, response_body
 from app.services.geo import truncate_ip
 from app.services.sites import resolve_config, site_snapshot
 
@@ -73,7 +74,7 @@ def create_consent(data):
     try:
         result = record_consent(snap, data, request.remote_addr, request.user_agent.string, gpc_header(),
                                 seal_interval=cfg["LEDGER_SEAL_INTERVAL"], seal_lag=cfg["LEDGER_SEAL_LAG"])
-    except ConsentError as e:
+    except Invalid as e:  # until domain errors are mapped once for the API
         abort(422, errors=e.errors)
     body = response_body(result)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}

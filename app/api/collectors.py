@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from app.api.auth import api_key_required
 from app.api.parsing import ApiBlueprint
+from app.errors import Invalid
 from app.extensions import db
 from app.schemas.checks import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, ReceiptVerifyIn,
                                 ReceiptVerifyOut, VisitorConsentOut)
@@ -68,8 +69,8 @@ def check_consent(data):
     try:
         answer = checks.check_consent(g.site_snapshot, data["visitor_id"], data["purpose"], now(), ip=data["ip"],
                                       country=data["country"], region=data["region"], gpc=data["gpc"])
-    except checks.UnknownPurpose as e:
-        abort(422, errors={"purpose": [f"not a purpose of this site: {e}"]})
+    except Invalid as e:  # until domain errors are mapped once for the API
+        abort(422, errors=e.errors)
     return json_response(answer.as_dict())
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from opsiq_client import receipts as offline
 
+from app.errors import Invalid
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb
@@ -40,10 +41,6 @@ BASIS_NECESSARY, BASIS_RECORD, BASIS_DEFAULT, BASIS_GPC = "necessary", "record",
 
 # The columns a decision needs from a visitor's latest record.
 DECIDING_COLUMNS = ("id", "record_id", "decisions", "created_at", "expires_at", "regime", "policy_version", "gpc")
-
-
-class UnknownPurpose(ValueError):
-    """A purpose the site does not have."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +195,7 @@ def purpose_doc(snap, slug):
     for p in snap.purposes:
         if p["slug"] == slug:
             return p
-    raise UnknownPurpose(slug)
+    raise Invalid(errors={"purpose": [f"not a purpose of this site: {slug}"]})
 
 
 def decide(snap, purpose, record, now, regime=OPT_IN, gpc=False):
@@ -229,7 +226,7 @@ def decide(snap, purpose, record, now, regime=OPT_IN, gpc=False):
 
 
 def check_consent(snap, visitor_id, purpose, now=None, ip=None, country=None, region=None, gpc=False):
-    """Answer one check. Raises UnknownPurpose for a purpose the site does not have."""
+    """Answer one check. Raises Invalid for a purpose the site does not have."""
     p = purpose_doc(snap, purpose)
     now = now or utcnow()
     record = latest_record(snap.id, visitor_id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.errors import Invalid
 from app.extensions import db, geo
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb, ledger, webhooks
@@ -21,14 +22,6 @@ from app.services.regimes import decide_regime
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
 METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
-
-
-class ConsentError(ValueError):
-    """Input the schema could not catch (it depends on the site): `errors` names the fields."""
-
-    def __init__(self, errors):
-        super().__init__("invalid consent")
-        self.errors = errors
 
 
 @dataclass
@@ -46,7 +39,7 @@ def resolve_decisions(snap, regime, method, given, gpc):
     """
     unknown = sorted(set(given) - snap.slugs)
     if unknown:
-        raise ConsentError({"decisions": [f"unknown purpose: {s}" for s in unknown]})
+        raise Invalid(errors={"decisions": [f"unknown purpose: {s}" for s in unknown]})
     out = {}
     for p in snap.purposes:
         slug = p["slug"]
@@ -209,7 +202,7 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     commit, one statement and one transaction for the lot, outbox rows for webhook endpoints
     included).
     """
-    draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # ConsentError: nothing written
+    draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # Invalid: nothing written
     if _GROUP_COMMIT and hotdb.serves(db.engine):
         values = _group().submit(draft)
         if values is not None:
@@ -407,7 +400,7 @@ class Draft:
 
 
 def draft_record(snap, data, ip, user_agent, gpc_header, source):
-    """Everything a new record takes from its request and site; ConsentError for site-dependent faults.
+    """Everything a new record takes from its request and site; Invalid for site-dependent faults.
     Nothing here reads the ledger, so it runs before any database work."""
     ip_net = truncate_ip(ip)
     loc = geo.locate(ip_net)
@@ -418,10 +411,10 @@ def draft_record(snap, data, ip, user_agent, gpc_header, source):
 
     policy_version = data.get("policy_version") or (snap.policy or {}).get("version")
     if policy_version is not None and policy_version not in snap.policy_versions:
-        raise ConsentError({"policy_version": [f"unknown policy version for this site: {policy_version}"]})
+        raise Invalid(errors={"policy_version": [f"unknown policy version for this site: {policy_version}"]})
     language = data.get("language") or snap.default_language
     if language not in snap.languages:
-        raise ConsentError({"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
+        raise Invalid(errors={"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
 
     values = {
         "record_id": str(uuid.uuid4()),
