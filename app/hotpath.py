@@ -22,9 +22,10 @@ import re
 
 from app.api.errors import error_payload
 from app.errors import Invalid
+from app.ledger.rules import VISITOR_ID_PATTERN
 from app.schemas.consent import BROWSER_METHODS, is_page_url
 from app.services import checks
-from app.services.consent import VISITOR_ID_PATTERN, record_consent, response_body
+from app.services.consent import record_consent, response_body
 from app.services.sites import site_key_for_api_key, site_snapshot
 
 _VISITOR = re.compile(VISITOR_ID_PATTERN).match

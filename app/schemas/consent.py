@@ -4,8 +4,8 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.ledger.rules import METHODS
 from app.schemas.common import VISITOR_ID, StrictBool, StrictSchema
-from app.services.consent import METHODS
 
 BROWSER_METHODS = tuple(m for m in METHODS if m != "api")
 

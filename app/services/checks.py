@@ -25,9 +25,10 @@ from opsiq_client import receipts as offline
 
 from app.errors import Invalid
 from app.extensions import db, geo
+from app.ledger.rules import VISITOR_ID_PATTERN
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb
-from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
+from app.services.consent import _psycopg, with_autocommit
 from app.services.geo import truncate_ip
 from app.services.group_commit import GroupCommit
 from app.services.purposes import is_sale_or_share

@@ -10,18 +10,14 @@ import sqlalchemy as sa
 
 from app.errors import Invalid
 from app.extensions import db, geo
+from app.ledger import rules
+from app.ledger.rules import classify_event, resolve_decisions
 from app.models import ConsentRecord, utcnow
 from app.services import hotdb, ledger, webhooks
 from app.services.geo import truncate_ip
 from app.services.group_commit import GroupCommit
-from app.services.purposes import effective_default, is_sale_or_share
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
-
-# What a visitor id may look like, wherever one is given: what can be recorded can be checked.
-VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
-METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
-EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 
 
 @dataclass
@@ -29,44 +25,6 @@ class Recorded:
     record: dict
     receipt: str
     created: bool
-
-
-def resolve_decisions(snap, regime, method, given, gpc):
-    """The full decision map stored on a record: one boolean per purpose of the site.
-
-    Necessary is always true; the method fixes the rest for accept/reject/dismiss; a purpose the
-    client left out keeps its default for the regime; GPC turns sale-and-share purposes off.
-    """
-    unknown = sorted(set(given) - snap.slugs)
-    if unknown:
-        raise Invalid(errors={"decisions": [f"unknown purpose: {s}" for s in unknown]})
-    out = {}
-    for p in snap.purposes:
-        slug = p["slug"]
-        if p["legal_basis"] == "necessary":
-            out[slug] = True
-        elif method == "accept_all":
-            out[slug] = True
-        elif method == "reject_all" or (method == "dismiss" and regime == "opt_in"):
-            out[slug] = False
-        elif slug in given:
-            out[slug] = bool(given[slug])
-        else:
-            out[slug] = effective_default(p, regime)
-        if gpc and is_sale_or_share(p):
-            out[slug] = False  # under CCPA the opt-out wins over a conflicting opt-in
-    return out
-
-
-def classify_event(method, decisions, previous, necessary):
-    """given / refused for a first decision; updated / withdrawn after one; gpc_optout for GPC."""
-    if method == "gpc":
-        return "gpc_optout"
-    granted = any(v for k, v in decisions.items() if k not in necessary)
-    if previous is None:
-        return "given" if granted else "refused"
-    had = any(v for k, v in previous["decisions"].items() if k not in necessary)
-    return "withdrawn" if had and not granted else "updated"
 
 
 def _find_by_client_id(site_id, client_record_id, conn=None):
@@ -274,7 +232,7 @@ def _jsonable(value):
 
 
 # Records of distinct visitors in one statement: for each, the visitor's latest record, the new
-# record's event and chained columns and its hash (ledger.chain_hash, in SQL), then the insert,
+# record's event and chained columns and its hash (rules.chain_hash, in SQL), then the insert,
 # which skips a client_record_id already there. One round trip, one transaction, one commit.
 _CHAINED = ("event", "prev_record_id", "record_hash")
 _CTES = (
@@ -328,9 +286,9 @@ def _write_chained(conn, drafts):
         values = dict(draft.values)
         values["created_at"], values["expires_at"] = now, now + draft.validity
         doc = {c: _jsonable(v) for c, v in values.items()}
-        doc.update(n=n, base_hash=ledger.base_hash(values), is_gpc=values["method"] == "gpc",
+        doc.update(n=n, base_hash=rules.base_hash(values), is_gpc=values["method"] == "gpc",
                    necessary=sorted(draft.necessary), msg_id="msg_" + uuid.uuid4().hex, created_iso=now.isoformat(),
-                   granted=any(v for k, v in values["decisions"].items() if k not in draft.necessary))
+                   granted=rules.grants_any(values["decisions"], draft.necessary))
         docs.append(doc)
         out.append(values)
     subs = [{"site_id": site_id, "type": kind, "endpoint_id": ep}
@@ -445,9 +403,10 @@ def finish_record(draft, previous, now):
     """The full column values (hash included) of a draft, given the visitor's latest record as the
     ledger holds it at `now` ({record_id, decisions} or None)."""
     values = dict(draft.values)
-    values["event"] = classify_event(values["method"], values["decisions"], previous, draft.necessary)
+    values["event"] = classify_event(values["method"], values["decisions"], previous and previous["decisions"],
+                                     draft.necessary)
     values["created_at"] = now
     values["expires_at"] = now + draft.validity
     values["prev_record_id"] = previous["record_id"] if previous else None
-    values["record_hash"] = ledger.record_hash(values)
+    values["record_hash"] = rules.record_hash(values)
     return values

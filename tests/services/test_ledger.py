@@ -43,7 +43,7 @@ def test_edited_record_is_named(app, client, runner, site):
     with app.app_context():
         # an attacker flips a refusal into a grant and even recomputes the row's own hash
         rec = db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.record_id == ids[2])).scalar_one()
-        from app.services.ledger import HASHED_COLUMNS, record_hash
+        from app.ledger.rules import HASHED_COLUMNS, record_hash
 
         decisions = dict(rec.decisions, marketing=True)
         values = {c: getattr(rec, c) for c in HASHED_COLUMNS}
@@ -67,7 +67,7 @@ def test_edited_unsealed_record_is_named(app, client, runner, site):
 
 def _forge_like(app, record_id, **changes):
     """Insert a forged copy of a record (with its own valid hash), as someone with database access could."""
-    from app.services.ledger import record_hash
+    from app.ledger.rules import record_hash
 
     with app.app_context():
         row = dict(db.session.execute(sa.select(ConsentRecord.__table__)
@@ -167,8 +167,9 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
     out of every seal and look inserted), nor vouch for the older one it leaves for later."""
     import datetime as dt
 
+    from app.ledger.rules import HASHED_COLUMNS, record_hash
     from app.services import sites as site_service
-    from app.services.ledger import HASHED_COLUMNS, record_hash, seal_site
+    from app.services.ledger import seal_site
 
     ids = record_some(client, site[0], 4)
     now = dt.datetime.now(dt.timezone.utc)

@@ -1,0 +1,5 @@
+"""The consent ledger: one append-only, hash-chained record per decision, and the seals over them.
+
+`rules` holds what a record is (its decisions, event and hashes) with no database; the
+repositories write and read records; `seals` seals and verifies them.
+"""
