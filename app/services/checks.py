@@ -27,10 +27,10 @@ from app.errors import Invalid
 from app.extensions import db, geo
 from app.ledger.rules import VISITOR_ID_PATTERN
 from app.models import ConsentRecord, utcnow
-from app.services import hotdb
+from app.ledger import connections
 from app.services.consent import _psycopg, with_autocommit
 from app.services.geo import truncate_ip
-from app.services.group_commit import GroupCommit
+from app.ledger.group_commit import GroupCommit
 from app.services.purposes import is_sale_or_share
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
 
@@ -136,7 +136,7 @@ def latest_record(site_id, visitor_id):
     leader/follower: no timer, a lone lookup runs at once); each still sees every record
     committed before it was asked."""
     engine = db.engine
-    if hotdb.serves(engine):
+    if connections.serves(engine):
         group = _read_groups.get(engine)
         if group is None:
             group = _read_groups.setdefault(engine, GroupCommit(_read_latest, max_batch=256))

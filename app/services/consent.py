@@ -13,9 +13,10 @@ from app.extensions import db, geo
 from app.ledger import rules
 from app.ledger.rules import classify_event, resolve_decisions
 from app.models import ConsentRecord, utcnow
-from app.services import hotdb, ledger, webhooks
+from app.ledger import connections, seals
+from app.services import webhooks
 from app.services.geo import truncate_ip
-from app.services.group_commit import GroupCommit
+from app.ledger.group_commit import GroupCommit
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
 
@@ -50,12 +51,12 @@ def autocommit_connection():
     transaction, committed when it returns (PostgreSQL commits it synchronously: durability is the
     same as with an explicit COMMIT).
 
-    On PostgreSQL through psycopg it is a connection lent by app/services/hotdb.py; elsewhere a
+    On PostgreSQL through psycopg it is a connection lent by app/ledger/connections.py; elsewhere a
     pooled SQLAlchemy connection.
     """
     engine = db.engine
-    if hotdb.serves(engine):
-        with hotdb.pool_for(engine).connection() as conn:
+    if connections.serves(engine):
+        with connections.pool_for(engine).connection() as conn:
             yield conn
         return
     with engine.connect() as conn:
@@ -161,10 +162,10 @@ def record_consent(snap, data, ip, user_agent, gpc_header, source="browser", sea
     included).
     """
     draft = draft_record(snap, data, ip, user_agent, gpc_header, source)  # Invalid: nothing written
-    if _GROUP_COMMIT and hotdb.serves(db.engine):
+    if _GROUP_COMMIT and connections.serves(db.engine):
         values = _group().submit(draft)
         if values is not None:
-            ledger.maybe_seal(snap.id, seal_interval, seal_lag)
+            seals.maybe_seal(snap.id, seal_interval, seal_lag)
             return Recorded(values, sign_receipt(snap, values), True)
     return _record_one(snap, draft, seal_interval, seal_lag)
 
@@ -203,7 +204,7 @@ def _record_one(snap, draft, seal_interval, seal_lag):
             if existing is None:
                 raise
             return Recorded(existing, sign_receipt(snap, existing), False)
-    ledger.maybe_seal(snap.id, seal_interval, seal_lag)
+    seals.maybe_seal(snap.id, seal_interval, seal_lag)
     return Recorded(values, sign_receipt(snap, values), True)
 
 

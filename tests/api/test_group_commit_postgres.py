@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.ledger import rules
 from app.models import ConsentRecord
-from app.services import consent, ledger
+from app.ledger import seals
+from app.services import consent
 from app.services.sites import site_snapshot
 from tests.conftest import IPS, from_ip, make_consent, run_together
 
@@ -63,8 +64,8 @@ def test_a_batch_chains_each_visitor_and_leaves_repeats_to_be_answered_alone(app
         for row, values in zip(rows[1:], [out[i] for i in (0, 1, 4, 2)]):
             assert row.record_hash == values["record_hash"] == rules.record_hash(
                 {c: getattr(row, c) for c in rules.HASHED_COLUMNS})
-        assert ledger.seal_site(snap.id, lag_seconds=0) == 5
-        assert ledger.verify_site(snap.id)["ok"]
+        assert seals.seal_site(snap.id, lag_seconds=0) == 5
+        assert seals.verify_site(snap.id)["ok"]
     # the repeats, answered on their own through the API, are the records already written
     again = client.post("/api/v1/consents", json={**make_consent(site_key, visitor_id="v-twice-01"),
                                                    "client_record_id": twice},
@@ -93,7 +94,7 @@ def test_a_race_lost_in_a_batch_leaves_only_that_draft_to_be_answered_alone(app,
             lambda conn: consent._write_drafts(Racing(conn, consent._PG_INSERT_CHAINED, drafts[1]), drafts))
         assert [v is None for v in out] == [False, True, False]
         assert len(records(snap.id)) == 3  # two of the batch and the racer's
-        assert ledger.verify_site(snap.id)["ok"]
+        assert seals.verify_site(snap.id)["ok"]
 
 
 def test_concurrent_writes_through_http_batch_up_and_keep_each_visitors_chain(app, live_server, site):
@@ -126,8 +127,8 @@ def test_concurrent_writes_through_http_batch_up_and_keep_each_visitors_chain(ap
         for row in rows:  # each record points at the one before it for its visitor, in id order
             assert row.prev_record_id == last.get(row.visitor_id)
             last[row.visitor_id] = row.record_id
-        ledger.seal_site(snap.id, lag_seconds=0)
-        assert ledger.verify_site(snap.id)["ok"]
+        seals.seal_site(snap.id, lag_seconds=0)
+        assert seals.verify_site(snap.id)["ok"]
 
 
 def test_the_one_statement_write_classifies_and_hashes_as_the_python_rules_do(app, client, site):

@@ -32,10 +32,10 @@ def test_a_write_after_the_connection_was_killed_still_lands(app, client, site):
 def test_hot_connections_are_lent_and_reused_never_more_than_the_bound(app):
     import threading
 
-    from app.services import hotdb
+    from app.ledger import connections
 
     with app.app_context():
-        pool = hotdb.HotPool(hotdb.pool_for(db.engine).url, max_open=3)
+        pool = connections.HotPool(connections.pool_for(db.engine).url, max_open=3)
     for _ in range(20):  # one after another: one connection does it all
         with pool.connection() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
@@ -61,7 +61,7 @@ def test_hot_connections_are_lent_and_reused_never_more_than_the_bound(app):
 def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site):
     import psycopg
 
-    from app.services import hotdb, ledger
+    from app.ledger import connections, seals
     from app.services.sites import site_snapshot
 
     site_key, _ = site
@@ -69,10 +69,10 @@ def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site)
         assert client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"])).status_code == 201
     with app.app_context():
         site_id = site_snapshot(site_key, 0).id
-        url = hotdb.pool_for(db.engine).url
+        url = connections.pool_for(db.engine).url
         with psycopg.connect(url, autocommit=True) as other:  # another process, sealing this site
-            other.execute("SELECT pg_advisory_lock(%s, %s)", (ledger.SEAL_LOCK, site_id))
-            assert ledger.seal_site(site_id, lag_seconds=0) == 0
-            other.execute("SELECT pg_advisory_unlock(%s, %s)", (ledger.SEAL_LOCK, site_id))
-        assert ledger.seal_site(site_id, lag_seconds=0) == 3
-        assert ledger.verify_site(site_id)["ok"]
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (seals.SEAL_LOCK, site_id))
+            assert seals.seal_site(site_id, lag_seconds=0) == 0
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (seals.SEAL_LOCK, site_id))
+        assert seals.seal_site(site_id, lag_seconds=0) == 3
+        assert seals.verify_site(site_id)["ok"]

@@ -150,7 +150,7 @@ def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
     record_some(client, site[0], 5)
     with app.app_context():
         from app.services import sites as site_service
-        from app.services.ledger import seal_site
+        from app.ledger.seals import seal_site
 
         site_id = site_service.require_site(site[0]).id
         assert seal_site(site_id, 0, limit=2, batch=2) == 2
@@ -169,7 +169,7 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
 
     from app.ledger.rules import HASHED_COLUMNS, record_hash
     from app.services import sites as site_service
-    from app.services.ledger import seal_site
+    from app.ledger.seals import seal_site
 
     ids = record_some(client, site[0], 4)
     now = dt.datetime.now(dt.timezone.utc)
