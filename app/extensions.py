@@ -4,6 +4,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
 from app.api.errors import JsonApi
+from app.ledger import Ledger
 from app.services.geo import GeoReader
 
 
@@ -15,3 +16,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = JsonApi()
 geo = GeoReader()
+ledger = Ledger()

@@ -136,8 +136,7 @@ class HotPaths:
             return None
         gpc = environ.get("HTTP_SEC_GPC", "").strip() == "1"
         try:
-            result = record_consent(snap, data, environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT", ""), gpc,
-                                    seal_interval=config["LEDGER_SEAL_INTERVAL"], seal_lag=config["LEDGER_SEAL_LAG"])
+            result = record_consent(snap, data, environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT", ""), gpc)
         except Invalid:  # raised before anything is written: Flask answers the 422
             return None
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")] if origin else []

@@ -70,10 +70,8 @@ def create_consent(data):
     """Record a visitor's decision. JSON or text/plain; a repeated client_record_id writes nothing."""
     snap = load_site(data["site_key"])
     origin = check_origin(snap)
-    cfg = current_app.config
     try:
-        result = record_consent(snap, data, request.remote_addr, request.user_agent.string, gpc_header(),
-                                seal_interval=cfg["LEDGER_SEAL_INTERVAL"], seal_lag=cfg["LEDGER_SEAL_LAG"])
+        result = record_consent(snap, data, request.remote_addr, request.user_agent.string, gpc_header())
     except Invalid as e:  # until domain errors are mapped once for the API
         abort(422, errors=e.errors)
     body = response_body(result)

@@ -4,10 +4,9 @@ import sys
 import time
 
 import click
-from flask import current_app
 
 from app.cli.common import CommandGroup, sites_or_one
-from app.extensions import db
+from app.extensions import db, ledger
 from app.ledger import seals
 
 ledger_cli = CommandGroup("ledger", help="Seal and verify the consent ledger.")
@@ -19,7 +18,7 @@ ledger_cli = CommandGroup("ledger", help="Seal and verify the consent ledger.")
 @click.option("--every", default=0.0, type=float, help="Keep sealing, every this many seconds (run beside gunicorn).")
 def seal_command(site_key, lag, every):
     """Seal unsealed records (all sites, or one); with --every, keep doing so until stopped."""
-    lag = current_app.config["LEDGER_SEAL_LAG"] if lag is None else lag
+    lag = ledger.state.seal_lag if lag is None else lag
     while True:
         for site in sites_or_one(site_key):
             sealed = seals.seal_site(site.id, lag)

@@ -9,19 +9,18 @@ from collections.abc import Mapping
 
 from app.errors import Invalid
 from app.hashing import canonical_json, sha256_hex
+from app.ledger.records import RECORD_COLUMNS, Draft, LatestRecord, Record
 from app.services.purposes import effective_default, is_sale_or_share
 
 # What a visitor id may look like, wherever one is given: what can be recorded can be checked.
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
 METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
+# The webhook events a consent record sends.
+OUTBOX_TYPES = ("consent.recorded", "consent.withdrawn")
 
-# The columns a record hash covers: every column but the hash itself and the row id.
-HASHED_COLUMNS = (
-    "record_id", "site_id", "visitor_id", "client_record_id", "event", "method", "decisions", "created_at",
-    "expires_at", "config_hash", "policy_version", "policy_url", "language", "regime", "country", "region",
-    "geoip_build", "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source",
-)
+# The columns a record hash covers: every column but the hash itself (and the row id, which no record holds).
+HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c != "record_hash")
 # The two that depend on the visitor's previous record; the rest are known before the ledger is read.
 CHAINED_COLUMNS = ("prev_record_id", "event")
 BASE_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS)
@@ -82,6 +81,26 @@ def event_choices(method: str, decisions: Mapping[str, bool], necessary: frozens
     record granting something, a previous record granting nothing). SQL picks one of the three."""
     granted = grants_any(decisions, necessary)
     return event_for(method, granted, None), event_for(method, granted, True), event_for(method, granted, False)
+
+
+def finish_record(draft: Draft, previous: LatestRecord | None, now: dt.datetime) -> Record:
+    """The record a draft becomes when written at `now` after the visitor's latest record (or None)."""
+    columns = draft.columns(now)
+    event = classify_event(draft.method, draft.decisions, previous.decisions if previous else None, draft.necessary)
+    prev_id = previous.record_id if previous else None
+    return Record(**columns, event=event, prev_record_id=prev_id,
+                  record_hash=chain_hash(base_hash(columns), prev_id, event))
+
+
+def outbox_event(draft: Draft, event: str, created_at: dt.datetime) -> tuple[str, dict]:
+    """The webhook event a consent record sends, (type, data): withdrawals have their own type."""
+    data = {
+        "record_id": draft.record_id, "visitor_id": draft.visitor_id, "event": event, "method": draft.method,
+        "decisions": draft.decisions, "regime": draft.regime, "country": draft.country, "region": draft.region,
+        "gpc": draft.gpc, "policy_version": draft.policy_version, "source": draft.source,
+        "created_at": created_at.isoformat(),
+    }
+    return ("consent.withdrawn" if event == "withdrawn" else "consent.recorded"), data
 
 
 def _plain(value):

@@ -8,7 +8,6 @@ seconds, and two sealers racing for the same sequence number simply lose to each
 removed from one, and any broken link of the seal chain.
 """
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
@@ -18,6 +17,7 @@ from app.models import ConsentRecord, LedgerSeal, utcnow
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
+AUTO_SEAL_LIMIT = 500  # records a seal made from the write path takes at most, so no write waits long
 CROSSING_WINDOW = 1000  # how many records past a seal may carry an earlier time (concurrent writers)
 
 
@@ -46,7 +46,7 @@ def _last_seal(site_id):
     ).scalar_one_or_none()
 
 
-def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
+def seal_site(site_id: int, lag_seconds: float = 5, limit: int | None = None, batch: int = SEAL_BATCH) -> int:
     """Seal the site's unsealed records older than `lag_seconds`, in seals of up to `batch` records,
     stopping after about `limit` records (None: all). Returns how many were sealed."""
     total = 0
@@ -98,22 +98,7 @@ def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
     return total
 
 
-_last_auto_seal = {}
-
-
-def maybe_seal(site_id, interval, lag, limit=500):
-    """Seal from the write path: at most once per `interval` seconds per site and process, and at most
-    `limit` records, so no single write waits long (`flask ledger seal --every` does the bulk)."""
-    if interval <= 0:
-        return
-    now = time.monotonic()
-    if now - _last_auto_seal.get(site_id, 0) < interval:
-        return
-    _last_auto_seal[site_id] = now
-    seal_site(site_id, lag, limit=limit)
-
-
-def verify_site(site_id):
+def verify_site(site_id: int) -> dict:
     """Check every record and seal of a site. Returns a report dict; `ok` is False on any finding."""
     problems = []
     sealed_ids = set()

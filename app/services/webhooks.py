@@ -209,25 +209,26 @@ def enqueue(site_id, event_type, data, sealed=None, now=None):
     endpoint_ids = subscriptions(site_id).get(event_type)
     if not endpoint_ids:
         return None
-    now = now or utcnow()
-    event_id = "msg_" + uuid.uuid4().hex
     sealed_data = keyring(site_id).encrypt("webhook_event", json.dumps(sealed)) if sealed else None
-    row = db.session.execute(sa.insert(WebhookEvent.__table__).values(
+    return add_to_outbox(db.session, site_id, event_type, data, endpoint_ids, now or utcnow(), sealed_data)
+
+
+def new_event_id():
+    """The id of a new outbox event: receivers de-duplicate on it (`webhook-id`)."""
+    return "msg_" + uuid.uuid4().hex
+
+
+def add_to_outbox(conn, site_id, event_type, data, endpoint_ids, now, sealed_data=None):
+    """An outbox event and a pending delivery per endpoint, in the transaction of `conn` (a session or
+    a Core connection). Returns the event's id."""
+    event_id = new_event_id()
+    row = conn.execute(sa.insert(WebhookEvent.__table__).values(
         event_id=event_id, site_id=site_id, type=event_type, data=data, sealed_data=sealed_data,
         created_at=now).returning(WebhookEvent.__table__.c.id)).scalar_one()
-    db.session.execute(sa.insert(WebhookDelivery.__table__), [
+    conn.execute(sa.insert(WebhookDelivery.__table__), [
         {"event_id": row, "endpoint_id": ep, "status": "pending", "attempts": 0, "next_attempt_at": now,
          "retry_from": now} for ep in endpoint_ids])
     return event_id
-
-
-def enqueue_consent_record(site_id, values):
-    """The outbox rows for a consent record being written (called by record_consent before commit)."""
-    event_type = "consent.withdrawn" if values["event"] == "withdrawn" else "consent.recorded"
-    data = {k: values[k] for k in ("record_id", "visitor_id", "event", "method", "decisions", "regime", "country",
-                                   "region", "gpc", "policy_version", "source")}
-    data["created_at"] = values["created_at"].isoformat()
-    return enqueue(site_id, event_type, data, now=values["created_at"])
 
 
 # --- signing (Standard Webhooks 1.0) -------------------------------------------------------

@@ -1,12 +1,16 @@
-"""`flask ledger verify` catches an edited, an inserted and a deleted record."""
+"""Sealing, and `flask ledger verify` catching an edited, an inserted and a deleted record."""
 import json
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app import create_app
+from app.extensions import db, ledger
+from app.ledger import seals
 from app.models import ConsentRecord, LedgerSeal
 from tests.conftest import IPS, from_ip, make_consent
+from tests.ledger.conftest import POSTGRES
 
 
 def record_some(client, site_key, n=5):
@@ -134,15 +138,26 @@ def test_rewritten_seal_breaks_the_chain(app, client, runner, site):
     assert "seal_altered" in kinds
 
 
-def test_seals_from_the_write_path(app, client, site):
-    app.config.update(LEDGER_SEAL_INTERVAL=0.001, LEDGER_SEAL_LAG=0)
+def test_seals_from_the_write_path_of_an_app_configured_to(app, client, site):
+    """Each app reads its seal settings once and keeps its own seal clock: this one seals before each
+    write; the session's app (LEDGER_SEAL_INTERVAL 0) never does."""
+    sealing = create_app({**app.config, "LEDGER_SEAL_INTERVAL": 0.001, "LEDGER_SEAL_LAG": 0})
     try:
-        record_some(client, site[0], 3)
+        record_some(sealing.test_client(), site[0], 3)
     finally:
-        app.config.update(LEDGER_SEAL_INTERVAL=0, LEDGER_SEAL_LAG=5)
-    with app.app_context():
-        sealed = db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
-    assert sealed >= 2  # each write seals what came before it
+        with sealing.app_context():
+            if ledger.state.connections is not None:
+                ledger.state.connections.pool().discard_idle()
+            db.engine.dispose()
+
+    def sealed():
+        with app.app_context():
+            return db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
+
+    assert sealed() >= 2  # each write sealed what came before it
+    before = sealed()
+    record_some(client, site[0], 2)
+    assert sealed() == before
 
 
 def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
@@ -150,10 +165,9 @@ def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
     record_some(client, site[0], 5)
     with app.app_context():
         from app.services import sites as site_service
-        from app.ledger.seals import seal_site
 
         site_id = site_service.require_site(site[0]).id
-        assert seal_site(site_id, 0, limit=2, batch=2) == 2
+        assert seals.seal_site(site_id, 0, limit=2, batch=2) == 2
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
     assert "OK (2 sealed in 1 seal(s), 3 not yet sealed)" in r.output
@@ -169,7 +183,6 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
 
     from app.ledger.rules import HASHED_COLUMNS, record_hash
     from app.services import sites as site_service
-    from app.ledger.seals import seal_site
 
     ids = record_some(client, site[0], 4)
     now = dt.datetime.now(dt.timezone.utc)
@@ -183,10 +196,30 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
                                .values(created_at=values["created_at"], record_hash=record_hash(values)))
         db.session.commit()
         site_id = site_service.require_site(site[0]).id
-        assert seal_site(site_id, lag_seconds=5) == 2  # the two before the young one, not ids[3]
+        assert seals.seal_site(site_id, lag_seconds=5) == 2  # the two before the young one, not ids[3]
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
     assert "OK (2 sealed in 1 seal(s), 2 not yet sealed)" in r.output
     seal(runner, site[0])  # once the young one is old enough
     r = verify(runner, site[0])
     assert r.exit_code == 0 and "OK (4 sealed in 2 seal(s), 0 not yet sealed)" in r.output
+
+
+@pytest.mark.skipif(not POSTGRES, reason="sealers take an advisory lock on PostgreSQL (run with TEST_DATABASE_URL)")
+def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site):
+    import psycopg
+
+    from app.services.sites import site_snapshot
+
+    site_key, _ = site
+    for _ in range(3):
+        assert client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"])).status_code == 201
+    with app.app_context():
+        site_id = site_snapshot(site_key, 0).id
+        url = ledger.state.connections.url
+        with psycopg.connect(url, autocommit=True) as other:  # another process, sealing this site
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (seals.SEAL_LOCK, site_id))
+            assert seals.seal_site(site_id, lag_seconds=0) == 0
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (seals.SEAL_LOCK, site_id))
+        assert seals.seal_site(site_id, lag_seconds=0) == 3
+        assert seals.verify_site(site_id)["ok"]
