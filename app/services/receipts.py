@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ def _serializer(secrets):
     return URLSafeSerializer(list(secrets), salt=RECEIPT_SALT)
 
 
-def receipt_serializer(secrets):
+def receipt_serializer(secrets: Sequence[str]) -> URLSafeSerializer:
     """A serializer that signs with the newest secret and verifies with any listed one (one per key set)."""
     return _serializer(tuple(secrets))
 

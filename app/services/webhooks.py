@@ -23,10 +23,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
@@ -213,12 +215,13 @@ def enqueue(site_id, event_type, data, sealed=None, now=None):
     return add_to_outbox(db.session, site_id, event_type, data, endpoint_ids, now or utcnow(), sealed_data)
 
 
-def new_event_id():
+def new_event_id() -> str:
     """The id of a new outbox event: receivers de-duplicate on it (`webhook-id`)."""
     return "msg_" + uuid.uuid4().hex
 
 
-def add_to_outbox(conn, site_id, event_type, data, endpoint_ids, now, sealed_data=None):
+def add_to_outbox(conn: sa.Connection | Session, site_id: int, event_type: str, data: dict,
+                  endpoint_ids: Sequence[int], now: dt.datetime, sealed_data: str | None = None) -> str:
     """An outbox event and a pending delivery per endpoint, in the transaction of `conn` (a session or
     a Core connection). Returns the event's id."""
     event_id = new_event_id()
