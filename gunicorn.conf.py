@@ -3,7 +3,7 @@
 The worker is gevent's: one process per core, a greenlet per client connection. Measured on the
 2-core development machine (bench/run.py, README), against the sync and gthread workers: a
 durable consent write waits for PostgreSQL's commit, and greenlets waiting together let the
-writes of one process share a transaction (app/services/group_commit.py) and the checks share a
+writes of one process share a transaction (app/ledger/group_commit.py) and the checks share a
 query, at a fraction of a thread switch. psycopg 3 cooperates with gevent by itself (3.1.14+), and
 so does each worker's listener for cache invalidations (a greenlet waiting in psycopg's notifies()
 or on redis-py's patched socket; tests/test_invalidations.py holds it to that).

@@ -20,6 +20,8 @@ class Config:
     CACHE_CHANNEL = "opsiq_cache"
     REDIS_URL = None
     HOT_PATHS = True  # app/hotpath.py answers the ordinary consent write and check; False: all through Flask
+    GROUP_COMMIT = True  # writes arriving together in one process share a transaction (PostgreSQL); False: one each
+    HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
     # Records younger than this are left for the next seal, so slow transactions are not skipped.
@@ -58,6 +60,10 @@ def env_overrides():
         out["SITE_CACHE_SECONDS"] = float(os.environ["OPSIQ_SITE_CACHE_SECONDS"])
     if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):
         out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
+    if os.environ.get("OPSIQ_GROUP_COMMIT"):
+        out["GROUP_COMMIT"] = os.environ["OPSIQ_GROUP_COMMIT"] not in ("0", "false", "no")
+    if os.environ.get("OPSIQ_HOT_CONNECTIONS"):
+        out["HOT_CONNECTIONS"] = int(os.environ["OPSIQ_HOT_CONNECTIONS"])
     if os.environ.get("OPSIQ_HOT_PATHS"):
         out["HOT_PATHS"] = os.environ["OPSIQ_HOT_PATHS"] not in ("0", "false", "no")
     if os.environ.get("TRUSTED_PROXIES"):

@@ -5,6 +5,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from app.api.errors import JsonApi
 from app.cache import Caches
+from app.ledger import Ledger
 from app.services.geo import GeoReader
 
 
@@ -17,3 +18,4 @@ migrate = Migrate()
 api = JsonApi()
 geo = GeoReader()
 caches = Caches()
+ledger = Ledger()

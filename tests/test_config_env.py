@@ -24,6 +24,8 @@ def test_environment_names_are_read(monkeypatch, tmp_path):
     monkeypatch.setenv("OPSIQ_SITE_CACHE_SECONDS", "60")
     monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/3")
     monkeypatch.setenv("OPSIQ_CACHE_CHANNEL", "")
+    monkeypatch.setenv("OPSIQ_GROUP_COMMIT", "0")
+    monkeypatch.setenv("OPSIQ_HOT_CONNECTIONS", "3")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite")
     assert app.config["TRUSTED_PROXIES"] == 2 and app.config["GEOIP_DATABASE"] == "/nonexistent.mmdb"
@@ -31,6 +33,18 @@ def test_environment_names_are_read(monkeypatch, tmp_path):
     assert app.config["HOT_PATHS"] is False and app.config["LEDGER_SEAL_INTERVAL"] == 0
     assert app.config["SITE_CACHE_SECONDS"] == 60 and app.config["REDIS_URL"] == "redis://cache.internal:6379/3"
     assert app.config["CACHE_CHANNEL"] == ""  # set but empty: no channel at all
+    assert app.config["GROUP_COMMIT"] is False and app.config["HOT_CONNECTIONS"] == 3
+
+
+def test_each_app_has_a_ledger_of_its_own_as_configured():
+    """On PostgreSQL: the connections bound and group commit as configured, each app its own."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # never connected to
+    one = create_app({"SQLALCHEMY_DATABASE_URI": url, "HOT_CONNECTIONS": 3, "GROUP_COMMIT": False})
+    other = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    first, second = one.extensions["ledger"], other.extensions["ledger"]
+    assert first.connections.max_open == 3 and first.writes is None and first.lookups is not None
+    assert second.connections.max_open == 8 and second.writes is not None
+    assert second.connections is not first.connections and second.lookups is not first.lookups
 
 
 def test_unknown_environment_name_is_refused(monkeypatch):

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from app.extensions import db
-from app.services import ledger
+from app.ledger import seals
 from app.services.sites.snapshot import site_snapshot
 from tests.conftest import IPS, make_consent
 from tests.servers import serve_gunicorn
@@ -71,8 +71,8 @@ def test_gevent_workers_write_and_check_concurrently(app, site, gunicorn):
             seen = earlier.setdefault(row.visitor_id, set())
             assert row.prev_record_id is None or row.prev_record_id in seen
             seen.add(row.record_id)
-        ledger.seal_site(snap.id, lag_seconds=0)
-        assert ledger.verify_site(snap.id)["ok"]
+        seals.seal_site(snap.id, lag_seconds=0)
+        assert seals.verify_site(snap.id)["ok"]
 
 
 def get(url, headers):

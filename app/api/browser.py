@@ -51,9 +51,9 @@ def consent_answer(result):
     """The body of a recorded decision: ConsentOut's shape (tests hold the two equal), built directly."""
     rec = result.record
     return {
-        "record_id": rec["record_id"], "receipt": result.receipt, "event": rec["event"], "regime": rec["regime"],
-        "country": rec["country"], "region": rec["region"], "decisions": rec["decisions"],
-        "decided_at": rec["created_at"].isoformat(), "expires_at": rec["expires_at"].isoformat(),
+        "record_id": rec.record_id, "receipt": result.receipt, "event": rec.event, "regime": rec.regime,
+        "country": rec.country, "region": rec.region, "decisions": rec.decisions,
+        "decided_at": rec.created_at.isoformat(), "expires_at": rec.expires_at.isoformat(),
     }
 
 
@@ -61,11 +61,9 @@ def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
     """Record one decision from its raw body and the request's Origin, address, User-Agent and Sec-GPC."""
     body = read_body(raw)
     data = fast_consent_input(body) or load_body(_consent_in, body)
-    config = current_app.config
-    snap = require_snapshot(data["site_key"], config["SITE_CACHE_SECONDS"])
+    snap = require_snapshot(data["site_key"], current_app.config["SITE_CACHE_SECONDS"])
     check_origin(snap, origin)
-    result = record_consent(snap, data, ip, user_agent, gpc_from(sec_gpc),
-                            seal_interval=config["LEDGER_SEAL_INTERVAL"], seal_lag=config["LEDGER_SEAL_LAG"])
+    result = record_consent(snap, data, ip, user_agent, gpc_from(sec_gpc))
     return Reply(201 if result.created else 200, consent_answer(result), cors_headers(origin))
 
 

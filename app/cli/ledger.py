@@ -4,11 +4,10 @@ import sys
 import time
 
 import click
-from flask import current_app
 
 from app.cli.common import CommandGroup, sites_or_one
-from app.extensions import db
-from app.services import ledger
+from app.extensions import db, ledger
+from app.ledger import seals
 
 ledger_cli = CommandGroup("ledger", help="Seal and verify the consent ledger.")
 
@@ -19,10 +18,10 @@ ledger_cli = CommandGroup("ledger", help="Seal and verify the consent ledger.")
 @click.option("--every", default=0.0, type=float, help="Keep sealing, every this many seconds (run beside gunicorn).")
 def seal_command(site_key, lag, every):
     """Seal unsealed records (all sites, or one); with --every, keep doing so until stopped."""
-    lag = current_app.config["LEDGER_SEAL_LAG"] if lag is None else lag
+    lag = ledger.state.seal_lag if lag is None else lag
     while True:
         for site in sites_or_one(site_key):
-            sealed = ledger.seal_site(site.id, lag)
+            sealed = seals.seal_site(site.id, lag)
             if sealed or not every:
                 click.echo(f"{site.site_key}: sealed {sealed} record(s)")
         db.session.remove()
@@ -39,7 +38,7 @@ def verify_command(site_key, as_json):
     ok = True
     reports = {}
     for site in sites_or_one(site_key):
-        report = ledger.verify_site(site.id)
+        report = seals.verify_site(site.id)
         reports[site.site_key] = report
         ok = ok and report["ok"]
         if not as_json:

@@ -10,7 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
-from app.services.consent import VISITOR_ID_PATTERN
+from app.ledger.rules import VISITOR_ID_PATTERN
 from app.services.email_consent import PURPOSE as EMAIL_PURPOSE
 
 

@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import RAISE, fields, validate
 
-from app.services.consent import VISITOR_ID_PATTERN
+from app.ledger.rules import VISITOR_ID_PATTERN
 
 
 def StrictBool(**kwargs):

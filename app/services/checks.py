@@ -16,38 +16,30 @@ The rules, in the order they apply to one purpose:
   6. Otherwise the record's decision: `granted` or `refused`.
 """
 import datetime as dt
-import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from opsiq_client import receipts as offline
 
 from app.errors import Invalid
-from app.extensions import db, geo
-from app.models import ConsentRecord, utcnow
-from app.services import hotdb
-from app.services.consent import VISITOR_ID_PATTERN, _psycopg, with_autocommit
+from app.extensions import geo, ledger
+from app.ledger.records import LatestRecord
+from app.ledger.rules import VISITOR_ID_PATTERN
+from app.models.types import utcnow
 from app.services.geo import truncate_ip
-from app.services.group_commit import GroupCommit
 from app.services.purposes import is_sale_or_share
 from app.services.regimes import OPT_IN, UNKNOWN_RULE, decide_regime
+
+if TYPE_CHECKING:
+    from app.services.sites.snapshot import SiteSnapshot
 
 MAX_BATCH = 10_000
 VISITOR_ID_RE = re.compile(VISITOR_ID_PATTERN)
 
 # What an answer rests on.
 BASIS_NECESSARY, BASIS_RECORD, BASIS_DEFAULT, BASIS_GPC = "necessary", "record", "default", "gpc"
-
-# The columns a decision needs from a visitor's latest record.
-DECIDING_COLUMNS = ("id", "record_id", "decisions", "created_at", "expires_at", "regime", "policy_version", "gpc")
-
-
-class UnknownPurpose(Invalid):
-    """A purpose the site does not have."""
-
-    def __init__(self, slug):
-        super().__init__(errors={"purpose": [f"not a purpose of this site: {slug}"]})
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ class Answer:
     expires_at: dt.datetime | None = None
     policy_version: str | None = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "allowed": self.allowed, "basis": self.basis, "reason": self.reason, "regime": self.regime,
             "record_id": self.record_id,
@@ -73,112 +65,14 @@ class Answer:
         }
 
 
-def _aware(value):
-    # SQLite hands back naive datetimes from raw Core selects of UTCDateTime columns in some paths
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
+def latest_record(site_id: int, visitor_id: str) -> LatestRecord | None:
+    """The visitor's latest record, or None if the site never saw them (lookups arriving together
+    share one query on PostgreSQL: see Ledger.latest)."""
+    return ledger.latest(site_id, visitor_id)
 
 
-def latest_records(site_id, visitor_ids):
-    """{visitor_id: latest record (DECIDING_COLUMNS)} for many visitors, in one query per dialect chunk."""
-    ids = list(dict.fromkeys(visitor_ids))
-    if not ids:
-        return {}
-    latest = _latest_postgres if db.engine.dialect.name == "postgresql" else _latest_portable
-    return with_autocommit(lambda conn: latest(conn, site_id, ids))
-
-
-# one index descent per visitor on (site_id, visitor_id, id): LATERAL ... ORDER BY id DESC LIMIT 1
-_LATEST_PG = sa.text(
-    "SELECT r.id, r.visitor_id, r.record_id, r.decisions, r.created_at, r.expires_at, r.regime,"
-    " r.policy_version, r.gpc FROM unnest(CAST(:ids AS varchar[])) AS v(vid)"
-    " CROSS JOIN LATERAL (SELECT * FROM consent_records c WHERE c.site_id = :site AND c.visitor_id = v.vid"
-    " ORDER BY c.id DESC LIMIT 1) AS r"
-)
-
-
-_LATEST_ONE_PG = (
-    "SELECT id, visitor_id, record_id, decisions, created_at, expires_at, regime, policy_version, gpc"
-    " FROM consent_records WHERE site_id = %(site)s AND visitor_id = %(vid)s ORDER BY id DESC LIMIT 1"
-)
-
-
-def _latest_postgres(conn, site_id, ids):
-    raw = _psycopg(conn)
-    if raw is not None:
-        # straight to the driver: SQLAlchemy's per-execution work is most of a single check
-        from psycopg.rows import dict_row
-
-        with raw.cursor(row_factory=dict_row) as cur:
-            if len(ids) == 1:
-                rows = cur.execute(_LATEST_ONE_PG, {"site": site_id, "vid": ids[0]}).fetchall()
-            else:
-                rows = cur.execute(_LATEST_PG.text.replace(":ids", "%(ids)s").replace(":site", "%(site)s"),
-                                   {"ids": ids, "site": site_id}).fetchall()
-        return {row["visitor_id"]: row for row in rows}
-    return {row["visitor_id"]: dict(row) for row in conn.execute(_LATEST_PG, {"ids": ids, "site": site_id}).mappings()}
-
-
-def _latest_portable(conn, site_id, ids):
-    out = {}
-    t = ConsentRecord.__table__
-    for start in range(0, len(ids), 5000):  # SQLite allows 32,766 bound variables
-        chunk = ids[start:start + 5000]
-        newest = (sa.select(sa.func.max(t.c.id).label("id"))
-                  .where(t.c.site_id == site_id, t.c.visitor_id.in_(chunk)).group_by(t.c.visitor_id).subquery())
-        rows = conn.execute(
-            sa.select(t.c.visitor_id, *[t.c[c] for c in DECIDING_COLUMNS]).join(newest, newest.c.id == t.c.id)
-        ).mappings()
-        for row in rows:
-            out[row["visitor_id"]] = dict(row)
-    return out
-
-
-def latest_record(site_id, visitor_id):
-    """The visitor's latest record (DECIDING_COLUMNS), or None if the site never saw them.
-
-    On PostgreSQL, lookups arriving together in one process share one query (group_commit's
-    leader/follower: no timer, a lone lookup runs at once); each still sees every record
-    committed before it was asked."""
-    engine = db.engine
-    if hotdb.serves(engine):
-        group = _read_groups.get(engine)
-        if group is None:
-            group = _read_groups.setdefault(engine, GroupCommit(_read_latest, max_batch=256))
-        return group.submit((site_id, visitor_id))
-    return latest_records(site_id, [visitor_id]).get(visitor_id)
-
-
-_read_groups = {}
-
-# the latest record of each (n, site, visitor) asked, one index descent each
-_LATEST_KEYED_PG = (
-    "SELECT k.n, r.id, r.visitor_id, r.record_id, r.decisions, r.created_at, r.expires_at, r.regime,"
-    " r.policy_version, r.gpc FROM json_to_recordset(%s) AS k(n int, s int, v varchar)"
-    " CROSS JOIN LATERAL (SELECT * FROM consent_records c WHERE c.site_id = k.s AND c.visitor_id = k.v"
-    " ORDER BY c.id DESC LIMIT 1) AS r"
-)
-
-
-def _read_latest(keys):
-    """latest_record for each (site_id, visitor_id) in `keys`, in their order (None: no record)."""
-    if len(keys) == 1:
-        site_id, visitor_id = keys[0]
-        return [latest_records(site_id, [visitor_id]).get(visitor_id)]
-    from psycopg.rows import dict_row
-
-    doc = json.dumps([{"n": n, "s": s, "v": v} for n, (s, v) in enumerate(keys)])
-
-    def run(conn):
-        with conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(_LATEST_KEYED_PG, (doc,)).fetchall()
-
-    found = {row.pop("n"): row for row in with_autocommit(run)}
-    return [found.get(n) for n in range(len(keys))]
-
-
-def regime_without_record(snap, ip=None, country=None, region=None):
+def regime_without_record(snap: "SiteSnapshot", ip: str | None = None, country: str | None = None,
+                          region: str | None = None) -> str:
     """The regime for a visitor with no record: from their address, else a country/region, else opt-in."""
     if ip:
         loc = geo.locate(truncate_ip(ip))
@@ -189,7 +83,7 @@ def regime_without_record(snap, ip=None, country=None, region=None):
                          snap.regime_overrides, snap.uses_google).regime
 
 
-def is_superseded(snap, version, now):
+def is_superseded(snap: "SiteSnapshot", version: str | None, now: dt.datetime) -> bool:
     """Whether a record's policy version has been replaced by one that took effect after it."""
     current = snap.policy_at(now)
     if current is None or version == current:
@@ -198,32 +92,34 @@ def is_superseded(snap, version, now):
     return then is None or then < snap.policy_effective_at(current)
 
 
-def purpose_doc(snap, slug):
+def purpose_doc(snap: "SiteSnapshot", slug: str) -> dict:
+    """The site's purpose with this slug; Invalid if it has none."""
     for p in snap.purposes:
         if p["slug"] == slug:
             return p
-    raise UnknownPurpose(slug)
+    raise Invalid(errors={"purpose": [f"not a purpose of this site: {slug}"]})
 
 
-def decide(snap, purpose, record, now, regime=OPT_IN, gpc=False):
+def decide(snap: "SiteSnapshot", purpose: Mapping[str, Any], record: LatestRecord | None, now: dt.datetime,
+           regime: str = OPT_IN, gpc: bool = False) -> Answer:
     """The answer for one purpose doc given the visitor's latest record (or None); see the module doc."""
     if record is not None:
-        regime = record["regime"]
-        ctx = dict(regime=regime, record_id=record["record_id"], decided_at=_aware(record["created_at"]),
-                   expires_at=_aware(record["expires_at"]), policy_version=record["policy_version"])
+        regime = record.regime
+        ctx = dict(regime=regime, record_id=record.record_id, decided_at=record.created_at,
+                   expires_at=record.expires_at, policy_version=record.policy_version)
     else:
         ctx = dict(regime=regime)
     if purpose["legal_basis"] == "necessary":
         return Answer(True, BASIS_NECESSARY, "necessary", **ctx)
-    if (gpc or (record is not None and record["gpc"])) and is_sale_or_share(purpose):
+    if (gpc or (record is not None and record.gpc)) and is_sale_or_share(purpose):
         return Answer(False, BASIS_GPC, "gpc_optout", **ctx)
     slug = purpose["slug"]
     if record is not None:
         if ctx["expires_at"] <= now:
             return Answer(False, BASIS_RECORD, "expired", **ctx)
-        if is_superseded(snap, record["policy_version"], now):
+        if is_superseded(snap, record.policy_version, now):
             return Answer(False, BASIS_RECORD, "policy_superseded", **ctx)
-        decision = record["decisions"].get(slug)
+        decision = record.decisions.get(slug)
         if decision is not None:
             return Answer(bool(decision), BASIS_RECORD, "granted" if decision else "refused", **ctx)
     if regime == OPT_IN:
@@ -232,8 +128,10 @@ def decide(snap, purpose, record, now, regime=OPT_IN, gpc=False):
     return Answer(on, BASIS_DEFAULT, "default_on" if on else "default_off", **ctx)
 
 
-def check_consent(snap, visitor_id, purpose, now=None, ip=None, country=None, region=None, gpc=False):
-    """Answer one check. Raises UnknownPurpose for a purpose the site does not have."""
+def check_consent(snap: "SiteSnapshot", visitor_id: str, purpose: str, now: dt.datetime | None = None,
+                  ip: str | None = None, country: str | None = None, region: str | None = None,
+                  gpc: bool = False) -> Answer:
+    """Answer one check. Raises Invalid for a purpose the site does not have."""
     p = purpose_doc(snap, purpose)
     now = now or utcnow()
     record = latest_record(snap.id, visitor_id)
@@ -241,21 +139,22 @@ def check_consent(snap, visitor_id, purpose, now=None, ip=None, country=None, re
     return decide(snap, p, record, now, regime, gpc)
 
 
-def check_batch(snap, items, now=None):
+def check_batch(snap: "SiteSnapshot", items: Sequence[Mapping[str, Any]],
+                now: dt.datetime | None = None) -> list[Answer]:
     """Answers for many {visitor_id, purpose[, ip, country, region, gpc]} items, in their order.
 
     One query for every visitor's latest record, whatever the count. A purpose the site does not
     have answers `allowed: false, reason: unknown_purpose` for that item rather than failing all.
     """
     now = now or utcnow()
-    records = latest_records(snap.id, [it["visitor_id"] for it in items])
+    records = ledger.latest_many(snap.id, [it["visitor_id"] for it in items])
     purposes = {p["slug"]: p for p in snap.purposes}
     out = []
     for it in items:
         record = records.get(it["visitor_id"])
         p = purposes.get(it["purpose"])
         if p is None:
-            regime = record["regime"] if record else OPT_IN
+            regime = record.regime if record else OPT_IN
             out.append(Answer(False, BASIS_DEFAULT, "unknown_purpose", regime))
             continue
         regime = OPT_IN
@@ -265,7 +164,7 @@ def check_batch(snap, items, now=None):
     return out
 
 
-def visitor_state(snap, visitor_id, now=None):
+def visitor_state(snap: "SiteSnapshot", visitor_id: str, now: dt.datetime | None = None) -> dict | None:
     """The visitor's current state per purpose, or None if the site never saw them."""
     now = now or utcnow()
     record = latest_record(snap.id, visitor_id)
@@ -273,17 +172,17 @@ def visitor_state(snap, visitor_id, now=None):
         return None
     return {
         "visitor_id": visitor_id,
-        "record_id": record["record_id"],
-        "regime": record["regime"],
-        "decided_at": _aware(record["created_at"]).isoformat(),
-        "expires_at": _aware(record["expires_at"]).isoformat(),
-        "policy_version": record["policy_version"],
-        "gpc": record["gpc"],
+        "record_id": record.record_id,
+        "regime": record.regime,
+        "decided_at": record.created_at.isoformat(),
+        "expires_at": record.expires_at.isoformat(),
+        "policy_version": record.policy_version,
+        "gpc": record.gpc,
         "purposes": {p["slug"]: decide(snap, p, record, now).as_dict() for p in snap.purposes},
     }
 
 
-def verify_receipt_token(snap, token, now=None):
+def verify_receipt_token(snap: "SiteSnapshot", token: str, now: dt.datetime | None = None) -> dict:
     """Whether a receipt is authentic (signed by this site), unexpired, and still the visitor's
     latest decision; with the decoded record. `reason` names the first thing that fails."""
     now = now or utcnow()
@@ -296,7 +195,7 @@ def verify_receipt_token(snap, token, now=None):
                 "record": None, "current_record_id": None}
     unexpired = check.reason != offline.EXPIRED
     latest = latest_record(snap.id, payload.get("vid"))
-    current = latest is not None and latest["record_id"] == payload.get("rid")
+    current = latest is not None and latest.record_id == payload.get("rid")
     superseded = current and is_superseded(snap, payload.get("pv"), now)
     if not unexpired:
         reason = offline.EXPIRED
@@ -307,4 +206,4 @@ def verify_receipt_token(snap, token, now=None):
     else:
         reason = "current"
     return {"authentic": True, "unexpired": unexpired, "current": current and not superseded, "reason": reason,
-            "record": payload, "current_record_id": latest["record_id"] if latest else None}
+            "record": payload, "current_record_id": latest.record_id if latest else None}

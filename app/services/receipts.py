@@ -15,9 +15,16 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from itsdangerous import URLSafeSerializer
+
+from app.ledger.records import Record
+
+if TYPE_CHECKING:
+    from app.services.sites.snapshot import SiteSnapshot
 
 RECEIPT_SALT = "opsiq.receipt.v1"
 
@@ -27,7 +34,7 @@ def _serializer(secrets):
     return URLSafeSerializer(list(secrets), salt=RECEIPT_SALT)
 
 
-def receipt_serializer(secrets):
+def receipt_serializer(secrets: Sequence[str]) -> URLSafeSerializer:
     """A serializer that signs with the newest secret and verifies with any listed one (one per key set)."""
     return _serializer(tuple(secrets))
 
@@ -38,18 +45,19 @@ def _signing_key(secret):
     return hashlib.sha1(RECEIPT_SALT.encode() + b"signer" + raw).digest()
 
 
-def receipt_payload(record, site_key):
+def receipt_payload(record: Record, site_key: str) -> dict:
+    """The receipt's payload for a record (the module docstring lists its fields)."""
     return {
-        "v": 1, "rid": record["record_id"], "site": site_key, "vid": record["visitor_id"],
-        "ev": record["event"], "m": record["method"], "d": record["decisions"],
-        "rg": record["regime"], "c": record["country"], "r": record["region"],
-        "pv": record["policy_version"], "gpc": record["gpc"],
-        "iat": int(record["created_at"].timestamp()), "exp": int(record["expires_at"].timestamp()),
+        "v": 1, "rid": record.record_id, "site": site_key, "vid": record.visitor_id,
+        "ev": record.event, "m": record.method, "d": record.decisions,
+        "rg": record.regime, "c": record.country, "r": record.region,
+        "pv": record.policy_version, "gpc": record.gpc,
+        "iat": int(record.created_at.timestamp()), "exp": int(record.expires_at.timestamp()),
     }
 
 
-def sign_receipt(snap, record):
-    """The receipt token for a stored record (a dict of its columns)."""
+def sign_receipt(snap: "SiteSnapshot", record: Record) -> str:
+    """The receipt token for a stored record."""
     doc = json.dumps(receipt_payload(record, snap.site_key), separators=(",", ":")).encode()
     payload = base64.urlsafe_b64encode(doc).rstrip(b"=")
     mac = hmac.new(_signing_key(snap.receipt_secrets[-1]), payload, hashlib.sha1).digest()

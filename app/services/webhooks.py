@@ -22,10 +22,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from app.errors import Invalid, NotFound
 from app.extensions import caches, db
@@ -187,25 +189,27 @@ def enqueue(site_id, event_type, data, sealed=None, now=None):
     endpoint_ids = subscriptions(site_id).get(event_type)
     if not endpoint_ids:
         return None
-    now = now or utcnow()
-    event_id = "msg_" + uuid.uuid4().hex
     sealed_data = keyring(site_id).encrypt("webhook_event", json.dumps(sealed)) if sealed else None
-    row = db.session.execute(sa.insert(WebhookEvent.__table__).values(
+    return add_to_outbox(db.session, site_id, event_type, data, endpoint_ids, now or utcnow(), sealed_data)
+
+
+def new_event_id() -> str:
+    """The id of a new outbox event: receivers de-duplicate on it (`webhook-id`)."""
+    return "msg_" + uuid.uuid4().hex
+
+
+def add_to_outbox(conn: sa.Connection | Session, site_id: int, event_type: str, data: dict,
+                  endpoint_ids: Sequence[int], now: dt.datetime, sealed_data: str | None = None) -> str:
+    """An outbox event and a pending delivery per endpoint, in the transaction of `conn` (a session or
+    a Core connection). Returns the event's id."""
+    event_id = new_event_id()
+    row = conn.execute(sa.insert(WebhookEvent.__table__).values(
         event_id=event_id, site_id=site_id, type=event_type, data=data, sealed_data=sealed_data,
         created_at=now).returning(WebhookEvent.__table__.c.id)).scalar_one()
-    db.session.execute(sa.insert(WebhookDelivery.__table__), [
+    conn.execute(sa.insert(WebhookDelivery.__table__), [
         {"event_id": row, "endpoint_id": ep, "status": "pending", "attempts": 0, "next_attempt_at": now,
          "retry_from": now} for ep in endpoint_ids])
     return event_id
-
-
-def enqueue_consent_record(site_id, values):
-    """The outbox rows for a consent record being written (called by record_consent before commit)."""
-    event_type = "consent.withdrawn" if values["event"] == "withdrawn" else "consent.recorded"
-    data = {k: values[k] for k in ("record_id", "visitor_id", "event", "method", "decisions", "regime", "country",
-                                   "region", "gpc", "policy_version", "source")}
-    data["created_at"] = values["created_at"].isoformat()
-    return enqueue(site_id, event_type, data, now=values["created_at"])
 
 
 # --- signing (Standard Webhooks 1.0) -------------------------------------------------------

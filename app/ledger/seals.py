@@ -8,67 +8,17 @@ seconds, and two sealers racing for the same sequence number simply lose to each
 removed from one, and any broken link of the seal chain.
 """
 import datetime as dt
-import time
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.hashing import canonical_json, sha256_hex
+from app.ledger.rules import HASHED_COLUMNS, hash_in_stored_form, seal_hash
 from app.models import ConsentRecord, LedgerSeal, utcnow
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
+AUTO_SEAL_LIMIT = 500  # records a seal made from the write path takes at most, so no write waits long
 CROSSING_WINDOW = 1000  # how many records past a seal may carry an earlier time (concurrent writers)
-
-# The columns a record hash covers: all of them but the hash itself and the row id.
-HASHED_COLUMNS = [c.name for c in ConsentRecord.__table__.columns if c.name not in ("id", "record_hash")]
-# The two that depend on the visitor's previous record; the rest are known before the ledger is read,
-# so PostgreSQL can finish a record's hash in the statement that reads that previous record.
-CHAINED_COLUMNS = ("prev_record_id", "event")
-BASE_COLUMNS = [c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS]
-
-
-def _plain(value):
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def base_hash(values):
-    """SHA-256 of the canonical JSON of a record's BASE_COLUMNS."""
-    get = values.get
-    return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in BASE_COLUMNS}))
-
-
-def chain_hash(base, prev_record_id, event):
-    """The record hash from its base hash and the two chained columns (also computed in SQL: see
-    consent._PG_INSERT_CHAINED, which must build exactly this string)."""
-    return sha256_hex(f"{base}|{prev_record_id or ''}|{event}")
-
-
-def record_hash(values):
-    """SHA-256 over every column of a record (a mapping of its columns), in two steps:
-    chain_hash(base_hash(values), prev_record_id, event)."""
-    return chain_hash(base_hash(values), values.get("prev_record_id"), values.get("event"))
-
-
-def legacy_record_hash(values):
-    """The single-step hash records were written with before 2026-11 (every column in one JSON)."""
-    return sha256_hex(canonical_json({k: _plain(values.get(k)) for k in HASHED_COLUMNS}))
-
-
-def hash_in_stored_form(values, stored):
-    """The hash of these column values in the form the stored hash uses, or the current form."""
-    current = record_hash(values)
-    if current != stored and legacy_record_hash(values) == stored:
-        return stored
-    return current
-
-
-def seal_hash(prev_hash, site_id, seq, entries):
-    return sha256_hex(canonical_json({"prev": prev_hash, "site": site_id, "seq": seq, "entries": entries}))
 
 
 def _aware(value):
@@ -96,7 +46,7 @@ def _last_seal(site_id):
     ).scalar_one_or_none()
 
 
-def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
+def seal_site(site_id: int, lag_seconds: float = 5, limit: int | None = None, batch: int = SEAL_BATCH) -> int:
     """Seal the site's unsealed records older than `lag_seconds`, in seals of up to `batch` records,
     stopping after about `limit` records (None: all). Returns how many were sealed."""
     total = 0
@@ -148,22 +98,7 @@ def seal_site(site_id, lag_seconds=5, limit=None, batch=SEAL_BATCH):
     return total
 
 
-_last_auto_seal = {}
-
-
-def maybe_seal(site_id, interval, lag, limit=500):
-    """Seal from the write path: at most once per `interval` seconds per site and process, and at most
-    `limit` records, so no single write waits long (`flask ledger seal --every` does the bulk)."""
-    if interval <= 0:
-        return
-    now = time.monotonic()
-    if now - _last_auto_seal.get(site_id, 0) < interval:
-        return
-    _last_auto_seal[site_id] = now
-    seal_site(site_id, lag, limit=limit)
-
-
-def verify_site(site_id):
+def verify_site(site_id: int) -> dict:
     """Check every record and seal of a site. Returns a report dict; `ok` is False on any finding."""
     problems = []
     sealed_ids = set()

@@ -1,12 +1,16 @@
-"""`flask ledger verify` catches an edited, an inserted and a deleted record."""
+"""Sealing, and `flask ledger verify` catching an edited, an inserted and a deleted record."""
 import json
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app import create_app
+from app.extensions import db, ledger
+from app.ledger import seals
 from app.models import ConsentRecord, LedgerSeal
 from tests.conftest import IPS, from_ip, make_consent
+from tests.ledger.conftest import POSTGRES
 
 
 def record_some(client, site_key, n=5):
@@ -43,7 +47,7 @@ def test_edited_record_is_named(app, client, runner, site):
     with app.app_context():
         # an attacker flips a refusal into a grant and even recomputes the row's own hash
         rec = db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.record_id == ids[2])).scalar_one()
-        from app.services.ledger import HASHED_COLUMNS, record_hash
+        from app.ledger.rules import HASHED_COLUMNS, record_hash
 
         decisions = dict(rec.decisions, marketing=True)
         values = {c: getattr(rec, c) for c in HASHED_COLUMNS}
@@ -67,7 +71,7 @@ def test_edited_unsealed_record_is_named(app, client, runner, site):
 
 def _forge_like(app, record_id, **changes):
     """Insert a forged copy of a record (with its own valid hash), as someone with database access could."""
-    from app.services.ledger import record_hash
+    from app.ledger.rules import record_hash
 
     with app.app_context():
         row = dict(db.session.execute(sa.select(ConsentRecord.__table__)
@@ -134,26 +138,36 @@ def test_rewritten_seal_breaks_the_chain(app, client, runner, site):
     assert "seal_altered" in kinds
 
 
-def test_seals_from_the_write_path(app, client, site):
-    app.config.update(LEDGER_SEAL_INTERVAL=0.001, LEDGER_SEAL_LAG=0)
+def test_seals_from_the_write_path_of_an_app_configured_to(app, client, site):
+    """Each app reads its seal settings once and keeps its own seal clock: this one seals before each
+    write; the session's app (LEDGER_SEAL_INTERVAL 0) never does."""
+    sealing = create_app({**app.config, "LEDGER_SEAL_INTERVAL": 0.001, "LEDGER_SEAL_LAG": 0})
     try:
-        record_some(client, site[0], 3)
+        record_some(sealing.test_client(), site[0], 3)
     finally:
-        app.config.update(LEDGER_SEAL_INTERVAL=0, LEDGER_SEAL_LAG=5)
-    with app.app_context():
-        sealed = db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
-    assert sealed >= 2  # each write seals what came before it
+        with sealing.app_context():
+            if ledger.state.connections is not None:
+                ledger.state.connections.pool().discard_idle()
+            db.engine.dispose()
+
+    def sealed():
+        with app.app_context():
+            return db.session.execute(sa.select(sa.func.sum(LedgerSeal.record_count))).scalar()
+
+    assert sealed() >= 2  # each write sealed what came before it
+    before = sealed()
+    record_some(client, site[0], 2)
+    assert sealed() == before
 
 
 def test_a_partial_seal_claims_only_what_it_holds(app, client, runner, site):
     """Sealing in small batches (as the write path does) never makes the rest look inserted."""
     record_some(client, site[0], 5)
     with app.app_context():
-        from app.services.ledger import seal_site
         from app.services.sites.administration import require_site
 
         site_id = require_site(site[0]).id
-        assert seal_site(site_id, 0, limit=2, batch=2) == 2
+        assert seals.seal_site(site_id, 0, limit=2, batch=2) == 2
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
     assert "OK (2 sealed in 1 seal(s), 3 not yet sealed)" in r.output
@@ -167,7 +181,7 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
     out of every seal and look inserted), nor vouch for the older one it leaves for later."""
     import datetime as dt
 
-    from app.services.ledger import HASHED_COLUMNS, record_hash, seal_site
+    from app.ledger.rules import HASHED_COLUMNS, record_hash
     from app.services.sites.administration import require_site
 
     ids = record_some(client, site[0], 4)
@@ -182,10 +196,30 @@ def test_records_whose_ids_and_times_cross_are_all_sealed_and_verify(app, client
                                .values(created_at=values["created_at"], record_hash=record_hash(values)))
         db.session.commit()
         site_id = require_site(site[0]).id
-        assert seal_site(site_id, lag_seconds=5) == 2  # the two before the young one, not ids[3]
+        assert seals.seal_site(site_id, lag_seconds=5) == 2  # the two before the young one, not ids[3]
     r = verify(runner, site[0])
     assert r.exit_code == 0, r.output
     assert "OK (2 sealed in 1 seal(s), 2 not yet sealed)" in r.output
     seal(runner, site[0])  # once the young one is old enough
     r = verify(runner, site[0])
     assert r.exit_code == 0 and "OK (4 sealed in 2 seal(s), 0 not yet sealed)" in r.output
+
+
+@pytest.mark.skipif(not POSTGRES, reason="sealers take an advisory lock on PostgreSQL (run with TEST_DATABASE_URL)")
+def test_a_second_sealer_steps_aside_while_one_holds_the_site(app, client, site):
+    import psycopg
+
+    from app.services.sites.snapshot import site_snapshot
+
+    site_key, _ = site
+    for _ in range(3):
+        assert client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"])).status_code == 201
+    with app.app_context():
+        site_id = site_snapshot(site_key, 0).id
+        url = ledger.state.connections.url
+        with psycopg.connect(url, autocommit=True) as other:  # another process, sealing this site
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (seals.SEAL_LOCK, site_id))
+            assert seals.seal_site(site_id, lag_seconds=0) == 0
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (seals.SEAL_LOCK, site_id))
+        assert seals.seal_site(site_id, lag_seconds=0) == 3
+        assert seals.verify_site(site_id)["ok"]

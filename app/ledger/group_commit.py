@@ -9,6 +9,8 @@ before, and under load the batches grow by themselves. A caller gets its own res
 batch's exception) only after the batch's transaction has committed.
 """
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class _Job:
@@ -31,7 +33,7 @@ class GroupCommit:
     """`submit(item)` returns `write(items)[i]` for its own item, written with whatever items
     other threads submitted meanwhile (at most `max_batch` at a time, in arrival order)."""
 
-    def __init__(self, write, max_batch=64):
+    def __init__(self, write: Callable[[Sequence[Any]], Sequence[Any]], max_batch: int = 64) -> None:
         self._write = write
         self._max = max_batch
         self._lock = threading.Lock()
@@ -40,7 +42,7 @@ class GroupCommit:
         self.batches = 0  # counters for tests and the benchmark
         self.items = 0
 
-    def submit(self, item):
+    def submit(self, item: Any) -> Any:
         job = _Job(item)
         with self._lock:
             lead = not self._busy

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from app.services.group_commit import GroupCommit
+from app.ledger.group_commit import GroupCommit
 from tests.conftest import run_together
 
 

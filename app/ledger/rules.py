@@ -1,0 +1,146 @@
+"""The ledger's rules, with no database: what a record holds, which event it is, and its hashes.
+
+Everything that writes or checks a record takes these from here. Where PostgreSQL must finish a
+record in the statement that reads the visitor's previous one (the event and the chained hash),
+its SQL is held equal to these functions by tests/ledger/test_sql_rules.py.
+"""
+import datetime as dt
+from collections.abc import Mapping
+
+from app.errors import Invalid
+from app.hashing import canonical_json, sha256_hex
+from app.ledger.records import RECORD_COLUMNS, Draft, LatestRecord, Record
+from app.services.purposes import effective_default, is_sale_or_share
+
+# What a visitor id may look like, wherever one is given: what can be recorded can be checked.
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
+METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
+EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
+# The webhook events a consent record sends.
+OUTBOX_TYPES = ("consent.recorded", "consent.withdrawn")
+
+# The columns a record hash covers: every column but the hash itself (and the row id, which no record holds).
+HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c != "record_hash")
+# The two that depend on the visitor's previous record; the rest are known before the ledger is read.
+CHAINED_COLUMNS = ("prev_record_id", "event")
+BASE_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS)
+
+
+def resolve_decisions(snap, regime: str, method: str, given: Mapping[str, bool], gpc: bool) -> dict[str, bool]:
+    """The full decision map stored on a record: one boolean per purpose of the site.
+
+    Necessary is always true; the method fixes the rest for accept/reject/dismiss; a purpose the
+    client left out keeps its default for the regime; GPC turns sale-and-share purposes off.
+    Raises Invalid for a purpose the site does not have.
+    """
+    unknown = sorted(set(given) - snap.slugs)
+    if unknown:
+        raise Invalid(errors={"decisions": [f"unknown purpose: {s}" for s in unknown]})
+    out = {}
+    for p in snap.purposes:
+        slug = p["slug"]
+        if p["legal_basis"] == "necessary":
+            out[slug] = True
+        elif method == "accept_all":
+            out[slug] = True
+        elif method == "reject_all" or (method == "dismiss" and regime == "opt_in"):
+            out[slug] = False
+        elif slug in given:
+            out[slug] = bool(given[slug])
+        else:
+            out[slug] = effective_default(p, regime)
+        if gpc and is_sale_or_share(p):
+            out[slug] = False  # under CCPA the opt-out wins over a conflicting opt-in
+    return out
+
+
+def grants_any(decisions: Mapping[str, bool], necessary: frozenset[str]) -> bool:
+    """Whether a decision map grants anything beyond the necessary purposes."""
+    return any(v for k, v in decisions.items() if k not in necessary)
+
+
+def event_for(method: str, granted: bool, had_grant: bool | None) -> str:
+    """The event of a record: gpc_optout for GPC; given / refused for a first decision (`had_grant`
+    None); after one, withdrawn when a grant is taken back to nothing, else updated."""
+    if method == "gpc":
+        return "gpc_optout"
+    if had_grant is None:
+        return "given" if granted else "refused"
+    return "withdrawn" if had_grant and not granted else "updated"
+
+
+def classify_event(method: str, decisions: Mapping[str, bool], previous: Mapping[str, bool] | None,
+                   necessary: frozenset[str]) -> str:
+    """The event of a record with these decisions, after the visitor's previous decisions (or None)."""
+    had = None if previous is None else grants_any(previous, necessary)
+    return event_for(method, grants_any(decisions, necessary), had)
+
+
+def event_choices(method: str, decisions: Mapping[str, bool], necessary: frozenset[str]) -> tuple[str, str, str]:
+    """The event in each case the ledger can hold for the visitor: (no previous record, a previous
+    record granting something, a previous record granting nothing). SQL picks one of the three."""
+    granted = grants_any(decisions, necessary)
+    return event_for(method, granted, None), event_for(method, granted, True), event_for(method, granted, False)
+
+
+def finish_record(draft: Draft, previous: LatestRecord | None, now: dt.datetime) -> Record:
+    """The record a draft becomes when written at `now` after the visitor's latest record (or None)."""
+    columns = draft.columns(now)
+    event = classify_event(draft.method, draft.decisions, previous.decisions if previous else None, draft.necessary)
+    prev_id = previous.record_id if previous else None
+    return Record(**columns, event=event, prev_record_id=prev_id,
+                  record_hash=chain_hash(base_hash(columns), prev_id, event))
+
+
+def outbox_event(draft: Draft, event: str, created_at: dt.datetime) -> tuple[str, dict]:
+    """The webhook event a consent record sends, (type, data): withdrawals have their own type."""
+    data = {
+        "record_id": draft.record_id, "visitor_id": draft.visitor_id, "event": event, "method": draft.method,
+        "decisions": draft.decisions, "regime": draft.regime, "country": draft.country, "region": draft.region,
+        "gpc": draft.gpc, "policy_version": draft.policy_version, "source": draft.source,
+        "created_at": created_at.isoformat(),
+    }
+    return ("consent.withdrawn" if event == "withdrawn" else "consent.recorded"), data
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def base_hash(columns: Mapping) -> str:
+    """SHA-256 of the canonical JSON of a record's BASE_COLUMNS (a mapping of its columns)."""
+    get = columns.get
+    return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in BASE_COLUMNS}))
+
+
+def chain_hash(base: str, prev_record_id: str | None, event: str) -> str:
+    """The record hash from its base hash and the two chained columns (PostgreSQL builds this same
+    string in the statement that reads the previous record)."""
+    return sha256_hex(f"{base}|{prev_record_id or ''}|{event}")
+
+
+def record_hash(columns: Mapping) -> str:
+    """SHA-256 over every column of a record, in two steps: chain_hash(base_hash, prev_record_id, event)."""
+    return chain_hash(base_hash(columns), columns.get("prev_record_id"), columns.get("event"))
+
+
+def legacy_record_hash(columns: Mapping) -> str:
+    """The one-step hash records were written with before 2026-11-27 (every column in one JSON)."""
+    return sha256_hex(canonical_json({k: _plain(columns.get(k)) for k in HASHED_COLUMNS}))
+
+
+def hash_in_stored_form(columns: Mapping, stored: str) -> str:
+    """The hash of these columns in the form the stored hash uses (legacy or current), else the current form."""
+    current = record_hash(columns)
+    if current != stored and legacy_record_hash(columns) == stored:
+        return stored
+    return current
+
+
+def seal_hash(prev_hash: str, site_id: int, seq: int, entries: list) -> str:
+    """The hash of a seal: its entries ([row id, record hash] pairs), chained to the seal before it."""
+    return sha256_hex(canonical_json({"prev": prev_hash, "site": site_id, "seq": seq, "entries": entries}))

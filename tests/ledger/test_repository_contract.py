@@ -1,0 +1,117 @@
+"""The repository contract (app/ledger/records.py), held by every repository on every database:
+the portable one on SQLite and PostgreSQL, the PostgreSQL one on PostgreSQL."""
+import datetime as dt
+import threading
+import uuid
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.ledger import rules, seals
+from app.ledger.records import LATEST_COLUMNS, LatestRecord
+from app.models import ConsentRecord, WebhookDelivery, WebhookEvent
+from app.services import webhooks
+from tests.conftest import run_together
+from tests.ledger.conftest import make_draft
+
+REJECT = {"necessary": True, "analytics": False, "marketing": False, "preferences": False}
+
+
+def stored_rows(site_id):
+    """{record_id: the row's columns} of a site, read with SQLAlchemy apart from any repository."""
+    rows = db.session.execute(sa.select(ConsentRecord.__table__).where(ConsentRecord.site_id == site_id)
+                              .order_by(ConsentRecord.id)).mappings().all()
+    return {row["record_id"]: {k: v for k, v in row.items() if k != "id"} for row in rows}
+
+
+def test_a_record_is_written_whole_and_read_back_as_written(repository, snap):
+    draft = make_draft(snap, visitor_id="v-contract-01")
+    [written] = repository.write([draft])
+    record = written.record
+    assert written.created and record.event == "given" and record.prev_record_id is None
+    assert {k: getattr(record, k) for k in ("record_id", "visitor_id", "decisions", "regime", "geoip_build", "gpc")} == {
+        k: getattr(draft, k) for k in ("record_id", "visitor_id", "decisions", "regime", "geoip_build", "gpc")}
+    assert record.created_at.utcoffset() == dt.timedelta(0) and record.expires_at == record.created_at + draft.validity
+    assert record.record_hash == rules.record_hash(record.columns())
+    assert stored_rows(snap.id) == {record.record_id: record.columns()}  # every column, as the table holds it
+    assert repository.find(snap.id, draft.client_record_id) == record
+    latest = repository.latest(snap.id, "v-contract-01")
+    assert latest == LatestRecord(*[getattr(record, k) for k in LATEST_COLUMNS])
+    assert latest.created_at.utcoffset() == dt.timedelta(0)
+    assert repository.latest_many(snap.id, ["v-contract-01", "v-contract-01", "v-nobody-01"]) == {"v-contract-01": latest}
+
+
+def test_what_was_never_written_is_not_found(repository, snap):
+    assert repository.find(snap.id, str(uuid.uuid4())) is None
+    assert repository.latest(snap.id, "v-nobody-01") is None
+    assert repository.latest_many(snap.id, []) == {} and repository.latest_many(snap.id, ["v-nobody-01"]) == {}
+
+
+def test_each_record_chains_to_its_visitors_latest_even_within_one_batch(repository, snap):
+    [stored] = repository.write([make_draft(snap, visitor_id="v-stored-01", method="accept_all")])
+    out = repository.write([
+        make_draft(snap, visitor_id="v-new-0001", method="accept_all"),
+        make_draft(snap, visitor_id="v-stored-01", method="reject_all", decisions=REJECT),
+        make_draft(snap, visitor_id="v-new-0001", method="reject_all", decisions=REJECT),  # after the first of the batch
+        make_draft(snap, visitor_id="v-new-0002", method="reject_all", decisions=REJECT),
+    ])
+    assert all(w.created for w in out)
+    assert [(w.record.event, w.record.prev_record_id) for w in out] == [
+        ("given", None), ("withdrawn", stored.record.record_id), ("withdrawn", out[0].record.record_id),
+        ("refused", None)]
+    rows = stored_rows(snap.id)
+    assert all(rows[w.record.record_id] == w.record.columns() for w in out)
+    assert repository.latest_many(snap.id, ["v-new-0001", "v-stored-01"]) == {
+        "v-new-0001": repository.latest(snap.id, "v-new-0001"), "v-stored-01": repository.latest(snap.id, "v-stored-01")}
+    assert repository.latest(snap.id, "v-new-0001").record_id == out[2].record.record_id
+    assert seals.seal_site(snap.id, lag_seconds=0) == 5 and seals.verify_site(snap.id)["ok"]
+
+
+def test_a_taken_client_record_id_writes_nothing_and_answers_with_the_first_record(repository, snap):
+    [first] = repository.write([make_draft(snap, visitor_id="v-repeat-01")])
+    repeat = make_draft(snap, visitor_id="v-repeat-01", client_record_id=first.record.client_record_id,
+                        method="reject_all", decisions=REJECT)
+    twice = make_draft(snap, visitor_id="v-twice-001")
+    elsewhere = make_draft(snap, visitor_id="v-other-001", client_record_id=twice.client_record_id)
+    out = repository.write([repeat, make_draft(snap, visitor_id="v-new-0001"), twice,
+                            make_draft(snap, visitor_id="v-twice-001", client_record_id=twice.client_record_id),
+                            elsewhere])  # the same id once more, for another visitor in the same statement
+    assert [w.created for w in out] == [False, True, True, False, False]
+    assert out[0].record == first.record and out[3].record == out[4].record == out[2].record
+    assert len(stored_rows(snap.id)) == 3
+    assert seals.verify_site(snap.id)["ok"]
+
+
+def test_writers_racing_with_one_client_record_id_make_one_record(repository, snap, app):
+    client_id = str(uuid.uuid4())
+    outcomes, lock = [], threading.Lock()
+
+    def write(i):
+        with app.app_context():  # each thread is a request of its own
+            [w] = repository.write([make_draft(snap, visitor_id=f"v-race-{i:04d}", client_record_id=client_id)])
+        with lock:
+            outcomes.append(w)
+
+    run_together(write, 8)
+    assert sorted(w.created for w in outcomes) == [False] * 7 + [True]
+    assert all(w.record == outcomes[0].record for w in outcomes) and len(stored_rows(snap.id)) == 1
+
+
+def test_a_webhook_sites_records_are_written_with_their_outbox_events(repository, snap):
+    both = webhooks.create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
+    withdrawn = webhooks.create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
+    drafts = [make_draft(snap, visitor_id="v-hooked-01", method="accept_all"),
+              make_draft(snap, visitor_id="v-hooked-01", method="reject_all", decisions=REJECT)]
+    out = repository.write(drafts)
+    events = db.session.execute(sa.select(WebhookEvent).order_by(WebhookEvent.id)).scalars().all()
+    expected = [rules.outbox_event(d, w.record.event, w.record.created_at) for d, w in zip(drafts, out)]
+    assert [(e.type, e.data) for e in events] == expected
+    assert [e.type for e in events] == ["consent.recorded", "consent.withdrawn"]
+    assert all(e.event_id.startswith("msg_") and e.created_at == w.record.created_at for e, w in zip(events, out))
+    deliveries = db.session.execute(sa.select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id, WebhookDelivery.status,
+                                              WebhookDelivery.attempts, WebhookDelivery.next_attempt_at)).all()
+    assert sorted(deliveries) == sorted([
+        (events[0].id, both, "pending", 0, events[0].created_at), (events[1].id, both, "pending", 0, events[1].created_at),
+        (events[1].id, withdrawn, "pending", 0, events[1].created_at)])
+    assert repository.write([drafts[1]])[0].created is False
+    assert len(db.session.execute(sa.select(WebhookEvent.id)).all()) == 2  # a repeat sends nothing
