@@ -16,8 +16,8 @@ import pytest
 
 from app import create_app
 from app.extensions import caches, db
-from app.services import keyring, webhooks
-from app.services.sites.administration import require_site
+from app.services import webhooks
+from app.services.sites.administration import require_site, set_email_double_opt_in
 from app.services.sites.keys import revoke_api_key, site_key_for_api_key
 from app.services.sites.policies import publish_policy
 from app.services.sites.snapshot import site_snapshot
@@ -125,15 +125,14 @@ def test_a_new_webhook_endpoint_reaches_the_other_process(two_processes, site):
 
 def test_the_double_opt_in_default_reaches_the_other_process(two_processes, site):
     watcher, changer = two_processes
-    with changer.app_context():
-        site_id = require_site(site[0]).id
+    site_key, _ = site
 
     def look():
-        return keyring.keyring(site_id).double_opt_in
+        return site_snapshot(site_key, 60).email_double_opt_in
 
     assert listening(watcher, look) is True
     with changer.app_context():
-        keyring.set_double_opt_in(site_id, False)
+        set_email_double_opt_in(require_site(site_key), False)
     seen_within(watcher, look, False)
 
 

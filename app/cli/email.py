@@ -2,7 +2,7 @@
 import click
 
 from app.cli.common import CommandGroup, site_or_fail
-from app.services import keyring as keyring_service
+from app.services.sites.administration import set_email_double_opt_in
 
 email_cli = CommandGroup("email-consents", help="Email consent settings.")
 
@@ -12,5 +12,5 @@ email_cli = CommandGroup("email-consents", help="Email consent settings.")
 @click.argument("state", type=click.Choice(["on", "off"]))
 def double_opt_in_command(site_key, state):
     """Make double opt-in the site's default (on) or single opt-in (off)."""
-    keyring_service.set_double_opt_in(site_or_fail(site_key).id, state == "on")
+    set_email_double_opt_in(site_or_fail(site_key), state == "on")
     click.echo(f"double opt-in {state}")

@@ -19,6 +19,5 @@ class SiteKeyring(db.Model):
     # which master key wrapped it (an HMAC of a fixed string under that key), so rotation is idempotent
     master_fingerprint: Mapped[str] = mapped_column(sa.String(32))
     # the site's default for email consent: the consent counts only after the confirmation click
-    double_opt_in: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     rewrapped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -26,6 +26,8 @@ class Site(db.Model):
     # {"US-NY": "opt_out", "CH": "opt_in"}: a region or country forced to a regime
     regime_overrides: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     uses_google: Mapped[bool] = mapped_column(default=True)
+    # email consent: a signup counts after its confirmation link is followed, unless a request says otherwise
+    email_double_opt_in: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     purposes: Mapped[list["Purpose"]] = relationship(

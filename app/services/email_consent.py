@@ -104,7 +104,7 @@ def submit(snap, address, source=None, wording=None, language=None, double_opt_i
         raise Invalid("Not an email address.", errors={"email": ["not an email address"]})
     ring = keyring(snap.id)
     now = now or utcnow()
-    doi = ring.double_opt_in if double_opt_in is None else bool(double_opt_in)
+    doi = snap.email_double_opt_in if double_opt_in is None else bool(double_opt_in)
     address = normalise_email(address)
     h = ring.lookup_hash("email", address)
     if not doi and _suppression(snap.id, h) is not None:

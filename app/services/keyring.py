@@ -84,14 +84,13 @@ def unwrap(master, site_id, wrapped):
 class Keyring:
     """A site's unwrapped keys, with the operations built on them."""
 
-    def __init__(self, site_id, keys, double_opt_in, master_fingerprint):
+    def __init__(self, site_id, keys, master_fingerprint):
         self.site_id = site_id
         self.master_fingerprint = master_fingerprint  # of the master key that opened it
         self._data = AESGCM(base64.b64decode(keys["data"]))
         self._lookup = base64.b64decode(keys["lookup"])
         self.identity_secret = keys["identity"]
         self.link_secret = keys["links"]
-        self.double_opt_in = double_opt_in
 
     def lookup_hash(self, kind, value):
         """HMAC-SHA256 (hex) of a normalised value, keyed per site; `kind` keeps emails and ids apart."""
@@ -151,23 +150,14 @@ def _load_keyring(site_id):
     fp = fingerprint(master)
     row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one_or_none()
     if row is None:
-        row = SiteKeyring(site_id=site_id, wrapped=wrap(master, site_id, _new_keys()), master_fingerprint=fp,
-                          double_opt_in=True)
+        row = SiteKeyring(site_id=site_id, wrapped=wrap(master, site_id, _new_keys()), master_fingerprint=fp)
         db.session.add(row)
         try:
             db.session.commit()
         except sa.exc.IntegrityError:
             db.session.rollback()  # another request made it first: use theirs
             row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one()
-    return Keyring(site_id, unwrap(master, site_id, row.wrapped), row.double_opt_in, fp)
-
-
-def set_double_opt_in(site_id: int, on: bool) -> None:
-    """Change a site's default between double and single opt-in for email consent."""
-    keyring(site_id)
-    db.session.execute(sa.update(SiteKeyring).where(SiteKeyring.site_id == site_id).values(double_opt_in=bool(on)))
-    caches.changed("keyrings", site_id)
-    db.session.commit()
+    return Keyring(site_id, unwrap(master, site_id, row.wrapped), fp)
 
 
 def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:

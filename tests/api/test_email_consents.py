@@ -1,4 +1,5 @@
 """Email marketing consent: single and double opt-in, unsubscribe, and the check."""
+import json
 import re
 
 import pytest
@@ -175,3 +176,27 @@ def test_a_forged_unsubscribe_link_changes_nothing(client, site_ctx):
         r = send(path(out["unsubscribe_url"]) + "x")
         assert r.status_code == 404 and r.mimetype == "text/html" and b"Link not valid" in r.data
     assert check(client, auth, "kim@example.com")["allowed"] is True
+
+
+def test_the_site_sets_the_double_opt_in_default_and_its_document_carries_it(app, client, runner, site_ctx):
+    """`flask email-consents double-opt-in SITE off`: a signup that does not say counts at once;
+    the setting is the site's (in its exported document, restored by an import) and back on again."""
+    site_key, _, auth = site_ctx
+    r = runner.invoke(args=["email-consents", "double-opt-in", site_key, "off"])
+    assert r.exit_code == 0, r.output
+    out = signup(client, auth, "lee@example.com")
+    assert out["double_opt_in"] is False and out["status"] == "confirmed" and out["confirm_url"] is None
+    assert check(client, auth, "lee@example.com")["basis"] == "single_opt_in"
+
+    exported = runner.invoke(args=["sites", "export", site_key])
+    doc = json.loads(exported.output)
+    assert doc["email_double_opt_in"] is False
+    doc["email_double_opt_in"] = True
+    with app.app_context():
+        from app.services.sites.documents import import_site
+
+        import_site(doc)
+    again = signup(client, auth, "max@example.com")
+    assert again["double_opt_in"] is True and again["status"] == "pending" and again["confirm_url"]
+    bad = runner.invoke(args=["sites", "import", "-"], input=json.dumps({**doc, "email_double_opt_in": "no"}))
+    assert bad.exit_code == 1 and "email_double_opt_in: true or false" in bad.output

@@ -62,6 +62,13 @@ def add_origins(site: Site, origins: list[str]) -> list[str]:
     return site.origins
 
 
+def set_email_double_opt_in(site: Site, on: bool) -> None:
+    """Make double opt-in (on) or single opt-in (off) the site's default for email signups."""
+    site.email_double_opt_in = bool(on)
+    caches.changed("sites", site.site_key)
+    db.session.commit()
+
+
 def get_site(site_key: str) -> Site | None:
     """The site with this key, or None."""
     return db.session.execute(db.select(Site).where(Site.site_key == site_key)).scalar_one_or_none()

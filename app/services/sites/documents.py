@@ -18,6 +18,7 @@ def export_site(site: Site) -> dict:
         "default_language": site.default_language, "languages": site.languages, "texts": site.texts,
         "retention_days": site.retention_days, "consent_validity_days": site.consent_validity_days,
         "regime_overrides": site.regime_overrides, "uses_google": site.uses_google,
+        "email_double_opt_in": site.email_double_opt_in,
         "purposes": [purpose_doc(p) for p in site.purposes],
         "policies": [
             {"version": p.version, "url": p.url, "effective_at": p.effective_at.isoformat(),
@@ -43,6 +44,9 @@ def validate_site_doc(doc: dict) -> None:
     validity = doc.get("consent_validity_days", 180)
     if not isinstance(validity, int) or not 1 <= validity <= 395:
         problems.append("consent_validity_days: a whole number of days from 1 to 395 (13 months)")
+    for flag in ("uses_google", "email_double_opt_in"):
+        if flag in doc and not isinstance(doc[flag], bool):
+            problems.append(f"{flag}: true or false")
     slugs = set()
     for i, p in enumerate(doc.get("purposes") or []):
         slug = p.get("slug", "")
@@ -82,7 +86,7 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
     site.languages = doc.get("languages") or site.languages
     site.default_language = doc.get("default_language") or site.languages[0]
     site.texts = doc.get("texts") or {}
-    for attr in ("retention_days", "consent_validity_days", "regime_overrides", "uses_google"):
+    for attr in ("retention_days", "consent_validity_days", "regime_overrides", "uses_google", "email_double_opt_in"):
         if attr in doc:
             setattr(site, attr, doc[attr])
     if doc.get("purposes") is not None:

@@ -29,6 +29,7 @@ class SiteSnapshot:
     validity_days: int
     regime_overrides: dict
     uses_google: bool
+    email_double_opt_in: bool
     receipt_secrets: tuple  # oldest first; the last signs
     config_hash: str
     name: str = ""
@@ -87,7 +88,7 @@ def build_snapshot(site: Site) -> SiteSnapshot:
                  "effective_at": current.effective_at.isoformat()} if current else None),
         policy_versions={p.version: p.url for p in site.policies},
         validity_days=site.consent_validity_days, regime_overrides=dict(site.regime_overrides or {}),
-        uses_google=site.uses_google, receipt_secrets=tuple(keys), config_hash=config_hash(site),
+        uses_google=site.uses_google, email_double_opt_in=site.email_double_opt_in, receipt_secrets=tuple(keys), config_hash=config_hash(site),
         name=site.name,
         policy_timeline=tuple(sorted((p.effective_at, p.version) for p in site.policies)),
     )
