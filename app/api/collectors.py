@@ -18,7 +18,6 @@ from marshmallow import ValidationError
 from app.api.auth import SECURITY, api_key_required, site_for_authorization
 from app.api.parsing import ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
-from app.errors import NotFound
 from app.extensions import db
 from app.schemas.checks import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, ReceiptVerifyIn,
                                 ReceiptVerifyOut, VisitorConsentOut, fast_check_input)
@@ -65,10 +64,7 @@ def check_decision(raw, authorization) -> Reply:
 @blp.alt_response(404, description="The site has never seen this visitor")
 def get_visitor_consent(visitor_id):
     """A visitor's current state per purpose, each with the record that decided it."""
-    state = checks.visitor_state(g.site_snapshot, visitor_id, now())
-    if state is None:
-        raise NotFound("This site has no record of that visitor.")
-    return state
+    return checks.visitor_state(g.site_snapshot, visitor_id, now())
 
 
 @blp.post("/consent-checks")

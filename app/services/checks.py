@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsiq_client import receipts as offline
 
-from app.errors import Invalid
+from app.errors import Invalid, NotFound
 from app.extensions import geo, ledger
 from app.ledger.records import LatestRecord
 from app.ledger.rules import VISITOR_ID_PATTERN
@@ -164,12 +164,12 @@ def check_batch(snap: "SiteSnapshot", items: Sequence[Mapping[str, Any]],
     return out
 
 
-def visitor_state(snap: "SiteSnapshot", visitor_id: str, now: dt.datetime | None = None) -> dict | None:
-    """The visitor's current state per purpose, or None if the site never saw them."""
+def visitor_state(snap: "SiteSnapshot", visitor_id: str, now: dt.datetime | None = None) -> dict:
+    """The visitor's current state per purpose; NotFound if the site never saw them."""
     now = now or utcnow()
     record = latest_record(snap.id, visitor_id)
     if record is None:
-        return None
+        raise NotFound("This site has no record of that visitor.")
     return {
         "visitor_id": visitor_id,
         "record_id": record.record_id,
