@@ -1,5 +1,5 @@
 // The configuration the server inlines in place of __OPSIQ_CONFIG__: resolve_config in
-// app/services/sites.py, dumped through SiteConfigOut / PurposeConfig in app/schemas.py.
+// app/services/sites/resolution.py, dumped through SiteConfigOut / PurposeConfig in app/schemas/sites.py.
 // GET /api/v1/sites/<site_key>/config answers the same object.
 
 /**
