@@ -152,7 +152,7 @@ class CacheHub:
         self._channel_chosen = False  # on first use: the engine is only there inside an app context
         self._lock = threading.Lock()
 
-    def channel(self):
+    def channel(self) -> invalidations.PostgresChannel | invalidations.RedisChannel | None:
         """The channel to other processes (None: this process alone). Needs an app context once."""
         if not self._channel_chosen:
             with self._lock:

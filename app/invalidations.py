@@ -48,7 +48,7 @@ class PostgresChannel:
         """Notify in `session`'s open transaction: delivered on its commit."""
         session.execute(sa.select(sa.func.pg_notify(self.name, payload)))
 
-    def listen(self, on_ready: Callable[[], None], on_message: Callable[[str], None], stopped: threading.Event):
+    def listen(self, on_ready: Callable[[], None], on_message: Callable[[str], None], stopped: threading.Event) -> None:
         """Deliver each payload until the connection fails (it raises) or `stopped` is set."""
         import psycopg
         from psycopg import sql
@@ -92,7 +92,7 @@ class RedisChannel:
             self._client, self._pid = self._connect(2.0), os.getpid()
         self._client.publish(self.name, payload)
 
-    def listen(self, on_ready: Callable[[], None], on_message: Callable[[str], None], stopped: threading.Event):
+    def listen(self, on_ready: Callable[[], None], on_message: Callable[[str], None], stopped: threading.Event) -> None:
         """Deliver each payload until the connection fails (it raises) or `stopped` is set."""
         client = self._connect(IDLE_CHECK + 5)
         pubsub = client.pubsub()

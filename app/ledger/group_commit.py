@@ -23,7 +23,8 @@ class _Job:
         self.value = None
         self.error = None
 
-    def result(self):
+    def result(self) -> Any:
+        """The value written for this job's item, or the batch's exception raised again."""
         if self.error is not None:
             raise self.error
         return self.value

@@ -5,8 +5,11 @@ module reads only its own tables. Every step is an append-only `email_consent_re
 current answer per address is kept in `email_consent_states`, and a withdrawal adds a suppression
 keyed by the keyed hash alone, designed to outlive erasure of everything else about the person.
 """
+import datetime as dt
 import json
 import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from itsdangerous import (
@@ -23,19 +26,25 @@ from app.services import webhooks
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import QueryableAttribute
+
+    from app.services.sites.snapshot import SiteSnapshot
+
 PURPOSE = "email_marketing"
 CONFIRM_SALT = "opsiq.email-confirm.v1"
 UNSUBSCRIBE_SALT = "opsiq.unsubscribe.v1"
 BATCH_LIMIT = 10_000
 
 
-def valid_address(address):
+def valid_address(address: str) -> bool:
+    """Whether `address` is plausibly an email address: signups and withdrawals refuse anything else."""
     a = normalise_email(address)
     local, _, domain = a.rpartition("@")
     return bool(local) and "." in domain and " " not in a and len(a) <= 320
 
 
-def mask(address):
+def mask(address: str) -> str:
     """`jane.doe@example.com` -> `j*******@e******.com`: enough to recognise, not to harvest."""
     local, _, domain = address.rpartition("@")
     host, dot, tld = domain.rpartition(".")
@@ -44,23 +53,25 @@ def mask(address):
 
 # --- links ----------------------------------------------------------------------------------
 
-def confirm_token(site_id, site_key, submission_record_id):
+def confirm_token(site_id: int, site_key: str, submission_record_id: str) -> str:
+    """A signed, expiring confirmation link token naming the site and the signup it confirms."""
     ser = URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT)
     return ser.dumps({"s": site_key, "r": submission_record_id})
 
 
-def unsubscribe_token(site_id, site_key, email_hash):
+def unsubscribe_token(site_id: int, site_key: str, email_hash: str) -> str:
     """A link that never expires (it is in every mail) naming the address only by its keyed hash."""
     return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).dumps({"s": site_key, "h": email_hash})
 
 
-def site_key_of(token, timed):
+def site_key_of(token: str, timed: bool) -> str | None:
     """The site a link claims to be for (unverified; the caller verifies with that site's secret)."""
     ok, payload = (URLSafeTimedSerializer if timed else URLSafeSerializer)("unused").loads_unsafe(token)
     return payload.get("s") if isinstance(payload, dict) else None
 
 
-def read_confirm_token(site_id, token, max_age):
+def read_confirm_token(site_id: int, token: str, max_age: int) -> dict[str, Any]:
+    """The claims of a confirmation link; Gone if it has expired, NotFound if it is not the site's."""
     try:
         return URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
     except SignatureExpired:
@@ -69,7 +80,8 @@ def read_confirm_token(site_id, token, max_age):
         raise NotFound("This confirmation link is not valid.") from None
 
 
-def read_unsubscribe_token(site_id, token):
+def read_unsubscribe_token(site_id: int, token: str) -> dict[str, Any]:
+    """The claims of an unsubscribe link; NotFound if it is not the site's."""
     try:
         return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
     except BadSignature:
@@ -78,7 +90,7 @@ def read_unsubscribe_token(site_id, token):
 
 # --- writes ---------------------------------------------------------------------------------
 
-def _state(site_id, email_hash, lock=False):
+def _state(site_id: int, email_hash: str, lock: bool = False) -> EmailConsentState | None:
     q = db.select(EmailConsentState).where(EmailConsentState.site_id == site_id,
                                            EmailConsentState.email_hash == email_hash)
     if lock:
@@ -86,7 +98,8 @@ def _state(site_id, email_hash, lock=False):
     return db.session.execute(q).scalar_one_or_none()
 
 
-def _record(site_id, email_hash, event, method, now, ip=None, user_agent=None, **fields):
+def _record(site_id: int, email_hash: str, event: str, method: str, now: dt.datetime, ip: str | None = None,
+            user_agent: str | None = None, **fields: Any) -> EmailConsentRecord:
     rec = EmailConsentRecord(record_id=str(uuid.uuid4()), site_id=site_id, email_hash=email_hash, event=event,
                              method=method, ip_truncated=truncate_ip(ip) if ip else None,
                              user_agent=(user_agent or "")[:512] or None, created_at=now, **fields)
@@ -94,8 +107,9 @@ def _record(site_id, email_hash, event, method, now, ip=None, user_agent=None, *
     return rec
 
 
-def submit(snap, address, source=None, wording=None, language=None, double_opt_in=None, ip=None,
-           user_agent=None, now=None):
+def submit(snap: "SiteSnapshot", address: str, source: str | None = None, wording: str | None = None,
+           language: str | None = None, double_opt_in: bool | None = None, ip: str | None = None,
+           user_agent: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
     """Record a signup. With double opt-in it counts only after the confirmation link is followed.
 
     Returns {"record_id", "status", "basis", "double_opt_in", "confirm_token" or None, "unsubscribe_token"}.
@@ -136,22 +150,23 @@ def submit(snap, address, source=None, wording=None, language=None, double_opt_i
             "unsubscribe_token": unsubscribe_token(snap.id, snap.site_key, h)}
 
 
-def _suppression(site_id, email_hash):
+def _suppression(site_id: int, email_hash: str) -> EmailSuppression | None:
     return db.session.execute(db.select(EmailSuppression).where(
         EmailSuppression.site_id == site_id, EmailSuppression.email_hash == email_hash)).scalar_one_or_none()
 
 
-def _suppressed_after(site_id, email_hash, state):
+def _suppressed_after(site_id: int, email_hash: str, state: EmailConsentState) -> bool:
     sup = _suppression(site_id, email_hash)
     return sup is not None and sup.suppressed_at >= (state.confirmed_at or state.given_at or sup.suppressed_at)
 
 
-def _event_data(state, record_id):
+def _event_data(state: EmailConsentState, record_id: str) -> dict[str, Any]:
     return {"record_id": record_id, "purpose": PURPOSE, "basis": state.basis,
             "submission_record_id": state.submission_record_id, "email_hash": state.email_hash}
 
 
-def confirm(site_id, token, max_age, ip=None, user_agent=None, now=None):
+def confirm(site_id: int, token: str, max_age: int, ip: str | None = None, user_agent: str | None = None,
+            now: dt.datetime | None = None) -> tuple[EmailConsentState, bool]:
     """Follow a confirmation link: records the confirmation once. Returns (state, created)."""
     now = now or utcnow()
     claims = read_confirm_token(site_id, token, max_age)
@@ -183,7 +198,8 @@ def confirm(site_id, token, max_age, ip=None, user_agent=None, now=None):
     return state, True
 
 
-def withdraw(site_id, email_hash, method, source=None, ip=None, user_agent=None, now=None, address=None):
+def withdraw(site_id: int, email_hash: str, method: str, source: str | None = None, ip: str | None = None,
+             user_agent: str | None = None, now: dt.datetime | None = None, address: str | None = None) -> str:
     """Withdraw at once and keep a suppression by keyed hash. Returns the withdrawal record id."""
     now = now or utcnow()
     rec = _record(site_id, email_hash, "withdrawn", method, now, ip, user_agent, source=source)
@@ -211,14 +227,17 @@ def withdraw(site_id, email_hash, method, source=None, ip=None, user_agent=None,
     return rec.record_id
 
 
-def withdraw_address(snap, address, source=None, ip=None, user_agent=None):
+def withdraw_address(snap: "SiteSnapshot", address: str, source: str | None = None, ip: str | None = None,
+                     user_agent: str | None = None) -> str:
+    """Withdraw by address (the API's form of `withdraw`). Returns the withdrawal record id."""
     if not valid_address(address):
         raise Invalid("Not an email address.", errors={"email": ["not an email address"]})
     h = keyring(snap.id).email_hash(address)
     return withdraw(snap.id, h, "api", source, ip, user_agent, address=address)
 
 
-def masked_address(site_id, email_hash):
+def masked_address(site_id: int, email_hash: str) -> str | None:
+    """The masked address behind a keyed hash (for the unsubscribe page), or None once erased."""
     state = _state(site_id, email_hash)
     if state is None or not state.email_enc:
         return None
@@ -232,7 +251,7 @@ _DENY = {"purpose": PURPOSE, "allowed": False, "basis": "none", "submission_reco
          "withdrawn_at": None, "expires_at": None}
 
 
-def _answer(email, state, suppressed_at):
+def _answer(email: str, state: tuple[Any, ...] | None, suppressed_at: dt.datetime | str | None) -> dict[str, Any]:
     """allowed / basis / proof for one address from its state row and suppression time (either may be None).
 
     Express consent carries no expiry of its own (`expires_at` null); an unsubscribe ends it.
@@ -252,7 +271,7 @@ def _answer(email, state, suppressed_at):
 _AWARE = sa.DateTime(timezone=True)
 
 
-def _state_columns():
+def _state_columns() -> tuple[Any, ...]:
     """What the check reads. PostgreSQL returns aware times itself: skip the per-value TypeDecorator there."""
     times = (EmailConsentState.given_at, EmailConsentState.confirmed_at, EmailConsentState.withdrawn_at)
     if db.engine.dialect.name == "postgresql":
@@ -262,7 +281,7 @@ def _state_columns():
             EmailConsentState.withdrawal_record_id, *times)
 
 
-def _among(column, values):
+def _among(column: "QueryableAttribute[str]", values: list[str]) -> sa.ColumnElement[bool]:
     """`column` is one of `values`, sent as one bound parameter (10,000 separate ones cost more
     to compile and send than the query itself): an array on PostgreSQL, JSON on SQLite."""
     if db.engine.dialect.name == "postgresql":  # keyed hashes are hex: a comma-joined string splits safely
@@ -271,7 +290,7 @@ def _among(column, values):
         sa.func.json_each(sa.bindparam("among", json.dumps(values), type_=sa.String))))
 
 
-def check_emails(snap, addresses, iso=False):
+def check_emails(snap: "SiteSnapshot", addresses: Sequence[str], iso: bool = False) -> list[dict[str, Any]]:
     """Answers for many addresses, in the order given (default deny). Always two queries.
 
     With `iso`, times come as ISO 8601 strings (ready for a JSON response); the comparison that
@@ -301,18 +320,19 @@ def check_emails(snap, addresses, iso=False):
     return [_answer(a, states.get(h), suppressed.get(h)) for a, h in zip(addresses, hashes)]
 
 
-def check_email(snap, address):
+def check_email(snap: "SiteSnapshot", address: str) -> dict[str, Any]:
     """May this address be sent marketing email? Default deny; with the records that justify it."""
     return check_emails(snap, [address])[0]
 
 
 
-def jsonable(answer):
+def jsonable(answer: Mapping[str, Any]) -> dict[str, Any]:
     """An answer with its times as ISO 8601 strings (for views that write JSON directly)."""
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in answer.items()}
 
 
-def check_mixed(snap, items, check_visitors):
+def check_mixed(snap: "SiteSnapshot", items: Sequence[Mapping[str, Any]],
+                check_visitors: Callable[[list[Mapping[str, Any]]], Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
     """A batch mixing {"email", ...} items with visitor items, answered in order.
 
     `check_visitors(items)` answers the visitor items (the collectors' service); emails are

@@ -8,6 +8,8 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,7 +30,8 @@ KANTARA_VERSION = "KI-CR-v1.1.0"
 EXPLICIT_METHODS = ("accept_all", "reject_all", "custom", "api")
 
 
-def _where(site_id, after, start, end, visitor_id):
+def _where(site_id: int, after: int, start: dt.datetime | None, end: dt.datetime | None,
+           visitor_id: str | None) -> list[sa.ColumnElement[bool]]:
     t = ConsentRecord.__table__
     cond = [t.c.site_id == site_id, t.c.id > after]
     if start is not None:
@@ -40,7 +43,8 @@ def _where(site_id, after, start, end, visitor_id):
     return cond
 
 
-def plan_page(site_id, after=0, start=None, end=None, visitor_id=None, limit=DEFAULT_LIMIT):
+def plan_page(site_id: int, after: int = 0, start: dt.datetime | None = None, end: dt.datetime | None = None,
+              visitor_id: str | None = None, limit: int = DEFAULT_LIMIT) -> tuple[int | None, bool]:
     """(last row id of the page after row `after`, or None if it is empty; whether another page follows)."""
     t = ConsentRecord.__table__
     cond = _where(site_id, after, start, end, visitor_id)
@@ -54,7 +58,8 @@ def plan_page(site_id, after=0, start=None, end=None, visitor_id=None, limit=DEF
     return last, more is not None
 
 
-def iter_records(engine, site_id, after, last, start=None, end=None, visitor_id=None):
+def iter_records(engine: sa.Engine, site_id: int, after: int, last: int | None, start: dt.datetime | None = None,
+                 end: dt.datetime | None = None, visitor_id: str | None = None) -> Iterator[sa.RowMapping]:
     """Yield the page's records as plain dicts, in id order, through a server-side cursor.
 
     It takes the engine rather than reaching for the app context, so it can run after the view
@@ -73,7 +78,7 @@ def iter_records(engine, site_id, after, last, start=None, end=None, visitor_id=
         result.close()
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
@@ -83,12 +88,12 @@ def _plain(value):
     return value
 
 
-def record_doc(row):
+def record_doc(row: sa.RowMapping) -> dict[str, Any]:
     """One record as JSON-ready values."""
     return {k: _plain(v) for k, v in row.items()}
 
 
-def kantara_doc(row, site_name):
+def kantara_doc(row: sa.RowMapping, site_name: str | None) -> dict[str, Any]:
     """One record as a Kantara Consent Receipt v1.1 document (REGULATIONS.md section 6).
 
     `services[].purposes` lists what the visitor consented to; the full decision map, event and
@@ -126,7 +131,8 @@ def kantara_doc(row, site_name):
     }
 
 
-def render_json(rows, next_cursor, site_name=None, kantara=False):
+def render_json(rows: Iterable[sa.RowMapping], next_cursor: str | None, site_name: str | None = None,
+                kantara: bool = False) -> Iterator[str]:
     """Yield a JSON document {"records": [...], "next_cursor": ...} in pieces."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     yield '{"records":['
@@ -144,7 +150,7 @@ def render_json(rows, next_cursor, site_name=None, kantara=False):
     yield '],"next_cursor":' + dumps(next_cursor) + "}\n"
 
 
-def render_csv(rows):
+def render_csv(rows: Iterable[sa.RowMapping]) -> Iterator[str]:
     """Yield CSV text: a header, then one line per record (decisions as compact JSON)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

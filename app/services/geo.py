@@ -5,21 +5,25 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import geoip2.database
 import geoip2.errors
 import maxminddb
 from flask import current_app
 
+if TYPE_CHECKING:
+    from flask import Flask
 
-def default_database_path():
+
+def default_database_path() -> str:
     """The GeoLite2 City file shipped inside the maxminddb-geolite2 package (2018 data)."""
     import _maxminddb_geolite2
 
     return os.path.join(os.path.dirname(_maxminddb_geolite2.__file__), "GeoLite2-City.mmdb")
 
 
-def truncate_ip(ip):
+def truncate_ip(ip: str | None) -> str | None:
     """Cut an address to its network: IPv4 to /24, IPv6 to /48. None for anything unparsable."""
     text = (ip or "").strip()
     octets = text.split(".")
@@ -30,7 +34,7 @@ def truncate_ip(ip):
     return truncate_parsed(text)
 
 
-def truncate_parsed(text):
+def truncate_parsed(text: str) -> str | None:
     """truncate_ip by the ipaddress module: any form of either version (the reference for the shortcut)."""
     try:
         addr = ipaddress.ip_address(text)
@@ -54,14 +58,15 @@ class Location:
 class GeoDatabase:
     """One opened database (per app and process); opened on first use, after a worker forks."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self._reader = None
         self._lock = threading.Lock()
         self.locate_cached = lru_cache(maxsize=65536)(self._locate)
 
     @property
-    def reader(self):
+    def reader(self) -> geoip2.database.Reader:
+        """The opened reader (opened on first use, in the process that uses it)."""
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
@@ -72,7 +77,7 @@ class GeoDatabase:
                     self.is_city = "City" in meta.database_type
         return self._reader
 
-    def _locate(self, ip):
+    def _locate(self, ip: str) -> Location:
         reader = self.reader
         country = region = None
         try:
@@ -90,20 +95,22 @@ class GeoDatabase:
 class GeoReader:
     """Flask extension: each app gets its own GeoDatabase; `locate` never raises."""
 
-    def init_app(self, app):
+    def init_app(self, app: "Flask") -> None:
+        """Give `app` its own database, from GEOIP_DATABASE or the packaged GeoLite2 file."""
         app.extensions["opsiq_geo"] = GeoDatabase(app.config.get("GEOIP_DATABASE") or default_database_path())
 
     @property
-    def _db(self):
+    def _db(self) -> GeoDatabase:
         return current_app.extensions["opsiq_geo"]
 
     @property
-    def build_date(self):
+    def build_date(self) -> dt.date:
+        """The build date of the app's database, opening it if need be."""
         db = self._db
         db.reader
         return db.build_date
 
-    def info(self):
+    def info(self) -> dict[str, Any]:
         """Type, build date, path and size of the database in use."""
         db = self._db
         meta = db.reader.metadata()
@@ -115,7 +122,7 @@ class GeoReader:
             "ip_version": meta.ip_version,
         }
 
-    def locate(self, truncated_ip):
+    def locate(self, truncated_ip: str | None) -> Location:
         """Country and ISO 3166-2 region of an address; unknown and private addresses give Nones.
 
         It is given the truncated address: a /24 or /48 places a visitor as well as the full one,

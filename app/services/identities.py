@@ -9,6 +9,8 @@ site's identity secret (`flask identities secret SITE_KEY`):
 The token may also carry "external_id" and "visitor_id" (then only that visitor may use it); it
 expires after IDENTITY_TOKEN_MAX_AGE seconds (10 minutes by default).
 """
+from typing import TYPE_CHECKING, Any
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -18,20 +20,25 @@ from app.services import webhooks
 from app.services.keyring import keyring, normalise_email
 from app.services.purposes import is_sale_or_share
 
+if TYPE_CHECKING:
+    from app.services.sites.snapshot import SiteSnapshot
+
 IDENTITY_SALT = "opsiq.identity.v1"
 
 
-def identity_serializer(site_id):
+def identity_serializer(site_id: int) -> URLSafeTimedSerializer:
+    """The serializer that signs and reads a site's identity tokens (keyed with its identity secret)."""
     return URLSafeTimedSerializer(keyring(site_id).identity_secret, salt=IDENTITY_SALT)
 
 
-def mint_token(site_id, email=None, external_id=None, visitor_id=None):
+def mint_token(site_id: int, email: str | None = None, external_id: str | None = None,
+               visitor_id: str | None = None) -> str:
     """What the customer's server does: a short-lived signed claim of who the visitor is."""
     claims = {k: v for k, v in (("email", email), ("external_id", external_id), ("visitor_id", visitor_id)) if v}
     return identity_serializer(site_id).dumps(claims)
 
 
-def read_token(site_id, token, max_age):
+def read_token(site_id: int, token: str, max_age: int) -> dict[str, Any]:
     """The claims of a valid token; Unauthorized if unsigned, forged or expired."""
     try:
         claims = identity_serializer(site_id).loads(token, max_age=max_age)
@@ -44,7 +51,7 @@ def read_token(site_id, token, max_age):
     return claims
 
 
-def link_from_token(site_id, visitor_id, token, max_age):
+def link_from_token(site_id: int, visitor_id: str, token: str, max_age: int) -> dict[str, Any]:
     """`opsiqConsent.identify(token)`: link a browser's visitor with a token the site's server signed.
     A token minted for one visitor (its `visitor_id` claim) links no other."""
     claims = read_token(site_id, token, max_age)
@@ -53,7 +60,8 @@ def link_from_token(site_id, visitor_id, token, max_age):
     return link_identity(site_id, visitor_id, claims.get("email"), claims.get("external_id"), "browser")
 
 
-def link_identity(site_id, visitor_id, email=None, external_id=None, method="server"):
+def link_identity(site_id: int, visitor_id: str, email: str | None = None, external_id: str | None = None,
+                  method: str = "server") -> dict[str, Any]:
     """Link a visitor to the person with this email and/or external id (made if new).
 
     Returns {"person_id", "visitor_id", "created", "linked"}; emits identity.linked in the same
@@ -97,7 +105,8 @@ def link_identity(site_id, visitor_id, email=None, external_id=None, method="ser
     return {"person_id": person.person_id, "visitor_id": visitor_id, "created": created, "linked": linked}
 
 
-def find_person(site_id, email=None, external_id=None, person_id=None):
+def find_person(site_id: int, email: str | None = None, external_id: str | None = None,
+                person_id: str | None = None) -> Identity | None:
     """The Identity row for an email, external id or person id, or None."""
     ring = keyring(site_id)
     q = db.select(Identity).where(Identity.site_id == site_id)
@@ -112,7 +121,8 @@ def find_person(site_id, email=None, external_id=None, person_id=None):
     return db.session.execute(q).scalar_one_or_none()
 
 
-def require_person(site_id, email=None, external_id=None, person_id=None):
+def require_person(site_id: int, email: str | None = None, external_id: str | None = None,
+                   person_id: str | None = None) -> Identity:
     """find_person, or NotFound."""
     person = find_person(site_id, email, external_id, person_id)
     if person is None:
@@ -120,7 +130,7 @@ def require_person(site_id, email=None, external_id=None, person_id=None):
     return person
 
 
-def person_consent(snap, person):
+def person_consent(snap: "SiteSnapshot", person: Identity) -> dict[str, Any]:
     """A person's current consent: per purpose, the latest decision among their linked visitors.
 
     GPC seen on any linked browser opts the person out of sale and share, even over a later

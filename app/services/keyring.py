@@ -11,6 +11,8 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,7 +28,7 @@ class KeyringError(RuntimeError):
     """A key cannot be read or unwrapped; the message says which."""
 
 
-def parse_master_key(value):
+def parse_master_key(value: str) -> bytes:
     """A master key given as base64 (standard or URL-safe) of exactly 32 bytes."""
     try:
         raw = base64.urlsafe_b64decode(value.strip().replace("+", "-").replace("/", "_") + "==")
@@ -38,12 +40,12 @@ def parse_master_key(value):
     return raw
 
 
-def new_master_key():
+def new_master_key() -> str:
     """A fresh master key in the form OPSIQ_MASTER_KEY takes."""
     return base64.b64encode(os.urandom(32)).decode()
 
 
-def master_key(config=None):
+def master_key(config: Mapping[str, Any] | None = None) -> bytes:
     """The master key from config; in development a default derived from SECRET_KEY, with a warning."""
     config = config if config is not None else current_app.config
     value = config.get("OPSIQ_MASTER_KEY")
@@ -57,21 +59,24 @@ def master_key(config=None):
     return hashlib.sha256(b"opsiq-dev-master-key|" + config["SECRET_KEY"].encode()).digest()
 
 
-def fingerprint(master):
+def fingerprint(master: bytes) -> str:
+    """A short public name for a master key: which one wrapped a keyring, without revealing it."""
     return hmac.new(master, b"opsiq master key fingerprint", hashlib.sha256).hexdigest()[:32]
 
 
-def _aad(site_id):
+def _aad(site_id: int) -> bytes:
     return f"opsiq.keyring.v1:{site_id}".encode()
 
 
-def wrap(master, site_id, keys):
+def wrap(master: bytes, site_id: int, keys: Mapping[str, Any]) -> str:
+    """A site's keys sealed under the master key, bound to that site (base64, as stored)."""
     nonce = os.urandom(12)
     ct = AESGCM(master).encrypt(nonce, json.dumps(keys).encode(), _aad(site_id))
     return base64.b64encode(nonce + ct).decode()
 
 
-def unwrap(master, site_id, wrapped):
+def unwrap(master: bytes, site_id: int, wrapped: str) -> dict[str, Any]:
+    """A site's keys from what `wrap` stored; KeyringError if this master key did not seal them."""
     from cryptography.exceptions import InvalidTag
 
     blob = base64.b64decode(wrapped)
@@ -84,7 +89,7 @@ def unwrap(master, site_id, wrapped):
 class Keyring:
     """A site's unwrapped keys, with the operations built on them."""
 
-    def __init__(self, site_id, keys, master_fingerprint):
+    def __init__(self, site_id: int, keys: Mapping[str, Any], master_fingerprint: str) -> None:
         self.site_id = site_id
         self.master_fingerprint = master_fingerprint  # of the master key that opened it
         self._data = AESGCM(base64.b64decode(keys["data"]))
@@ -92,35 +97,37 @@ class Keyring:
         self.identity_secret = keys["identity"]
         self.link_secret = keys["links"]
 
-    def lookup_hash(self, kind, value):
+    def lookup_hash(self, kind: str, value: str) -> str:
         """HMAC-SHA256 (hex) of a normalised value, keyed per site; `kind` keeps emails and ids apart."""
         return hmac.digest(self._lookup, f"{kind}:{value}".encode(), "sha256").hex()  # one-shot C call: batches
 
-    def email_hash(self, address):
+    def email_hash(self, address: str) -> str:
+        """The keyed hash an email address is found by (see lookup_hash)."""
         return self.lookup_hash("email", normalise_email(address))
 
-    def email_hashes(self, addresses):
+    def email_hashes(self, addresses: Iterable[str]) -> list[str]:
         """email_hash for many addresses (the batch check's hot loop)."""
         key, digest = self._lookup, hmac.digest
         return [digest(key, ("email:" + (a or "").strip().lower()).encode(), "sha256").hex() for a in addresses]
 
-    def encrypt(self, field, text):
+    def encrypt(self, field: str, text: str) -> str:
         """AES-256-GCM under the data key, bound to this site and field; base64 of nonce + ciphertext."""
         nonce = os.urandom(12)
         ct = self._data.encrypt(nonce, text.encode(), f"{self.site_id}:{field}".encode())
         return "v1:" + base64.b64encode(nonce + ct).decode()
 
-    def decrypt(self, field, token):
+    def decrypt(self, field: str, token: str) -> str:
+        """The text `encrypt` sealed for this site and field; raises if it was sealed for another."""
         blob = base64.b64decode(token.removeprefix("v1:"))
         return self._data.decrypt(blob[:12], blob[12:], f"{self.site_id}:{field}".encode()).decode()
 
 
-def normalise_email(address):
+def normalise_email(address: str | None) -> str:
     """The form an address is hashed in: trimmed and lower-cased (as mail providers treat it)."""
     return (address or "").strip().lower()
 
 
-def _new_keys():
+def _new_keys() -> dict[str, Any]:
     return {
         "v": 1,
         "data": base64.b64encode(os.urandom(32)).decode(),
@@ -145,7 +152,7 @@ def keyring(site_id: int) -> Keyring:
     return ring
 
 
-def _load_keyring(site_id):
+def _load_keyring(site_id: int) -> Keyring:
     master = master_key()
     fp = fingerprint(master)
     row = db.session.execute(db.select(SiteKeyring).where(SiteKeyring.site_id == site_id)).scalar_one_or_none()

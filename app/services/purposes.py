@@ -4,7 +4,14 @@ A purpose is a plain dict as the site snapshot holds it (`slug`, `legal_basis`, 
 `consent_mode_keys`, ...). The write path, the checks, the identities and the widget's
 configuration all take these rules from here.
 """
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from app.services import regimes
+
+if TYPE_CHECKING:
+    from app.models import Purpose
+    from app.services.sites.snapshot import SiteSnapshot
 
 LEGAL_BASES = ("necessary", "consent", "legitimate_interest")
 CONSENT_MODE_KEYS = (
@@ -13,7 +20,7 @@ CONSENT_MODE_KEYS = (
 )
 
 
-def purpose_doc(row) -> dict:
+def purpose_doc(row: "Purpose") -> dict[str, Any]:
     """A Purpose row as the plain dict these rules take; the snapshot, the site document and the
     configuration hash all hold purposes in this form."""
     return {
@@ -23,7 +30,7 @@ def purpose_doc(row) -> dict:
     }
 
 
-def effective_default(purpose, regime):
+def effective_default(purpose: Mapping[str, Any], regime: str) -> bool:
     """Whether a purpose is on before any choice: under opt-in only `necessary` is."""
     if purpose["legal_basis"] == "necessary":
         return True
@@ -32,7 +39,7 @@ def effective_default(purpose, regime):
     return bool(purpose["default_on"])
 
 
-def consent_mode_values(snap, decisions):
+def consent_mode_values(snap: "SiteSnapshot", decisions: Mapping[str, bool]) -> dict[str, str]:
     """The seven Consent Mode keys for a decision map; security_storage is always granted."""
     values = {k: "denied" for k in CONSENT_MODE_KEYS}
     values["security_storage"] = "granted"
@@ -43,6 +50,6 @@ def consent_mode_values(snap, decisions):
     return values
 
 
-def is_sale_or_share(purpose):
+def is_sale_or_share(purpose: Mapping[str, Any]) -> bool:
     """Purposes that feed cross-context advertising: those a GPC signal opts out of."""
     return any(k.startswith("ad_") for k in purpose["consent_mode_keys"]) or purpose["slug"] == "marketing"

@@ -1,4 +1,5 @@
 """Which legal regime applies where: REGULATIONS.md section 1 kept as data, not as a chain of ifs."""
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 OPT_IN, OPT_OUT, NOTICE = "opt_in", "opt_out", "notice"
@@ -44,7 +45,8 @@ class Decision:
     source: str  # which key decided: "US-CA", "DE", "override:US-NY", "default", "unknown"
 
 
-def decide_regime(country, region, overrides=None, uses_google=True):
+def decide_regime(country: str | None, region: str | None, overrides: Mapping[str, str] | None = None,
+                  uses_google: bool = True) -> Decision:
     """The regime for a visitor located at (country, region), with a site's overrides applied."""
     overrides = overrides or {}
     for key in (region, country):
@@ -61,6 +63,6 @@ def decide_regime(country, region, overrides=None, uses_google=True):
     return Decision(DEFAULT_RULE.regime, DEFAULT_RULE.gpc, "default")
 
 
-def opt_in_codes():
+def opt_in_codes() -> list[str]:
     """Every ISO code whose default regime is opt-in, for Consent Mode `region` defaults."""
     return sorted(k for k, r in RULES.items() if r.regime == OPT_IN)

@@ -22,7 +22,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -33,6 +34,9 @@ from app.errors import Invalid, NotFound
 from app.extensions import caches, db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services.keyring import keyring
+
+if TYPE_CHECKING:
+    from app.services.keyring import Keyring
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
                "identity.linked")
@@ -49,13 +53,14 @@ class WebhookError(Invalid):
 
 # --- endpoints ------------------------------------------------------------------------------
 
-def allow_private(config=None):
+def allow_private(config: Mapping[str, Any] | None = None) -> bool:
+    """Whether webhooks may go to private addresses: WEBHOOK_ALLOW_PRIVATE, else outside production only."""
     config = config if config is not None else current_app.config
     flag = config.get("WEBHOOK_ALLOW_PRIVATE")
     return config.get("OPSIQ_ENV") != "production" if flag is None else bool(flag)
 
 
-def check_url(url, private_ok):
+def check_url(url: str, private_ok: bool) -> str | None:
     """Refuse URLs that are not http(s), or (unless `private_ok`) that resolve to a non-public address.
     Returns the address checked (None when private addresses are allowed): a delivery connects to
     exactly that one, so a name that resolves differently a moment later (DNS rebinding) changes nothing."""
@@ -77,7 +82,8 @@ def check_url(url, private_ok):
     return infos[0][4][0] if infos else None
 
 
-def new_secret():
+def new_secret() -> str:
+    """A new endpoint signing secret, `whsec_` and base64 as Standard Webhooks writes it."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
@@ -97,13 +103,14 @@ def create_endpoint(site_id: int, url: str, events: list[str]) -> tuple[WebhookE
     return ep, secret
 
 
-def list_endpoints(site_id):
+def list_endpoints(site_id: int) -> Sequence[WebhookEndpoint]:
+    """The site's endpoints, disabled ones too, oldest first."""
     return db.session.execute(
         db.select(WebhookEndpoint).where(WebhookEndpoint.site_id == site_id).order_by(WebhookEndpoint.id)
     ).scalars().all()
 
 
-def get_endpoint(site_id, endpoint_id):
+def get_endpoint(site_id: int, endpoint_id: str) -> WebhookEndpoint:
     """The site's endpoint with this id, or NotFound (another site's endpoints are not found either)."""
     ep = db.session.execute(db.select(WebhookEndpoint).where(
         WebhookEndpoint.site_id == site_id, WebhookEndpoint.endpoint_id == endpoint_id)).scalar_one_or_none()
@@ -125,7 +132,7 @@ def disable_endpoint(ep: WebhookEndpoint, reason: str = "disabled by the site",
     return ep
 
 
-def _bury_pending(ep):
+def _bury_pending(ep: WebhookEndpoint) -> None:
     db.session.execute(
         sa.update(WebhookDelivery.__table__)
         .where(WebhookDelivery.endpoint_id == ep.id, WebhookDelivery.status == "pending")
@@ -144,7 +151,8 @@ def rotate_secret(ep: WebhookEndpoint, now: dt.datetime | None = None) -> tuple[
     return ep, secret
 
 
-def recent_deliveries(ep, limit=50):
+def recent_deliveries(ep: WebhookEndpoint, limit: int = 50) -> list[dict[str, Any]]:
+    """An endpoint's latest deliveries, newest first, with their event and last attempt."""
     rows = db.session.execute(
         db.select(WebhookDelivery, WebhookEvent.event_id, WebhookEvent.type)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
@@ -168,7 +176,7 @@ def subscriptions(site_id: int) -> dict[str, tuple[int, ...]]:
     return caches.webhooks.get(site_id, max_age, _load_subscriptions, site_id)
 
 
-def _load_subscriptions(site_id):
+def _load_subscriptions(site_id: int) -> dict[str, tuple[int, ...]]:
     rows = db.session.execute(
         db.select(WebhookEndpoint.id, WebhookEndpoint.events)
         .where(WebhookEndpoint.site_id == site_id, WebhookEndpoint.disabled_at.is_(None))
@@ -180,7 +188,8 @@ def _load_subscriptions(site_id):
     return {t: tuple(ids) for t, ids in by_type.items()}
 
 
-def enqueue(site_id, event_type, data, sealed=None, now=None):
+def enqueue(site_id: int, event_type: str, data: dict[str, Any], sealed: Mapping[str, str] | None = None,
+            now: dt.datetime | None = None) -> str | None:
     """Add an event to the outbox in the caller's transaction (no commit). Returns its id or None.
 
     `sealed` holds personal fields (an email address): stored encrypted, merged into `data` only
@@ -214,21 +223,23 @@ def add_to_outbox(conn: sa.Connection | Session, site_id: int, event_type: str, 
 
 # --- signing (Standard Webhooks 1.0) -------------------------------------------------------
 
-def secret_bytes(secret):
+def secret_bytes(secret: str) -> bytes:
+    """The HMAC key a `whsec_` secret stands for."""
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
 
 
-def sign(secret, msg_id, timestamp, body):
+def sign(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     """`v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`, keyed with the decoded secret."""
     mac = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 
 
-def signature_header(secrets_, msg_id, timestamp, body):
+def signature_header(secrets_: Iterable[str], msg_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` header: one signature per secret in use, so a rotation breaks no receiver."""
     return " ".join(sign(s, msg_id, timestamp, body) for s in secrets_)
 
 
-def event_body(event, ring):
+def event_body(event: WebhookEvent, ring: "Keyring") -> bytes:
     """The JSON body of an event: {"type", "timestamp", "data"}, identical on every attempt."""
     data = dict(event.data)
     if event.sealed_data:
@@ -237,7 +248,8 @@ def event_body(event, ring):
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def endpoint_secrets(ep, ring, now):
+def endpoint_secrets(ep: WebhookEndpoint, ring: "Keyring", now: dt.datetime) -> list[str]:
+    """The secrets that sign an endpoint's deliveries at `now`: its own, and the previous one until it expires."""
     out = [ring.decrypt("webhook_secret", ep.secret_enc)]
     if ep.previous_secret_enc and ep.previous_expires_at and ep.previous_expires_at > now:
         out.append(ring.decrypt("webhook_secret", ep.previous_secret_enc))
@@ -249,7 +261,8 @@ def endpoint_secrets(ep, ring, now):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is a failed delivery: following it could reach an address the URL check refused."""
 
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> urllib.request.Request | None:
+        """Follow no redirect (see the class)."""
         return None
 
 
@@ -260,16 +273,17 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a host name, over a TCP connection to an address already checked: the certificate
     and SNI are still the name's."""
 
-    def __init__(self, host, address, **kwargs):
+    def __init__(self, host: str, address: str, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
         self.address = address
 
-    def connect(self):
+    def connect(self) -> None:
+        """Open the TLS connection to the checked address, verified against the host name."""
         sock = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(url, body, headers, timeout, address=None):
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float, address: str | None = None) -> int:
     """POST and return the status code (an HTTP error's code too); raises OSError on no answer.
     With `address` (from check_url), an https URL is sent to that address and no other."""
     parts = urlsplit(url)
@@ -289,13 +303,13 @@ def post(url, body, headers, timeout, address=None):
         return e.code
 
 
-def backoff(attempts, rand=random.random):
+def backoff(attempts: int, rand: Callable[[], float] = random.random) -> float:
     """Seconds before the next try after `attempts` failures: doubling from 30 s, capped at 6 h, ±25 % jitter."""
     base = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
     return base * (0.75 + rand() / 2)
 
 
-def claim_due(now, limit):
+def claim_due(now: dt.datetime, limit: int) -> Sequence[int]:
     """Claim up to `limit` due deliveries for this worker; returns their row ids. Commits the claim."""
     token = str(uuid.uuid4())
     active = sa.select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None))
@@ -319,7 +333,8 @@ def claim_due(now, limit):
     return db.session.execute(sa.select(WebhookDelivery.id).where(WebhookDelivery.claim == token)).scalars().all()
 
 
-def deliver_due(now=None, limit=100, rand=random.random):
+def deliver_due(now: dt.datetime | None = None, limit: int = 100,
+                rand: Callable[[], float] = random.random) -> dict[str, int]:
     """Send every due delivery once (up to `limit`); returns {"delivered", "failed", "dead"} counts."""
     now = now or utcnow()
     cfg = current_app.config
@@ -370,7 +385,7 @@ def deliver_due(now=None, limit=100, rand=random.random):
     return counts
 
 
-def replay_dead(site_id=None, endpoint_id=None, now=None):
+def replay_dead(site_id: int | None = None, endpoint_id: str | None = None, now: dt.datetime | None = None) -> int:
     """Put dead letters back in the queue, due now, with a fresh retry window. Returns how many."""
     now = now or utcnow()
     q = sa.update(WebhookDelivery.__table__).where(WebhookDelivery.status == "dead")
@@ -385,7 +400,7 @@ def replay_dead(site_id=None, endpoint_id=None, now=None):
     return n
 
 
-def work(once=False, limit=100, idle=1.0, log=print):
+def work(once: bool = False, limit: int = 100, idle: float = 1.0, log: Callable[[str], None] = print) -> None:
     """Deliver until stopped (or, with `once`, until nothing is due)."""
     while True:
         counts = deliver_due(limit=limit)
