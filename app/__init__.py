@@ -42,7 +42,8 @@ def create_app(config=None):
     geo.init_app(app)
     api.init_app(app)
 
-    from app.api import browser, collectors, email_consents, identities, webhooks as webhooks_api
+    from app.api import browser, collectors, email_consents, identities
+    from app.api import webhooks as webhooks_api
 
     for blp in (browser.blp, identities.blp, email_consents.blp, webhooks_api.blp, collectors.blp):
         api.register_blueprint(blp)

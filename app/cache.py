@@ -27,6 +27,7 @@ from typing import Any, Callable, Hashable
 
 import sqlalchemy as sa
 from flask import Flask
+
 # Flask's own context variable (Flask 2.2 to 3.1): through the `current_app` proxy, finding the
 # app's caches would cost several times the cache hit it leads to
 from flask.globals import _cv_app

@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.run import create_database, drop_database, PG_URL  # noqa: E402
+from bench.run import PG_URL, create_database, drop_database  # noqa: E402
 
 
 class DirectClient:

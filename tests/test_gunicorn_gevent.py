@@ -58,8 +58,9 @@ def test_gevent_workers_write_and_check_concurrently(app, site, gunicorn):
     assert all(check is not None for _, _, check in results)  # each check sees at least its own write
     with app.app_context():
         snap = site_snapshot(site_key, 0)
-        from app.models import ConsentRecord
         import sqlalchemy as sa
+
+        from app.models import ConsentRecord
 
         rows = db.session.execute(sa.select(ConsentRecord).where(ConsentRecord.site_id == snap.id)
                                   .order_by(ConsentRecord.id)).scalars().all()
@@ -86,12 +87,12 @@ def test_flask_routes_and_a_webhook_sites_writes_under_gevent(app, make_site, gu
     import sqlalchemy as sa
 
     from app.models import WebhookEvent
-    from app.services import webhooks
+    from app.services.webhooks.endpoints import create_endpoint
 
     site_key, api_key = make_site("Hooked")
     with app.app_context():
         site_id = site_snapshot(site_key, 0).id
-        webhooks.create_endpoint(site_id, "https://hooks.example/consent", ["consent.recorded"])
+        create_endpoint(site_id, "https://hooks.example/consent", ["consent.recorded"])
     auth = {"Authorization": f"Bearer {api_key}"}
     statuses = []
 

@@ -16,11 +16,12 @@ import pytest
 
 from app import create_app
 from app.extensions import caches, db
-from app.services import webhooks
 from app.services.sites.administration import require_site, set_email_double_opt_in
 from app.services.sites.keys import revoke_api_key, site_key_for_api_key
 from app.services.sites.policies import publish_policy
 from app.services.sites.snapshot import site_snapshot
+from app.services.webhooks.endpoints import create_endpoint
+from app.services.webhooks.outbox import subscriptions
 from tests.conftest import IPS, make_consent
 from tests.servers import flask_command, serve_gunicorn
 
@@ -115,11 +116,11 @@ def test_a_new_webhook_endpoint_reaches_the_other_process(two_processes, site):
         site_id = require_site(site[0]).id
 
     def look():
-        return sorted(webhooks.subscriptions(site_id))
+        return sorted(subscriptions(site_id))
 
     assert listening(watcher, look) == []
     with changer.app_context():
-        webhooks.create_endpoint(site_id, "https://hooks.example/consent", ["consent.recorded"])
+        create_endpoint(site_id, "https://hooks.example/consent", ["consent.recorded"])
     seen_within(watcher, look, ["consent.recorded"])
 
 

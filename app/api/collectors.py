@@ -19,8 +19,16 @@ from app.api.auth import SECURITY, api_key_required, site_for_authorization
 from app.api.parsing import ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
 from app.extensions import db
-from app.schemas.checks import (ConsentCheckBatchIn, ConsentCheckBatchOut, ConsentCheckIn, ConsentCheckOut, ReceiptVerifyIn,
-                                ReceiptVerifyOut, VisitorConsentOut, fast_check_input)
+from app.schemas.checks import (
+    ConsentCheckBatchIn,
+    ConsentCheckBatchOut,
+    ConsentCheckIn,
+    ConsentCheckOut,
+    ReceiptVerifyIn,
+    ReceiptVerifyOut,
+    VisitorConsentOut,
+    fast_check_input,
+)
 from app.schemas.ledger import LedgerExportArgs, LedgerExportOut
 from app.services import checks, email_consent, export
 

@@ -3,8 +3,16 @@ from flask import g, request, url_for
 
 from app.api.auth import SECURITY, api_key_required
 from app.api.parsing import ApiBlueprint
-from app.schemas.email import (EmailCheckBatchIn, EmailCheckBatchOut, EmailCheckIn, EmailCheckOut, EmailConsentIn,
-                                   EmailConsentOut, EmailWithdrawIn, EmailWithdrawOut)
+from app.schemas.email import (
+    EmailCheckBatchIn,
+    EmailCheckBatchOut,
+    EmailCheckIn,
+    EmailCheckOut,
+    EmailConsentIn,
+    EmailConsentOut,
+    EmailWithdrawIn,
+    EmailWithdrawOut,
+)
 from app.services import email_consent
 
 blp = ApiBlueprint("email_consents", __name__, url_prefix="/api/v1",

@@ -3,9 +3,22 @@ from flask import g
 
 from app.api.auth import SECURITY, api_key_required
 from app.api.parsing import ApiBlueprint
-from app.schemas.webhooks import (DeliveryListOut, WebhookCreatedOut, WebhookIn, WebhookListOut, WebhookOut,
-                                   WebhookSecretOut)
-from app.services import webhooks
+from app.schemas.webhooks import (
+    DeliveryListOut,
+    WebhookCreatedOut,
+    WebhookIn,
+    WebhookListOut,
+    WebhookOut,
+    WebhookSecretOut,
+)
+from app.services.webhooks.endpoints import (
+    create_endpoint,
+    disable_endpoint,
+    get_endpoint,
+    list_endpoints,
+    recent_deliveries,
+    rotate_secret,
+)
 
 blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1",
                    description="Signed (Standard Webhooks 1.0) notices of consent changes")
@@ -18,7 +31,7 @@ blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1",
 @blp.response(201, WebhookCreatedOut)
 def create_webhook(data):
     """Subscribe a URL to event types; answers the `whsec_` signing secret, shown only now."""
-    ep, secret = webhooks.create_endpoint(g.site.id, data["url"], data["events"])
+    ep, secret = create_endpoint(g.site.id, data["url"], data["events"])
     return {"endpoint_id": ep.endpoint_id, "url": ep.url, "events": ep.events, "created_at": ep.created_at,
             "disabled_at": None, "disabled_reason": None, "secret": secret}
 
@@ -29,7 +42,7 @@ def create_webhook(data):
 @blp.response(200, WebhookListOut)
 def list_webhooks():
     """The site's webhook endpoints (without secrets)."""
-    return {"webhooks": webhooks.list_endpoints(g.site.id)}
+    return {"webhooks": list_endpoints(g.site.id)}
 
 
 @blp.post("/webhooks/<endpoint_id>/disable")
@@ -38,7 +51,7 @@ def list_webhooks():
 @blp.response(200, WebhookOut)
 def disable_webhook(endpoint_id):
     """Stop delivering to this endpoint."""
-    return webhooks.disable_endpoint(webhooks.get_endpoint(g.site.id, endpoint_id))
+    return disable_endpoint(get_endpoint(g.site.id, endpoint_id))
 
 
 @blp.post("/webhooks/<endpoint_id>/rotate-secret")
@@ -47,7 +60,7 @@ def disable_webhook(endpoint_id):
 @blp.response(200, WebhookSecretOut)
 def rotate_webhook_secret(endpoint_id):
     """A new secret; for 24 hours every delivery carries signatures by the old and the new one."""
-    ep, secret = webhooks.rotate_secret(webhooks.get_endpoint(g.site.id, endpoint_id))
+    ep, secret = rotate_secret(get_endpoint(g.site.id, endpoint_id))
     return {"secret": secret, "previous_valid_until": ep.previous_expires_at}
 
 
@@ -57,4 +70,4 @@ def rotate_webhook_secret(endpoint_id):
 @blp.response(200, DeliveryListOut)
 def list_webhook_deliveries(endpoint_id):
     """The 50 most recent deliveries to this endpoint, newest first."""
-    return {"deliveries": webhooks.recent_deliveries(webhooks.get_endpoint(g.site.id, endpoint_id))}
+    return {"deliveries": recent_deliveries(get_endpoint(g.site.id, endpoint_id))}

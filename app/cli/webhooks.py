@@ -2,7 +2,7 @@
 import click
 
 from app.cli.common import CommandGroup, site_or_fail
-from app.services import webhooks
+from app.services.webhooks.delivery import replay_dead, work
 
 webhooks_cli = CommandGroup("webhooks", help="Deliver webhooks and replay dead letters.")
 
@@ -13,7 +13,7 @@ webhooks_cli = CommandGroup("webhooks", help="Deliver webhooks and replay dead l
 @click.option("--idle", default=1.0, show_default=True, help="Seconds to sleep when nothing is due.")
 def work_command(once, batch, idle):
     """Deliver webhooks from the outbox (run beside gunicorn; several workers may run at once)."""
-    webhooks.work(once=once, limit=batch, idle=idle, log=click.echo)
+    work(once=once, limit=batch, idle=idle, log=click.echo)
 
 
 @webhooks_cli.command("replay")
@@ -21,5 +21,5 @@ def work_command(once, batch, idle):
 @click.option("--endpoint", default=None, help="An endpoint id (ep_...).")
 def replay_command(site_key, endpoint):
     """Queue dead letters again, due now, with a fresh 24-hour retry window."""
-    n = webhooks.replay_dead(site_or_fail(site_key).id if site_key else None, endpoint)
+    n = replay_dead(site_or_fail(site_key).id if site_key else None, endpoint)
     click.echo(f"queued {n} dead letter(s) again")

@@ -9,10 +9,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from app.ledger import rules
-from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
+from app.ledger.records import (
+    LATEST_COLUMNS,
+    RECORD_COLUMNS,
+    Draft,
+    LatestRecord,
+    Record,
+    Written,
+)
 from app.models import ConsentRecord
 from app.models.types import utcnow
-from app.services import webhooks
+from app.services.webhooks.outbox import add_to_outbox, subscriptions
 
 _T = ConsentRecord.__table__
 _INSERT = sa.insert(_T)
@@ -60,14 +67,14 @@ class PortableRepository:
         """One draft in its own transaction, or the record its client_record_id already made."""
         if draft.client_record_id is not None and (existing := self.find(draft.site_id, draft.client_record_id)):
             return Written(existing, False)
-        subscribed = webhooks.subscriptions(draft.site_id)  # before the transaction: it may read the endpoints
+        subscribed = subscriptions(draft.site_id)  # before the transaction: it may read the endpoints
         try:
             with self.engine.begin() as conn:
                 record = rules.finish_record(draft, self._latest(conn, draft.site_id, draft.visitor_id), utcnow())
                 conn.execute(_INSERT, record.columns())
                 kind, data = rules.outbox_event(draft, record.event, record.created_at)
                 if endpoints := subscribed.get(kind):
-                    webhooks.add_to_outbox(conn, draft.site_id, kind, data, endpoints, record.created_at)
+                    add_to_outbox(conn, draft.site_id, kind, data, endpoints, record.created_at)
         except sa.exc.IntegrityError:
             # the same client_record_id raced in from a retry: answer with the record that won
             existing = self.find(draft.site_id, draft.client_record_id) if draft.client_record_id else None

@@ -21,9 +21,16 @@ import psycopg
 
 from app.ledger import rules
 from app.ledger.connections import Connections
-from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
+from app.ledger.records import (
+    LATEST_COLUMNS,
+    RECORD_COLUMNS,
+    Draft,
+    LatestRecord,
+    Record,
+    Written,
+)
 from app.models.types import utcnow
-from app.services import webhooks
+from app.services.webhooks.outbox import new_event_id, subscriptions
 
 _LATEST_LIST = ", ".join(LATEST_COLUMNS)
 
@@ -115,7 +122,7 @@ def _outbox(draft: Draft, created_at: dt.datetime, events: set[str], subscribed:
         kind, data = rules.outbox_event(draft, event, created_at)
         endpoints = subscribed.get(kind)
         if endpoints:
-            out[event] = {"event_id": webhooks.new_event_id(), "type": kind, "data": data, "endpoints": list(endpoints)}
+            out[event] = {"event_id": new_event_id(), "type": kind, "data": data, "endpoints": list(endpoints)}
     return out
 
 
@@ -196,7 +203,7 @@ class PostgresRepository:
             first, had_grant, had_none = rules.event_choices(draft.method, draft.decisions, draft.necessary)
             subs = subscribed.get(draft.site_id)
             if subs is None:
-                subs = subscribed[draft.site_id] = webhooks.subscriptions(draft.site_id)
+                subs = subscribed[draft.site_id] = subscriptions(draft.site_id)
             outbox = _outbox(draft, now, {first, had_grant, had_none}, subs) if subs else None
             with_outbox = with_outbox or bool(outbox)
             docs.append(dict(cols, n=i, base_hash=rules.base_hash(cols), necessary=sorted(draft.necessary),

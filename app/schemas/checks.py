@@ -9,8 +9,8 @@ import re
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
 from app.ledger.rules import VISITOR_ID_PATTERN
+from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
 from app.services.email_consent import PURPOSE as EMAIL_PURPOSE
 
 

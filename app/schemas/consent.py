@@ -11,8 +11,16 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.ledger.rules import METHODS, VISITOR_ID_PATTERN
-from app.schemas.common import (LANGUAGE_LENGTH, PAGE_URL_MAX, POLICY_VERSION_MAX, SITE_KEY_MAX, SLUG_MAX, VISITOR_ID,
-                                StrictBool, StrictSchema)
+from app.schemas.common import (
+    LANGUAGE_LENGTH,
+    PAGE_URL_MAX,
+    POLICY_VERSION_MAX,
+    SITE_KEY_MAX,
+    SLUG_MAX,
+    VISITOR_ID,
+    StrictBool,
+    StrictSchema,
+)
 
 BROWSER_METHODS = tuple(m for m in METHODS if m != "api")
 

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.schemas.common import StrictSchema
-from app.services.webhooks import EVENT_TYPES
+from app.services.webhooks.endpoints import EVENT_TYPES
 
 
 class WebhookIn(StrictSchema):

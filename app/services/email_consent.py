@@ -22,9 +22,9 @@ from itsdangerous import (
 from app.errors import Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
-from app.services import webhooks
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email
+from app.services.webhooks.outbox import enqueue
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import QueryableAttribute
@@ -138,7 +138,7 @@ def submit(snap: "SiteSnapshot", address: str, source: str | None = None, wordin
         state.submission_record_id, state.confirmation_record_id = rec.record_id, None
         state.given_at, state.confirmed_at, state.withdrawn_at = now, None, None
         state.withdrawal_record_id = None
-        webhooks.enqueue(snap.id, "email_consent.confirmed", _event_data(state, rec.record_id), {"email": address})
+        enqueue(snap.id, "email_consent.confirmed", _event_data(state, rec.record_id), {"email": address})
     elif not already:
         # a pending double opt-in: nothing counts until the click
         state.status, state.basis = "pending", "none"
@@ -193,7 +193,7 @@ def confirm(site_id: int, token: str, max_age: int, ip: str | None = None, user_
     state.confirmation_record_id, state.confirmed_at, state.updated_at = rec.record_id, now, now
     state.withdrawn_at = state.withdrawal_record_id = None
     sealed = {"email": keyring(site_id).decrypt("email", state.email_enc)} if state.email_enc else None
-    webhooks.enqueue(site_id, "email_consent.confirmed", _event_data(state, rec.record_id), sealed)
+    enqueue(site_id, "email_consent.confirmed", _event_data(state, rec.record_id), sealed)
     db.session.commit()
     return state, True
 
@@ -220,7 +220,7 @@ def withdraw(site_id: int, email_hash: str, method: str, source: str | None = No
     else:
         sup.withdrawal_record_id, sup.suppressed_at = rec.record_id, now
     sealed = {"email": keyring(site_id).decrypt("email", state.email_enc)} if state.email_enc else None
-    webhooks.enqueue(site_id, "email_consent.withdrawn",
+    enqueue(site_id, "email_consent.withdrawn",
                      {"record_id": rec.record_id, "purpose": PURPOSE, "email_hash": email_hash, "method": method},
                      sealed)
     db.session.commit()

@@ -16,9 +16,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.models import ConsentRecord, Identity, IdentityLink, utcnow
-from app.services import webhooks
 from app.services.keyring import keyring, normalise_email
 from app.services.purposes import is_sale_or_share
+from app.services.webhooks.outbox import enqueue
 
 if TYPE_CHECKING:
     from app.services.sites.snapshot import SiteSnapshot
@@ -99,7 +99,7 @@ def link_identity(site_id: int, visitor_id: str, email: str | None = None, exter
     if linked:
         db.session.add(IdentityLink(site_id=site_id, identity_id=person.id, visitor_id=visitor_id, method=method))
         sealed = {k: v for k, v in (("email", email), ("external_id", external_id)) if v}
-        webhooks.enqueue(site_id, "identity.linked",
+        enqueue(site_id, "identity.linked",
                          {"person_id": person.person_id, "visitor_id": visitor_id, "method": method}, sealed)
     db.session.commit()
     return {"person_id": person.person_id, "visitor_id": visitor_id, "created": created, "linked": linked}

@@ -1,5 +1,6 @@
 """The server API for collectors: consent checks, batch checks, visitor state, receipt verification."""
 import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 

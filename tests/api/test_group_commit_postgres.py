@@ -124,13 +124,13 @@ def test_lookups_asked_together_share_one_query_and_each_gets_its_own_answer(app
 
 def test_a_webhook_sites_records_carry_their_outbox_rows_in_the_same_statement(app, client, site):
     from app.models import WebhookDelivery, WebhookEvent
-    from app.services import webhooks
+    from app.services.webhooks.endpoints import create_endpoint
 
     site_key, _ = site
     with app.app_context():
         snap = site_snapshot(site_key, 0)
-        ep1 = webhooks.create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
-        ep2 = webhooks.create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
+        ep1 = create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
+        ep2 = create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
         group = ledger.state.writes
         before = group.items
     r1 = client.post("/api/v1/consents", json=make_consent(site_key, visitor_id="v-hooked-01", method="accept_all"),

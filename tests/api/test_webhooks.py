@@ -1,6 +1,7 @@
 """Webhooks: Standard Webhooks signatures, the outbox, retries, dead letters, SSRF."""
 import datetime as dt
 import os
+import socket
 import threading
 
 import pytest
@@ -8,13 +9,13 @@ import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
 from app.extensions import db
-from app.models import utcnow
-from app.models import WebhookDelivery, WebhookEvent
-from app.services import webhooks
+from app.models import WebhookDelivery, WebhookEvent, utcnow
+from app.services.webhooks.delivery import backoff, deliver_due
+from app.services.webhooks.endpoints import EVENT_TYPES, new_secret
 from tests.conftest import IPS, from_ip, make_consent
 
 ORIGIN = "https://shop.example"
-ALL = list(webhooks.EVENT_TYPES)
+ALL = list(EVENT_TYPES)
 
 
 def subscribe(client, auth, url, events=ALL):
@@ -31,7 +32,7 @@ def record(client, site_key, **kw):
 
 def deliver(app, now=None, limit=100):
     with app.app_context():
-        return webhooks.deliver_due(now=now, limit=limit, rand=lambda: 0.5)
+        return deliver_due(now=now, limit=limit, rand=lambda: 0.5)
 
 
 def outbox(app):
@@ -139,9 +140,9 @@ def test_retries_for_a_day_then_dead_letters_and_replay(app, client, runner, sit
 
 
 def test_backoff_doubles_with_jitter():
-    assert webhooks.backoff(1, lambda: 0.5) == 30 and webhooks.backoff(2, lambda: 0.5) == 60
-    assert webhooks.backoff(30, lambda: 0.5) == 6 * 3600
-    assert 22.5 <= webhooks.backoff(1, lambda: 0.0) < webhooks.backoff(1, lambda: 0.99) <= 37.5
+    assert backoff(1, lambda: 0.5) == 30 and backoff(2, lambda: 0.5) == 60
+    assert backoff(30, lambda: 0.5) == 6 * 3600
+    assert 22.5 <= backoff(1, lambda: 0.0) < backoff(1, lambda: 0.99) <= 37.5
 
 
 def test_410_gone_disables_the_endpoint(app, client, site_ctx, receiver):
@@ -151,7 +152,7 @@ def test_410_gone_disables_the_endpoint(app, client, site_ctx, receiver):
     record(client, site_key)
     record(client, site_key)
     with app.app_context():
-        webhooks.deliver_due(limit=1)  # the first answer is 410
+        deliver_due(limit=1)  # the first answer is 410
     [listed] = client.get("/api/v1/webhooks", headers=auth).json["webhooks"]
     assert listed["disabled_at"] and "410" in listed["disabled_reason"]
     record(client, site_key)
@@ -189,7 +190,7 @@ def test_rotation_sends_both_signatures(app, client, site_ctx, receiver):
     for secret in (hook["secret"], r.json["secret"]):
         Webhook(secret).verify(body, headers)
     with pytest.raises(Exception):
-        Webhook(webhooks.new_secret()).verify(body, headers)
+        Webhook(new_secret()).verify(body, headers)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "https://10.0.0.1/x", "https://169.254.169.254/latest",
@@ -203,7 +204,6 @@ def test_private_addresses_refused_in_production(app, client, site_ctx, monkeypa
 def test_a_delivery_connects_to_the_address_it_checked_not_a_rebound_one(app, client, site_ctx, monkeypatch):
     """DNS rebinding: the name resolves to a public address when checked, then to 127.0.0.1.
     The delivery connects to the address that passed the check, and resolves the name once."""
-    import socket
 
     site_key, _, auth = site_ctx
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
@@ -220,14 +220,14 @@ def test_a_delivery_connects_to_the_address_it_checked_not_a_rebound_one(app, cl
         connected.append(address)
         raise ConnectionRefusedError("no network in the test")
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fake_getaddrinfo)
-    monkeypatch.setattr(webhooks.socket, "create_connection", fake_create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", fake_create_connection)
     r = client.post("/api/v1/webhooks", json={"url": "https://hooks.example/consent", "events": ["consent.recorded"]},
                     headers=auth)
     assert r.status_code == 201, r.json
     record(client, site_key)
     with app.app_context():
-        assert webhooks.deliver_due()["failed"] == 1
+        assert deliver_due()["failed"] == 1
     assert resolved == ["hooks.example", "hooks.example"]  # at creation and once at send time
     assert connected == [("1.1.1.1", 443)]  # the checked address, never a second lookup's
 
@@ -248,7 +248,7 @@ def test_concurrent_workers_never_send_twice(app, client, site_ctx, receiver):
     def work():
         try:
             with app.app_context():
-                while sum(webhooks.deliver_due(limit=5).values()):
+                while sum(deliver_due(limit=5).values()):
                     pass
                 db.session.remove()
         except Exception as e:  # pragma: no cover - reported below

@@ -1,7 +1,7 @@
 """opsiq_client against the real app served on loopback (werkzeug), as a collector would use it."""
 import pytest
-
 from opsiq_client.client import ConsentAPIError, ConsentClient
+
 from tests.conftest import IPS, from_ip, make_consent
 
 
@@ -46,7 +46,9 @@ def test_verify_webhook_rejects_tampering_and_old_deliveries():
     import time
 
     from opsiq_client.webhooks import WebhookVerificationError, verify_webhook
-    from app.services.webhooks import new_secret, sign
+
+    from app.services.webhooks.endpoints import new_secret
+    from app.services.webhooks.signing import sign
 
     secret, body, ts = new_secret(), b'{"type":"consent.recorded"}', str(int(time.time()))
     headers = {"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": sign(secret, "msg_1", ts, body)}

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 from itsdangerous import URLSafeSerializer
-
 from opsiq_client.receipts import verify_receipt
+
 from tests.conftest import IPS, from_ip, make_consent
 
 ORIGIN = "https://shop.example"

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.ledger import rules, seals
 from app.ledger.records import LATEST_COLUMNS, LatestRecord
 from app.models import ConsentRecord, WebhookDelivery, WebhookEvent
-from app.services import webhooks
+from app.services.webhooks.endpoints import create_endpoint
 from tests.conftest import run_together
 from tests.ledger.conftest import make_draft
 
@@ -98,8 +98,8 @@ def test_writers_racing_with_one_client_record_id_make_one_record(repository, sn
 
 
 def test_a_webhook_sites_records_are_written_with_their_outbox_events(repository, snap):
-    both = webhooks.create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
-    withdrawn = webhooks.create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
+    both = create_endpoint(snap.id, "https://one.example/hook", ["consent.recorded", "consent.withdrawn"])[0].id
+    withdrawn = create_endpoint(snap.id, "https://two.example/hook", ["consent.withdrawn"])[0].id
     drafts = [make_draft(snap, visitor_id="v-hooked-01", method="accept_all"),
               make_draft(snap, visitor_id="v-hooked-01", method="reject_all", decisions=REJECT)]
     out = repository.write(drafts)

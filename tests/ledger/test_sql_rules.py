@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.extensions import db, ledger
 from app.ledger import rules
 from app.models import ConsentRecord, WebhookDelivery, WebhookEvent
-from app.services import webhooks
+from app.services.webhooks.endpoints import create_endpoint
 from tests.ledger.conftest import POSTGRES, make_draft
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="the statement is PostgreSQL's (run with TEST_DATABASE_URL)")
@@ -43,7 +43,7 @@ SUBSCRIPTIONS = {"none": [], "all": ["consent.recorded", "consent.withdrawn"], "
 @pytest.mark.parametrize("subscribed", SUBSCRIPTIONS)
 @pytest.mark.parametrize("together", [False, True], ids=["one statement each", "one statement for all"])
 def test_the_statement_agrees_with_the_rules_in_every_case(snap, subscribed, together):
-    endpoint = (webhooks.create_endpoint(snap.id, "https://hooks.example/c", SUBSCRIPTIONS[subscribed])[0].id
+    endpoint = (create_endpoint(snap.id, "https://hooks.example/c", SUBSCRIPTIONS[subscribed])[0].id
                 if SUBSCRIPTIONS[subscribed] else None)
     repository = ledger.state.repository
     previous = {i: make_draft(snap, visitor_id=f"v-case-{i:04d}", method="custom", decisions=case[1])

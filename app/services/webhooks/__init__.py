@@ -1,0 +1,2 @@
+"""Webhooks: endpoints, the outbox, Standard Webhooks 1.0 signatures and the delivery worker, one
+module each (`endpoints`, `outbox`, `signing`, `delivery`)."""
