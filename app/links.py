@@ -8,7 +8,7 @@ from markupsafe import escape
 
 from app.api.errors import status_for
 from app.errors import DomainError, NotFound
-from app.services import email_consent
+from app.services.email_consent import links as email_links, records as email_records
 from app.services.sites.snapshot import site_snapshot
 
 bp = Blueprint("links", __name__)
@@ -34,7 +34,7 @@ def link_not_valid(e):
 
 
 def _site(token, timed=False):
-    snap = site_snapshot(email_consent.site_key_of(token, timed) or "", current_app.config["SITE_CACHE_SECONDS"])
+    snap = site_snapshot(email_links.site_key_of(token, timed) or "", current_app.config["SITE_CACHE_SECONDS"])
     if snap is None:
         raise NotFound("This link is not valid.")
     return snap
@@ -42,14 +42,14 @@ def _site(token, timed=False):
 
 def _unsubscribe_claims(token):
     snap = _site(token)
-    return snap, email_consent.read_unsubscribe_token(snap.id, token)
+    return snap, email_links.read_unsubscribe_token(snap.id, token)
 
 
 @bp.get("/c/<token>")
 def confirm_email_page(token):
     """Ask the person to confirm: a mail scanner that prefetches the link must not confirm for them."""
     snap = _site(token, timed=True)
-    email_consent.read_confirm_token(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"])
+    email_links.read_confirm_token(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"])
     return page("Confirm your subscription", "<p>Please confirm that you want to receive our email.</p>"
                 '<form method="post"><button type="submit">Confirm subscription</button></form>')
 
@@ -58,7 +58,7 @@ def confirm_email_page(token):
 def confirm_email(token):
     """Confirm a signup (double opt-in): the person's click records the confirmation, once."""
     snap = _site(token, timed=True)
-    _, created = email_consent.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],
+    _, created = email_records.confirm(snap.id, token, current_app.config["EMAIL_CONFIRM_MAX_AGE"],
                                        request.remote_addr, request.user_agent.string)
     text = "Thank you: your subscription is confirmed." if created else "Your subscription was already confirmed."
     return page("Subscription confirmed", f"<p>{text}</p>")
@@ -68,7 +68,7 @@ def confirm_email(token):
 def unsubscribe_page(token):
     """Ask before unsubscribing (a link scanner's GET must not unsubscribe anyone)."""
     snap, claims = _unsubscribe_claims(token)
-    who = email_consent.masked_address(snap.id, claims["h"]) or "this address"
+    who = email_records.masked_address(snap.id, claims["h"]) or "this address"
     return page("Unsubscribe", f"<p>Stop marketing email to <strong>{escape(who)}</strong>?</p>"
                 f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
                 f"<button type=\"submit\">Unsubscribe</button></form>")
@@ -79,5 +79,5 @@ def unsubscribe(token):
     """Unsubscribe at once (the page's button, or a mail provider's RFC 8058 one-click POST)."""
     snap, claims = _unsubscribe_claims(token)
     method = "one_click" if request.form.get("List-Unsubscribe") == "One-Click" else "link"
-    email_consent.withdraw(snap.id, claims["h"], method, ip=request.remote_addr, user_agent=request.user_agent.string)
+    email_records.withdraw(snap.id, claims["h"], method, ip=request.remote_addr, user_agent=request.user_agent.string)
     return page("Unsubscribed", "<p>You will receive no more marketing email from us.</p>")

@@ -30,7 +30,8 @@ from app.schemas.checks import (
     fast_check_input,
 )
 from app.schemas.ledger import LedgerExportArgs, LedgerExportOut
-from app.services import checks, email_consent, export
+from app.services import checks, export
+from app.services.email_consent import checks as email_checks
 
 blp = ApiBlueprint("collectors", __name__, url_prefix="/api/v1",
                    description="Called by the site's own servers with its secret API key")
@@ -59,7 +60,7 @@ def check_decision(raw, authorization) -> Reply:
     body = read_body(raw)
     data = fast_check_input(body) or load_body(_check_in, body)
     if "email" in data:
-        return Reply(200, email_consent.jsonable(email_consent.check_email(snap, data["email"])))
+        return Reply(200, email_checks.jsonable(email_checks.check_email(snap, data["email"])))
     answer = checks.check_consent(snap, data["visitor_id"], data["purpose"], now(), ip=data["ip"],
                                   country=data["country"], region=data["region"], gpc=data["gpc"])
     return Reply(200, answer.as_dict())
@@ -97,8 +98,8 @@ def check_consent_batch():
     items = _batch_items(request.get_data(cache=False))
     snap = g.site_snapshot
     if any("email" in it for it in items):  # email_marketing items are answered by the email consent service
-        results = email_consent.check_mixed(snap, items,
-                                            lambda rest: [a.as_dict() for a in checks.check_batch(snap, rest, now())])
+        results = email_checks.check_mixed(snap, items,
+                                           lambda rest: [a.as_dict() for a in checks.check_batch(snap, rest, now())])
     else:
         results = [a.as_dict() for a in checks.check_batch(snap, items, now())]
     body = json.dumps({"results": results}, separators=(",", ":"))

@@ -13,7 +13,8 @@ from app.schemas.email import (
     EmailWithdrawIn,
     EmailWithdrawOut,
 )
-from app.services import email_consent
+from app.services.email_consent import checks as email_checks
+from app.services.email_consent import records as email_records
 
 blp = ApiBlueprint("email_consents", __name__, url_prefix="/api/v1",
                    description="Email marketing consent (never implied by a cookie-banner grant)")
@@ -33,7 +34,7 @@ def allow_large_batches():
 @blp.response(201, EmailConsentOut)
 def create_email_consent(data):
     """Record a signup; with double opt-in, mail the `confirm_url` — the consent counts after the click."""
-    out = email_consent.submit(g.site_snapshot, data["email"], data["source"], data["wording"], data["language"],
+    out = email_records.submit(g.site_snapshot, data["email"], data["source"], data["wording"], data["language"],
                                data["double_opt_in"], data["ip"], data["user_agent"])
     unsubscribe = url_for("links.unsubscribe_page", token=out["unsubscribe_token"], _external=True)
     return {
@@ -53,7 +54,7 @@ def create_email_consent(data):
 @blp.response(200, EmailWithdrawOut)
 def withdraw_email_consent(data):
     """Withdraw at once; the address stays suppressed (by keyed hash) even after erasure."""
-    rid = email_consent.withdraw_address(g.site_snapshot, data["email"], data["source"],
+    rid = email_records.withdraw_address(g.site_snapshot, data["email"], data["source"],
                                          request.remote_addr, request.user_agent.string)
     return {"record_id": rid, "allowed": False}
 
@@ -65,7 +66,7 @@ def withdraw_email_consent(data):
 @blp.response(200, EmailCheckOut)
 def check_email_consent(data):
     """May we email this address? Default deny, with the records behind the answer."""
-    return email_consent.check_email(g.site_snapshot, data["email"])
+    return email_checks.check_email(g.site_snapshot, data["email"])
 
 
 @blp.post("/email-consents/check/batch")
@@ -75,4 +76,4 @@ def check_email_consent(data):
 @blp.response(200, EmailCheckBatchOut)
 def check_email_consents(data):
     """Up to 10,000 addresses, answered in the order given."""
-    return {"results": email_consent.check_emails(g.site_snapshot, data["emails"])}
+    return {"results": email_checks.check_emails(g.site_snapshot, data["emails"])}

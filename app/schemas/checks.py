@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 
 from app.ledger.rules import VISITOR_ID_PATTERN
 from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
-from app.services.email_consent import PURPOSE as EMAIL_PURPOSE
+from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
 class ConsentCheckIn(StrictSchema):

@@ -3,7 +3,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.schemas.common import EMAIL, EMAIL_MAX, StrictBool, StrictSchema
-from app.services.email_consent import PURPOSE as EMAIL_PURPOSE
+from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
 class EmailConsentIn(StrictSchema):

@@ -1,40 +1,28 @@
-"""Email marketing consent: submission, confirmation (double opt-in), withdrawal, and the check.
+"""Email consent's writes: submission, confirmation (double opt-in) and withdrawal.
 
-A cookie-banner `marketing` grant is never consent to email (REGULATIONS.md section 8): this
-module reads only its own tables. Every step is an append-only `email_consent_records` row; the
-current answer per address is kept in `email_consent_states`, and a withdrawal adds a suppression
-keyed by the keyed hash alone, designed to outlive erasure of everything else about the person.
-"""
+Every step is an append-only `email_consent_records` row; the current answer per address is kept in
+`email_consent_states`, and a withdrawal adds a suppression keyed by the keyed hash alone, designed
+to outlive erasure of everything else about the person."""
 import datetime as dt
-import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
-from itsdangerous import (
-    BadSignature,
-    SignatureExpired,
-    URLSafeSerializer,
-    URLSafeTimedSerializer,
-)
 
 from app.errors import Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
+from app.services.email_consent.links import (
+    confirm_token,
+    read_confirm_token,
+    unsubscribe_token,
+)
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email
 from app.services.webhooks.outbox import enqueue
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import QueryableAttribute
-
     from app.services.sites.snapshot import SiteSnapshot
 
 PURPOSE = "email_marketing"
-CONFIRM_SALT = "opsiq.email-confirm.v1"
-UNSUBSCRIBE_SALT = "opsiq.unsubscribe.v1"
-BATCH_LIMIT = 10_000
 
 
 def valid_address(address: str) -> bool:
@@ -50,45 +38,6 @@ def mask(address: str) -> str:
     host, dot, tld = domain.rpartition(".")
     return f"{local[:1]}{'*' * max(len(local) - 1, 1)}@{host[:1]}{'*' * max(len(host) - 1, 1)}{dot}{tld}"
 
-
-# --- links ----------------------------------------------------------------------------------
-
-def confirm_token(site_id: int, site_key: str, submission_record_id: str) -> str:
-    """A signed, expiring confirmation link token naming the site and the signup it confirms."""
-    ser = URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT)
-    return ser.dumps({"s": site_key, "r": submission_record_id})
-
-
-def unsubscribe_token(site_id: int, site_key: str, email_hash: str) -> str:
-    """A link that never expires (it is in every mail) naming the address only by its keyed hash."""
-    return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).dumps({"s": site_key, "h": email_hash})
-
-
-def site_key_of(token: str, timed: bool) -> str | None:
-    """The site a link claims to be for (unverified; the caller verifies with that site's secret)."""
-    ok, payload = (URLSafeTimedSerializer if timed else URLSafeSerializer)("unused").loads_unsafe(token)
-    return payload.get("s") if isinstance(payload, dict) else None
-
-
-def read_confirm_token(site_id: int, token: str, max_age: int) -> dict[str, Any]:
-    """The claims of a confirmation link; Gone if it has expired, NotFound if it is not the site's."""
-    try:
-        return URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
-    except SignatureExpired:
-        raise Gone("This confirmation link has expired.") from None
-    except BadSignature:
-        raise NotFound("This confirmation link is not valid.") from None
-
-
-def read_unsubscribe_token(site_id: int, token: str) -> dict[str, Any]:
-    """The claims of an unsubscribe link; NotFound if it is not the site's."""
-    try:
-        return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
-    except BadSignature:
-        raise NotFound("This unsubscribe link is not valid.") from None
-
-
-# --- writes ---------------------------------------------------------------------------------
 
 def _state(site_id: int, email_hash: str, lock: bool = False) -> EmailConsentState | None:
     q = db.select(EmailConsentState).where(EmailConsentState.site_id == site_id,
@@ -242,105 +191,3 @@ def masked_address(site_id: int, email_hash: str) -> str | None:
     if state is None or not state.email_enc:
         return None
     return mask(keyring(site_id).decrypt("email", state.email_enc))
-
-
-# --- the check ------------------------------------------------------------------------------
-
-_DENY = {"purpose": PURPOSE, "allowed": False, "basis": "none", "submission_record_id": None,
-         "confirmation_record_id": None, "withdrawal_record_id": None, "given_at": None, "confirmed_at": None,
-         "withdrawn_at": None, "expires_at": None}
-
-
-def _answer(email: str, state: tuple[Any, ...] | None, suppressed_at: dt.datetime | str | None) -> dict[str, Any]:
-    """allowed / basis / proof for one address from its state row and suppression time (either may be None).
-
-    Express consent carries no expiry of its own (`expires_at` null); an unsubscribe ends it.
-    """
-    if state is None:
-        return dict(_DENY, email=email, withdrawn_at=suppressed_at)
-    status, basis, sub, conf, wd, given, confirmed, withdrawn, granted_at = state
-    allowed = status == "confirmed" and not (
-        # an unsubscribe wins over any older opt-in, even after the rest was erased
-        suppressed_at is not None and granted_at is not None and suppressed_at >= granted_at)
-    return {"email": email, "purpose": PURPOSE, "allowed": allowed, "basis": basis if allowed else "none",
-            "submission_record_id": sub, "confirmation_record_id": conf, "withdrawal_record_id": wd,
-            "given_at": given, "confirmed_at": confirmed, "withdrawn_at": withdrawn or suppressed_at,
-            "expires_at": None}
-
-
-_AWARE = sa.DateTime(timezone=True)
-
-
-def _state_columns() -> tuple[Any, ...]:
-    """What the check reads. PostgreSQL returns aware times itself: skip the per-value TypeDecorator there."""
-    times = (EmailConsentState.given_at, EmailConsentState.confirmed_at, EmailConsentState.withdrawn_at)
-    if db.engine.dialect.name == "postgresql":
-        times = tuple(sa.type_coerce(t, _AWARE) for t in times)
-    return (EmailConsentState.email_hash, EmailConsentState.status, EmailConsentState.basis,
-            EmailConsentState.submission_record_id, EmailConsentState.confirmation_record_id,
-            EmailConsentState.withdrawal_record_id, *times)
-
-
-def _among(column: "QueryableAttribute[str]", values: list[str]) -> sa.ColumnElement[bool]:
-    """`column` is one of `values`, sent as one bound parameter (10,000 separate ones cost more
-    to compile and send than the query itself): an array on PostgreSQL, JSON on SQLite."""
-    if db.engine.dialect.name == "postgresql":  # keyed hashes are hex: a comma-joined string splits safely
-        return column == sa.any_(sa.func.string_to_array(sa.bindparam("among", ",".join(values), type_=sa.Text), ","))
-    return column.in_(sa.select(sa.column("value")).select_from(
-        sa.func.json_each(sa.bindparam("among", json.dumps(values), type_=sa.String))))
-
-
-def check_emails(snap: "SiteSnapshot", addresses: Sequence[str], iso: bool = False) -> list[dict[str, Any]]:
-    """Answers for many addresses, in the order given (default deny). Always two queries.
-
-    With `iso`, times come as ISO 8601 strings (ready for a JSON response); the comparison that
-    decides is done on the datetimes first.
-    """
-    if len(addresses) > BATCH_LIMIT:
-        raise Invalid(f"At most {BATCH_LIMIT} addresses per batch.",
-                      errors={"emails": [f"at most {BATCH_LIMIT}"]})
-    hashes = keyring(snap.id).email_hashes(addresses)
-    unique = list(dict.fromkeys(hashes))
-    rows = db.session.execute(sa.select(*_state_columns()).where(
-        EmailConsentState.site_id == snap.id, _among(EmailConsentState.email_hash, unique))).all()
-    suppressed = dict(db.session.execute(sa.select(EmailSuppression.email_hash, EmailSuppression.suppressed_at).where(
-        EmailSuppression.site_id == snap.id, _among(EmailSuppression.email_hash, unique))).all())
-    db.session.rollback()  # end the read transaction
-    states = {}
-    for h, status, basis, sub, conf, wd, given, confirmed, withdrawn in rows:
-        granted_at = confirmed if basis == "double_opt_in" else given
-        sup = suppressed.get(h)
-        if status == "confirmed" and sup is not None and granted_at is not None and sup >= granted_at:
-            status = "suppressed"
-        if iso:
-            given, confirmed, withdrawn = (t.isoformat() if t else None for t in (given, confirmed, withdrawn))
-        states[h] = (status, basis, sub, conf, wd, given, confirmed, withdrawn, None)
-    if iso:
-        suppressed = {h: t.isoformat() for h, t in suppressed.items()}
-    return [_answer(a, states.get(h), suppressed.get(h)) for a, h in zip(addresses, hashes)]
-
-
-def check_email(snap: "SiteSnapshot", address: str) -> dict[str, Any]:
-    """May this address be sent marketing email? Default deny; with the records that justify it."""
-    return check_emails(snap, [address])[0]
-
-
-
-def jsonable(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """An answer with its times as ISO 8601 strings (for views that write JSON directly)."""
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in answer.items()}
-
-
-def check_mixed(snap: "SiteSnapshot", items: Sequence[Mapping[str, Any]],
-                check_visitors: Callable[[list[Mapping[str, Any]]], Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """A batch mixing {"email", ...} items with visitor items, answered in order.
-
-    `check_visitors(items)` answers the visitor items (the collectors' service); emails are
-    answered here, with a constant number of queries.
-    """
-    emails = check_emails(snap, [it["email"] for it in items if "email" in it], iso=True)
-    rest = [it for it in items if "email" not in it]
-    if not rest:
-        return emails
-    e, v = iter(emails), iter(check_visitors(rest))
-    return [next(e) if "email" in it else next(v) for it in items]
