@@ -19,7 +19,7 @@ class Config:
     # is set, else PostgreSQL LISTEN/NOTIFY (app/invalidations.py); "" turns both off (TTL only).
     CACHE_CHANNEL = "opsiq_cache"
     REDIS_URL = None
-    HOT_PATHS = True  # app/hotpath.py answers the ordinary consent write and check; False: all through Flask
+    HOT_PATHS = True  # app/api/front_door.py dispatches the consent write and check; False: all through Flask
     GROUP_COMMIT = True  # writes arriving together in one process share a transaction (PostgreSQL); False: one each
     HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
