@@ -4,19 +4,8 @@ from flask import current_app, g, request
 from app.api.auth import SECURITY, api_key_required
 from app.api.browser import check_origin, cors_headers, require_snapshot
 from app.api.parsing import ApiBlueprint
-from app.schemas.identities import (
-    BrowserIdentityIn,
-    IdentityIn,
-    IdentityOut,
-    PersonConsentOut,
-    PersonLookupIn,
-)
-from app.services.identities import (
-    link_from_token,
-    link_identity,
-    person_consent,
-    require_person,
-)
+from app.schemas.identities import BrowserIdentityIn, IdentityIn, IdentityOut, PersonConsentOut, PersonLookupIn
+from app.services.identities import link_from_token, link_identity, person_consent, require_person
 
 blp = ApiBlueprint("identities", __name__, url_prefix="/api/v1", description="Known people and their visitors")
 

@@ -6,12 +6,7 @@ import click
 from app.cli.common import CommandGroup, fail, site_or_fail
 from app.services import keyring as keyring_service
 from app.services.keyring import KeyringError
-from app.services.sites.keys import (
-    create_api_key,
-    receipt_secrets,
-    revoke_api_key,
-    rotate_receipt_key,
-)
+from app.services.sites.keys import create_api_key, receipt_secrets, revoke_api_key, rotate_receipt_key
 
 keys_cli = CommandGroup("keys", help="Create and revoke API keys; rotate receipt keys.")
 

@@ -50,9 +50,7 @@ class AppLedger:
         if now - self._sealed_at.get(site_id, 0) < self.seal_interval:
             return
         self._sealed_at[site_id] = now
-        from app.ledger import (
-            seals,  # imported here, as the repositories are (see make_app_ledger)
-        )
+        from app.ledger import seals  # imported here, as the repositories are (see make_app_ledger)
 
         seals.seal_site(site_id, self.seal_lag, limit=seals.AUTO_SEAL_LIMIT)
 

@@ -9,14 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from app.ledger import rules
-from app.ledger.records import (
-    LATEST_COLUMNS,
-    RECORD_COLUMNS,
-    Draft,
-    LatestRecord,
-    Record,
-    Written,
-)
+from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
 from app.models import ConsentRecord
 from app.models.types import utcnow
 from app.services.webhooks.outbox import add_to_outbox, subscriptions

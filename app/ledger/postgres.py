@@ -21,14 +21,7 @@ import psycopg
 
 from app.ledger import rules
 from app.ledger.connections import Connections
-from app.ledger.records import (
-    LATEST_COLUMNS,
-    RECORD_COLUMNS,
-    Draft,
-    LatestRecord,
-    Record,
-    Written,
-)
+from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
 from app.models.types import utcnow
 from app.services.webhooks.outbox import new_event_id, subscriptions
 

@@ -2,12 +2,7 @@
 the address only by its keyed hash). Signed with the site's link secret."""
 from typing import Any
 
-from itsdangerous import (
-    BadSignature,
-    SignatureExpired,
-    URLSafeSerializer,
-    URLSafeTimedSerializer,
-)
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from app.errors import Gone, NotFound
 from app.services.keyring import keyring

@@ -10,11 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.errors import Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
-from app.services.email_consent.links import (
-    confirm_token,
-    read_confirm_token,
-    unsubscribe_token,
-)
+from app.services.email_consent.links import confirm_token, read_confirm_token, unsubscribe_token
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email
 from app.services.webhooks.outbox import enqueue

@@ -7,11 +7,7 @@ from werkzeug.http import parse_accept_header
 
 from app.services import regimes
 from app.services.geo import Location
-from app.services.purposes import (
-    consent_mode_values,
-    effective_default,
-    is_sale_or_share,
-)
+from app.services.purposes import consent_mode_values, effective_default, is_sale_or_share
 from app.services.texts import BANNER_TEXTS, RTL_LANGUAGES
 
 if TYPE_CHECKING:  # the snapshot module builds its texts with this one's texts_for

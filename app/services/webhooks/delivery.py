@@ -22,12 +22,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services.keyring import keyring
-from app.services.webhooks.endpoints import (
-    WebhookError,
-    allow_private,
-    check_url,
-    disable_endpoint,
-)
+from app.services.webhooks.endpoints import WebhookError, allow_private, check_url, disable_endpoint
 from app.services.webhooks.signing import endpoint_secrets, event_body, signature_header
 
 BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
