@@ -12,6 +12,8 @@ import geoip2.errors
 import maxminddb
 from flask import current_app
 
+from app.services.addresses import judged
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -35,13 +37,12 @@ def truncate_ip(ip: str | None) -> str | None:
 
 
 def truncate_parsed(text: str) -> str | None:
-    """truncate_ip by the ipaddress module: any form of either version (the reference for the shortcut)."""
+    """truncate_ip by the ipaddress module: any form of either version (the reference for the shortcut).
+    An IPv6 address that carries an IPv4 one is cut as that IPv4 address (app/services/addresses.py)."""
     try:
-        addr = ipaddress.ip_address(text)
+        addr = judged(ipaddress.ip_address(text))
     except ValueError:
         return None
-    if addr.version == 6 and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
 

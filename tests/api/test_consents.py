@@ -206,3 +206,13 @@ def test_preflight_for_json_callers(client):
     r = client.options("/api/v1/consents", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
     assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Content-Type" in r.headers["Access-Control-Allow-Headers"]
+
+
+def test_an_address_carrying_an_ipv4_one_is_stored_and_placed_as_that_ipv4_network(app, client, site):
+    """6to4 (2002:<IPv4>::/48): its /48 would keep the whole IPv4 address, so it is cut as IPv4."""
+    site_key, _ = site
+    r = client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip("2002:51a9:914d::1"))
+    assert r.status_code == 201 and r.json["country"] == "DE"
+    with app.app_context():
+        row = db.session.execute(db.select(ConsentRecord).where(ConsentRecord.record_id == r.json["record_id"])).scalar_one()
+    assert row.ip_truncated == "81.169.145.0"

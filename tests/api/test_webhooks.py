@@ -201,6 +201,19 @@ def test_private_addresses_refused_in_production(app, client, site_ctx, monkeypa
     assert r.status_code == 422 and "url" in r.json["errors"]
 
 
+@pytest.mark.parametrize("resolved", ["64:ff9b::a9fe:a9fe", "::127.0.0.1", "2002:a9fe:a9fe::1", "::ffff:10.0.0.1",
+                                      "64:ff9b:1::c0a8:1"])
+def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused_without_naming_it(app, client, site_ctx, monkeypatch,
+                                                                                  resolved):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        lambda host, port, *a, **k: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (resolved, port, 0, 0))])
+    r = client.post("/api/v1/webhooks", json={"url": "https://hooks.example/x", "events": ["consent.recorded"]},
+                    headers=site_ctx[2])
+    assert r.status_code == 422 and r.json["errors"]["url"] == ["resolves to a non-public address"]
+    assert resolved not in r.get_data(as_text=True)  # an internal address is never echoed
+
+
 def test_a_delivery_connects_to_the_address_it_checked_not_a_rebound_one(app, client, site_ctx, monkeypatch):
     """DNS rebinding: the name resolves to a public address when checked, then to 127.0.0.1.
     The delivery connects to the address that passed the check, and resolves the name once."""

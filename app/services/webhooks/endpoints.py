@@ -15,6 +15,7 @@ from flask import current_app
 from app.errors import Invalid, NotFound
 from app.extensions import caches, db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.services.addresses import judged
 from app.services.keyring import keyring
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
@@ -50,9 +51,9 @@ def check_url(url: str, private_ok: bool) -> str | None:
     except (socket.gaierror, UnicodeError):
         raise WebhookError("unresolvable", {"url": ["the host does not resolve"]}) from None
     for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not addr.is_global or addr.is_multicast:
-            raise WebhookError("non-public address", {"url": [f"resolves to a non-public address ({addr})"]})
+        addr = judged(ipaddress.ip_address(info[4][0].split("%")[0]))
+        if not addr.is_global or addr.is_multicast:  # the address itself is not named: it may be internal
+            raise WebhookError("non-public address", {"url": ["resolves to a non-public address"]})
     return infos[0][4][0] if infos else None
 
 
