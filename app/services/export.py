@@ -150,8 +150,20 @@ def render_json(rows: Iterable[sa.RowMapping], next_cursor: str | None, site_nam
     yield '],"next_cursor":' + dumps(next_cursor) + "}\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one beginning like a formula gets a leading `'`
+    (a user agent or page URL is the visitor's own text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(rows: Iterable[sa.RowMapping]) -> Iterator[str]:
-    """Yield CSV text: a header, then one line per record (decisions as compact JSON)."""
+    """Yield CSV text: a header, then one line per record (decisions as compact JSON), every cell
+    that would start a formula neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -159,7 +171,7 @@ def render_csv(rows: Iterable[sa.RowMapping]) -> Iterator[str]:
     for row in rows:
         values = [_plain(row[c]) for c in EXPORT_COLUMNS]
         values[5] = json.dumps(row["decisions"], separators=(",", ":"), sort_keys=True)
-        writer.writerow(values)
+        writer.writerow([csv_cell(v) for v in values])
         n += 1
         if n % 500 == 0:
             yield out.getvalue()

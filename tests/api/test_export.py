@@ -4,6 +4,8 @@ import datetime as dt
 import io
 import json
 
+import pytest
+
 from tests.conftest import IPS, from_ip, make_consent
 
 ORIGIN = "https://shop.example"
@@ -128,3 +130,16 @@ def test_export_streams(client, site):
     # a body dropped unread closes its cursor and disturbs nothing
     client.get("/api/v1/consents", headers=auth(api_key), buffered=False).close()
     assert client.get("/api/v1/consents", headers=auth(api_key)).status_code == 200
+
+
+@pytest.mark.parametrize("agent", ['=HYPERLINK("https://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)",
+                                   "\tTAB"])  # a carriage return cannot reach a header
+def test_csv_cells_that_would_be_formulas_are_text(client, site, agent):
+    """A visitor's own text (its user agent) must not become a live formula in a spreadsheet."""
+    site_key, api_key = site
+    r = client.post("/api/v1/consents", json=make_consent(site_key), headers={"User-Agent": agent})
+    assert r.status_code == 201
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/consents?format=csv", headers=auth(api_key))
+                                           .get_data(as_text=True))))
+    assert rows[-1]["user_agent"] == "'" + agent
+    assert rows[-1]["record_id"] == r.json["record_id"]  # other cells untouched
