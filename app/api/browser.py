@@ -37,8 +37,9 @@ def require_snapshot(site_key, max_age):
 
 
 def check_origin(snap, origin):
-    """A browser call from an origin the site did not list is refused; server calls send none."""
-    if origin and origin != "null" and origin.lower() not in snap.origins:
+    """A browser call from an origin the site did not list is refused; server calls send none.
+    `Origin: null` (a sandboxed iframe, a file: page, a redirect) is an origin no site lists."""
+    if origin and origin.lower() not in snap.origins:
         abort(403, message=f"Origin {origin} is not allowed for this site.")
 
 
@@ -101,9 +102,10 @@ def create_consent():
 @blp.after_app_request
 def preflight_headers(response):
     """Answer CORS preflights for callers that send application/json instead of text/plain."""
-    if request.method == "OPTIONS" and request.path.startswith("/api/v1/") and request.headers.get("Origin"):
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS" and request.path.startswith("/api/v1/") and origin and origin != "null":
         response.headers.update({
-            **cors_headers(request.headers["Origin"]),
+            **cors_headers(origin),
             "Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "Content-Type",
             "Access-Control-Max-Age": "86400",
         })

@@ -216,3 +216,19 @@ def test_an_address_carrying_an_ipv4_one_is_stored_and_placed_as_that_ipv4_netwo
     with app.app_context():
         row = db.session.execute(db.select(ConsentRecord).where(ConsentRecord.record_id == r.json["record_id"])).scalar_one()
     assert row.ip_truncated == "81.169.145.0"
+
+
+def test_origin_null_is_no_allowed_origin(client, site):
+    """A sandboxed iframe on any page sends `Origin: null`: it gets past no site's allowed origins."""
+    site_key, _ = site
+    null = from_ip(IPS["DE"], Origin="null")
+    r = client.post("/api/v1/consents", json=make_consent(site_key), headers=null)
+    assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
+    assert client.get(f"/api/v1/sites/{site_key}/config", headers=null).status_code == 403
+    browser = client.post("/api/v1/identities/browser", json={"site_key": site_key, "visitor_id": "v-null-0001",
+                                                               "token": "x"}, headers=null)
+    assert browser.status_code == 403
+    preflight = client.options("/api/v1/consents", headers={"Origin": "null"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    listed = client.options("/api/v1/consents", headers={"Origin": "https://shop.example"})
+    assert listed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
