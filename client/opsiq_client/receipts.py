@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 SALT = b"opsiq.receipt.v1"
 PAYLOAD_VERSION = 1
 MAX_TOKEN_LENGTH = 16 * 1024  # a real receipt is well under 1 KiB
+MAX_PAYLOAD_BYTES = 64 * 1024  # what an authentic payload may decompress to
+_BASE64URL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 # Stable reasons: the answer for a valid receipt, or why it is not valid.
 GRANTED = "granted"                      # valid, and the purpose was consented to
@@ -92,15 +94,26 @@ def _secrets(secret_or_secrets):
     return out
 
 
+def _well_formed(payload, sig):
+    """Whether the token has a receipt's shape (base64url parts), judged without decoding anything."""
+    body = payload[1:] if payload.startswith(b".") else payload
+    return bool(body) and _BASE64URL.issuperset(body) and _BASE64URL.issuperset(sig)
+
+
 def _decode_payload(payload):
-    """The JSON object inside an authentic payload, or None."""
+    """The JSON object inside an authentic payload, or None. Only ever called once the signature
+    matched, and bounded even then: a secret holder's payload decompresses to MAX_PAYLOAD_BYTES at
+    most, and JSON nested past the parser's depth is malformed, not an exception."""
     try:
         compressed = payload.startswith(b".")
         raw = _b64decode(payload[1:] if compressed else payload)
         if compressed:
-            raw = zlib.decompress(raw)
+            inflate = zlib.decompressobj()
+            raw = inflate.decompress(raw, MAX_PAYLOAD_BYTES)
+            if inflate.unconsumed_tail:
+                return None
         doc = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError):
+    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -131,8 +144,8 @@ def verify_receipt(token, secret_or_secrets, purpose=None, now=None, *, policy_v
     for secret in secrets:
         matched |= hmac.compare_digest(_signature(secret, payload), sig)
     if not matched:
-        # a truncated token usually fails here too; say malformed when it cannot even be decoded
-        return ReceiptCheck(False, False, BAD_SIGNATURE if _decode_payload(payload) is not None else MALFORMED)
+        # nothing of an unauthenticated payload is decoded: its shape alone says malformed or forged
+        return ReceiptCheck(False, False, BAD_SIGNATURE if _well_formed(payload, sig) else MALFORMED)
     doc = _decode_payload(payload)
     if doc is None:
         return ReceiptCheck(False, False, MALFORMED)

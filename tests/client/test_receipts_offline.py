@@ -111,3 +111,41 @@ def test_matches_itsdangerous_for_compressed_and_plain_tokens(secret):
     assert big.startswith(".")  # zlib-compressed payload
     assert verify_receipt(small, secret, "a").allowed
     assert verify_receipt(big, secret, "p7").allowed
+
+
+def _signed(secret, raw, compress=False):
+    """A token over `raw` bytes, signed as the site signs receipts (what only a secret holder can make)."""
+    import base64
+    import hashlib
+    import hmac
+    import zlib
+
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    payload = (b"." + b64(zlib.compress(raw, 9))) if compress else b64(raw)
+    key = hashlib.sha1(b"opsiq.receipt.v1signer" + secret.encode()).digest()
+    return (payload + b"." + b64(hmac.new(key, payload, hashlib.sha1).digest())).decode()
+
+
+def test_nothing_of_a_forged_receipt_is_decoded_and_no_token_makes_it_raise(client, runner, site):
+    """A forged token is refused on its signature alone (a deep or huge payload costs nothing); an
+    authentic one that is nested too deep or inflates too far is malformed; neither raises, here or
+    through POST /api/v1/receipts/verify."""
+    import time
+
+    site_key, api_key = site
+    secrets = secrets_of(runner, site_key)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    forged_deep = _signed("not-the-secret", b'{"v":1,"d":' + deep + b"}", compress=True)
+    bomb = _signed(secrets[-1], b'{"v":1,"d":{},"x":"' + b"0" * 5_000_000 + b'"}', compress=True)
+    authentic_deep = _signed(secrets[-1], b'{"v":1,"d":' + deep[:8_000] + deep[-8_000:] + b"}")
+    started = time.perf_counter()
+    assert verify_receipt(forged_deep, secrets, "analytics").reason == "bad_signature"
+    assert time.perf_counter() - started < 0.05  # refused before any inflating or parsing
+    assert verify_receipt(bomb, secrets, "analytics").reason == "malformed"
+    assert verify_receipt(authentic_deep, secrets, "analytics").reason == "malformed"
+    compressed_deep = _signed(secrets[-1], b'{"v":1,"d":' + deep + b"}", compress=True)
+    assert verify_receipt(compressed_deep, secrets, "analytics").reason == "malformed"
+    for token in (forged_deep, compressed_deep):
+        assert len(token) < 8_000  # deep nesting compresses to little: it fits the API's body limit
+        r = client.post("/api/v1/receipts/verify", json={"receipt": token}, headers={"Authorization": f"Bearer {api_key}"})
+        assert r.status_code == 200 and r.json["authentic"] is False, r.json
