@@ -48,6 +48,9 @@ def create_app(config=None):
     for blp in (browser.blp, identities.blp, email_consents.blp, webhooks_api.blp, collectors.blp):
         api.register_blueprint(blp)
     from app.api.auth import register_security
+    from app.api.parsing import refuse_unstorable_url_values
+
+    app.before_request(refuse_unstorable_url_values)
 
     register_security(api)
 

@@ -150,9 +150,10 @@ def decode_cursor(cursor):
     """The row id a cursor stands for; a 400 if it is not one this API issued."""
     try:
         tag, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
-        if tag != "r1":
+        row_id = int(value)
+        if tag != "r1" or not 0 <= row_id < 2**63:  # a row id PostgreSQL's bigint holds
             raise ValueError
-        return int(value)
+        return row_id
     except (binascii.Error, ValueError, UnicodeDecodeError):
         abort(400, message="not a cursor this API issued", errors={"cursor": ["not a cursor this API issued"]})
 

@@ -7,6 +7,7 @@ preflight). A body that is not JSON, or not an object, is a 400; a body its sche
 """
 import json
 
+from flask import request
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 from marshmallow.utils import missing
@@ -14,16 +15,82 @@ from webargs.flaskparser import FlaskParser
 
 NOT_JSON = "The body is not valid JSON."
 NOT_OBJECT = "The body must be a JSON object."
+MAX_DEPTH = 32  # arrays and objects within each other; no body of this API needs more than 4
+NOT_TEXT = "holds a NUL character or a lone surrogate, which no database stores"
 
 
 def read_body(raw):
-    """The decoded JSON of a request body; `missing` for an empty one; a 400 if it is not JSON."""
+    """The decoded JSON of a request body; `missing` for an empty one. A 400 if it is not JSON or
+    is nested deeper than MAX_DEPTH; a 422 naming the field if a string in it is not storable text
+    (a NUL, or a lone surrogate that no UTF-8 encodes), so nothing of it reaches a database."""
     if not raw:
         return missing
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:
+        abort(400, message=f"The body is nested deeper than {MAX_DEPTH} levels.")
     except (ValueError, UnicodeDecodeError):
         abort(400, message=NOT_JSON)
+    # both checks walk the body only when its bytes could hold what they look for (the hot paths never do)
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(body) > MAX_DEPTH:
+        abort(400, message=f"The body is nested deeper than {MAX_DEPTH} levels.")
+    if b"\\u" in raw:
+        bad = _unstorable(body)
+        if bad is not None:
+            abort(422, errors={bad: [NOT_TEXT]})
+    return body
+
+
+def refuse_unstorable_url_values():
+    """Before every request: a path value that is not storable text names nothing that exists (404);
+    a query value that is not is refused by name (422). Nothing of either reaches a database."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and not storable(value):
+            abort(404, message="Nothing exists at this address.")
+    for name, value in request.args.items(multi=True):
+        if not (storable(name) and storable(value)):
+            abort(422, errors={name if storable(name) else "_query": [NOT_TEXT]})
+
+
+def storable(text):
+    """Whether a string can be stored as text: no NUL, and encodable as UTF-8 (no lone surrogate)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _depth(value):
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _unstorable(body):
+    """The top-level field (or "_schema") whose value, or key, holds a string that is not storable."""
+    roots = body.items() if isinstance(body, dict) else [("_schema", body)]
+    for name, value in roots:
+        stack = [name, value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if not storable(item):
+                    return name if storable(name) else "_schema"
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return None
 
 
 def refuse(messages):

@@ -46,7 +46,8 @@ def read_token(site_id: int, token: str, max_age: int) -> dict[str, Any]:
         raise Unauthorized("The identity token has expired; mint a new one on your server.") from None
     except BadSignature:
         raise Unauthorized("The identity token is not signed with this site's identity secret.") from None
-    if not isinstance(claims, dict) or not (claims.get("email") or claims.get("external_id")):
+    if not isinstance(claims, dict) or not (claims.get("email") or claims.get("external_id")) or not all(
+            isinstance(claims.get(k), str | None) for k in ("email", "external_id", "visitor_id")):
         raise Unauthorized("The identity token names no email or external_id.")
     return claims
 

@@ -25,22 +25,32 @@ def unsubscribe_token(site_id: int, site_key: str, email_hash: str) -> str:
 def site_key_of(token: str, timed: bool) -> str | None:
     """The site a link claims to be for (unverified; the caller verifies with that site's secret)."""
     ok, payload = (URLSafeTimedSerializer if timed else URLSafeSerializer)("unused").loads_unsafe(token)
-    return payload.get("s") if isinstance(payload, dict) else None
+    site_key = payload.get("s") if isinstance(payload, dict) else None
+    return site_key if isinstance(site_key, str) else None
 
 
 def read_confirm_token(site_id: int, token: str, max_age: int) -> dict[str, Any]:
     """The claims of a confirmation link; Gone if it has expired, NotFound if it is not the site's."""
     try:
-        return URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
+        claims = URLSafeTimedSerializer(keyring(site_id).link_secret, salt=CONFIRM_SALT).loads(token, max_age=max_age)
     except SignatureExpired:
         raise Gone("This confirmation link has expired.") from None
     except BadSignature:
         raise NotFound("This confirmation link is not valid.") from None
+    return _claims(claims, "r", "This confirmation link is not valid.")
 
 
 def read_unsubscribe_token(site_id: int, token: str) -> dict[str, Any]:
     """The claims of an unsubscribe link; NotFound if it is not the site's."""
     try:
-        return URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
+        claims = URLSafeSerializer(keyring(site_id).link_secret, salt=UNSUBSCRIBE_SALT).loads(token)
     except BadSignature:
         raise NotFound("This unsubscribe link is not valid.") from None
+    return _claims(claims, "h", "This unsubscribe link is not valid.")
+
+
+def _claims(claims: Any, key: str, invalid: str) -> dict[str, Any]:
+    """Signed claims of the shape this module signs ({"s": site key, key: a string}), or NotFound."""
+    if not (isinstance(claims, dict) and isinstance(claims.get("s"), str) and isinstance(claims.get(key), str)):
+        raise NotFound(invalid)
+    return claims

@@ -42,12 +42,16 @@ def check_url(url: str, private_ok: bool) -> str | None:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("not an http(s) URL", {"url": ["must be an http(s) URL"]})
+    try:
+        port = parts.port
+    except ValueError:
+        raise WebhookError("no such port", {"url": ["the port must be a number from 1 to 65535"]}) from None
     if not private_ok and parts.scheme != "https":
         raise WebhookError("https only", {"url": ["must be https"]})
     if private_ok:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise WebhookError("unresolvable", {"url": ["the host does not resolve"]}) from None
     for info in infos:
