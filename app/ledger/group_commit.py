@@ -6,7 +6,8 @@ first caller to arrive becomes the leader and writes its own item at once; calle
 while it is busy queue up, and when it is done the first of them leads the next write with the
 whole queue. Nobody waits for a timer: with no concurrency every write is a batch of one, as
 before, and under load the batches grow by themselves. A caller gets its own result (or the
-batch's exception) only after the batch's transaction has committed.
+batch's exception) only after the batch's transaction has committed. A `write` that can tell
+which item failed returns that exception in the item's place: only its caller raises it.
 """
 import threading
 from collections.abc import Callable, Sequence
@@ -61,7 +62,10 @@ class GroupCommit:
         try:
             values = self._write([j.item for j in batch])
             for j, value in zip(batch, values, strict=True):
-                j.value = value
+                if isinstance(value, Exception):  # this item's own failure: only its caller sees it
+                    j.error = value
+                else:
+                    j.value = value
         except BaseException as e:  # every caller of the batch sees it; none is left waiting
             for j in batch:
                 j.error = e

@@ -129,12 +129,13 @@ class PostgresRepository:
         return self.connections.run(lambda conn: self._write(conn, drafts))
 
     def write_together(self, drafts: Sequence[Draft]) -> list[Written | None]:
-        """write() for drafts that arrived together (the group committer's). When PostgreSQL refuses
-        the batch (nothing of it is written), None for each: each is then written alone, so that only
-        the refused one fails its request."""
+        """write() for drafts that arrived together (the group committer's). When the batch fails, for
+        any reason (PostgreSQL refuses a value, one draft cannot even be encoded or hashed), nothing
+        of it is written and each gets None: each is then written alone by its own caller, so only
+        the failing one fails its request. A lone draft's failure is its own."""
         try:
             return self.write(drafts)
-        except psycopg.DataError:
+        except Exception:
             if len(drafts) == 1:
                 raise
             return [None] * len(drafts)
@@ -158,10 +159,19 @@ class PostgresRepository:
         """latest() for each (site_id, visitor_id), in their order, in one query (the lookups' group committer)."""
         if len(keys) == 1:
             return [self.latest(*keys[0])]
-        doc = json.dumps([{"n": n, "s": s, "v": v} for n, (s, v) in enumerate(keys)])
-        rows = self.connections.run(lambda conn: conn.execute(LATEST_EACH, (doc,)).fetchall())
+        try:
+            doc = json.dumps([{"n": n, "s": s, "v": v} for n, (s, v) in enumerate(keys)])
+            rows = self.connections.run(lambda conn: conn.execute(LATEST_EACH, (doc,)).fetchall())
+        except Exception:  # one key no statement takes fails only its own caller: each asked alone
+            return [self._latest_or_error(*key) for key in keys]
         found = {row[0]: LatestRecord(*row[1:]) for row in rows}
         return [found.get(n) for n in range(len(keys))]
+
+    def _latest_or_error(self, site_id: int, visitor_id: str) -> "LatestRecord | None | Exception":
+        try:
+            return self.latest(site_id, visitor_id)
+        except Exception as e:  # handed to its own caller by the group committer
+            return e
 
     def _write(self, conn: psycopg.Connection, drafts: Sequence[Draft]) -> list[Written]:
         waves = _waves(drafts)

@@ -172,3 +172,43 @@ def test_a_record_postgresql_refuses_fails_only_its_own_write(app, site):
         with pytest.raises(psycopg.DataError):
             ledger.write(bad)
         assert [r.record_id for r in records(snap.id)] == [good.record_id, chained[0].record_id]
+
+
+def test_a_draft_that_cannot_even_be_hashed_fails_only_its_own_write(app, site):
+    """One poisoned draft (a lone surrogate, which the input gate now refuses, fails the record hash
+    in Python, before PostgreSQL sees anything) among good ones written together: the others land."""
+    import dataclasses
+
+    with app.app_context():
+        snap = site_snapshot(site[0], 0)
+        drafts = [make_draft(snap) for _ in range(6)]
+        drafts[2] = dataclasses.replace(drafts[2], page_url="https://shop.example/\ud800")
+        assert ledger.state.repository.write_together(drafts) == [None] * 6  # the batch: nothing written
+    outcomes = {}
+
+    def write(i):
+        with app.app_context():
+            try:
+                outcomes[i] = ledger.write(drafts[i]).created
+            except Exception as e:  # noqa: BLE001 (the poisoned one's own error)
+                outcomes[i] = type(e).__name__
+
+    run_together(write, len(drafts))
+    assert outcomes.pop(2) == "UnicodeEncodeError"
+    assert outcomes == {i: True for i in (0, 1, 3, 4, 5)}
+    with app.app_context():
+        assert len(records(snap.id)) == 5
+
+
+def test_a_lookup_no_statement_takes_fails_only_its_own_check(app, client, site):
+    """Lookups asked together share one statement; one that PostgreSQL refuses (a NUL, which the
+    input gate now refuses before) is asked again alone, and only its caller gets the error."""
+    site_key, api_key = site
+    visitor = "v-lookup-ok-01"
+    assert client.post("/api/v1/consents", json=make_consent(site_key, visitor_id=visitor),
+                       headers=from_ip(IPS["DE"])).status_code == 201
+    with app.app_context():
+        snap = site_snapshot(site_key, 0)
+        answers = ledger.state.repository.latest_each([(snap.id, visitor), (snap.id, "v-\x00-bad-id"), (snap.id, visitor)])
+    assert answers[0].visitor_id == visitor and answers[2].visitor_id == visitor
+    assert isinstance(answers[1], Exception)
