@@ -17,6 +17,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## run: migrate the embedded SQLite database, make the demo site, serve on 127.0.0.1:$(PORT)
+run: export OPSIQ_ENV ?= development
 run: install
 	$(BIN)/flask db upgrade
 	PORT=$(PORT) $(BIN)/flask demo ensure

@@ -11,12 +11,17 @@ class ConfigError(RuntimeError):
     """The app cannot start with this configuration."""
 
 
-def create_app(config=None):
-    """Build the app: defaults, then the environment, then `config`; wire extensions and routes."""
+def create_app(config=None, default_env="development"):
+    """Build the app: defaults, then the environment, then `config`; wire extensions and routes.
+
+    `default_env` is the OPSIQ_ENV used when the environment names none: what gunicorn loads
+    (wsgi.py) says production, so a server started without OPSIQ_ENV refuses to run without its
+    secrets instead of running on development defaults (SSRF check off, demo pages on)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, instance_relative_config=True, static_folder=os.path.join(root, "static"),
                 instance_path=os.environ.get("OPSIQ_INSTANCE") or os.path.join(root, "instance"))
     app.config.from_object(Config)
+    app.config["OPSIQ_ENV"] = default_env
     app.config.update(env_overrides())
     if config:
         app.config.update(config)

@@ -51,3 +51,19 @@ def test_unknown_environment_name_is_refused(monkeypatch):
     monkeypatch.setenv("OPSIQ_ENV", "staging")
     with pytest.raises(ConfigError, match="OPSIQ_ENV"):
         create_app()
+
+
+def test_what_gunicorn_loads_is_production_unless_told_otherwise(tmp_path):
+    """wsgi.py without OPSIQ_ENV refuses to start without its secrets; with development it starts."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ("OPSIQ_ENV", "SECRET_KEY", "OPSIQ_MASTER_KEY")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/w.sqlite"
+    run = lambda extra: subprocess.run([sys.executable, "-c", "import wsgi; print(wsgi.app.config['OPSIQ_ENV'])"],
+                                       cwd=root, env={**env, **extra}, capture_output=True, text=True, timeout=60)
+    refused = run({})
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+    assert run({"OPSIQ_ENV": "development"}).stdout.strip() == "development"
