@@ -56,6 +56,16 @@ def create_app(config=None, default_env="development"):
     from app.api.parsing import refuse_unstorable_url_values
 
     app.before_request(refuse_unstorable_url_values)
+    from app.api.replies import security_headers
+
+    extra = security_headers(app.config)
+
+    @app.after_request
+    def add_security_headers(response):
+        """nosniff on every answer (and HSTS in production), as the front door adds them."""
+        for name, value in extra:
+            response.headers.setdefault(name, value)
+        return response
 
     register_security(api)
 

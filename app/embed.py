@@ -43,7 +43,6 @@ def script_response(body, status=200, cache="private, max-age=300"):
     """A script with an ETag of its body; answers 304 to a matching If-None-Match."""
     resp = Response(body, status=status, content_type=JS)
     resp.headers["Cache-Control"] = cache
-    resp.headers["X-Content-Type-Options"] = "nosniff"
     if status == 200:
         resp.headers["Vary"] = "Accept-Language, Sec-GPC"
         resp.set_etag(hashlib.sha256(resp.get_data()).hexdigest()[:32])

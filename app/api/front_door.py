@@ -19,7 +19,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from app.api.browser import record_decision
 from app.api.collectors import check_decision
 from app.api.errors import render_error
-from app.api.replies import Reply
+from app.api.replies import Reply, security_headers
 from app.errors import DomainError
 
 
@@ -42,6 +42,7 @@ class FrontDoor:
     def __init__(self, flask_app, wsgi_app):
         self.flask_app = flask_app
         self.wsgi_app = wsgi_app
+        self.headers = security_headers(flask_app.config)
 
     def __call__(self, environ, start_response):
         route = ROUTES.get(environ.get("PATH_INFO")) if environ.get("REQUEST_METHOD") == "POST" else None
@@ -69,7 +70,7 @@ class FrontDoor:
         data = reply.encode()
         start_response(_STATUS_LINES[reply.status],
                        [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                        *reply.headers.items()])
+                        *reply.headers.items(), *self.headers])
         return [data]
 
 

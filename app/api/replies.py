@@ -21,6 +21,14 @@ class Reply:
         return json.dumps(self.body, separators=(",", ":")).encode()
 
 
+def security_headers(config) -> list[tuple[str, str]]:
+    """The headers every answer carries: nosniff, and HSTS when the service runs in production."""
+    headers = [("X-Content-Type-Options", "nosniff")]
+    if config.get("OPSIQ_ENV") == "production":
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def to_response(reply: Reply) -> Response:
     """The Flask response for a Reply (a view's return value)."""
     return Response(reply.encode(), reply.status, reply.headers, mimetype="application/json")
