@@ -1,5 +1,8 @@
 """Well-known resources served at the site root."""
+import sqlalchemy as sa
 from flask import Blueprint, jsonify
+
+from app.extensions import db
 
 bp = Blueprint("wellknown", __name__)
 
@@ -16,3 +19,14 @@ def gpc_json():
 def healthz():
     """Liveness for load balancers; touches nothing."""
     return jsonify({"ok": True})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: whether this process can reach its database now (503 while it cannot)."""
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as e:
+        return jsonify({"database": "unreachable", "error": type(e).__name__}), 503, {"Retry-After": "2"}
+    return jsonify({"database": "ok"})

@@ -4,6 +4,8 @@ Domain errors (`app/errors.py`) get their HTTP status here, once; HTTP errors ra
 layer itself (`flask_smorest.abort`: a body that is not JSON, a missing API key) keep theirs.
 `render_error` is the one renderer: Flask's error handlers and the front door both call it.
 """
+import psycopg
+import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -35,8 +37,25 @@ def fields_message(errors):
     return "Some fields are invalid: " + ", ".join(sorted(map(str, errors)))
 
 
+RETRY_AFTER_SECONDS = 2  # how soon a client may try again while the database is out of reach
+
+
+def is_outage(error):
+    """Whether an exception says the database is out of reach (not that a request was wrong): a lost
+    or refused connection, or none free in time. Such a request is answered 503: nothing was stored."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # TimeoutError: no hot connection free in time (app/ledger/connections.py)
+    return isinstance(error, (sa.exc.OperationalError, sa.exc.TimeoutError, psycopg.OperationalError, TimeoutError))
+
+
 def render_error(error):
-    """(payload, status, headers) for any exception: a domain error, an HTTP error, or a bug (500, logged)."""
+    """(payload, status, headers) for any exception: a domain error, an HTTP error, the database out
+    of reach (503 with Retry-After), or a bug (500, logged)."""
+    if is_outage(error):
+        current_app.logger.warning("database out of reach: %s: %s", type(error).__name__, error)
+        return (error_payload(503, HTTP_STATUS_CODES[503], "The database cannot be reached right now; nothing "
+                              "was stored. Retry shortly."), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(error, DomainError):
         code = status_for(error)
         message = error.message or (fields_message(error.errors) if code == 422 and error.errors else
