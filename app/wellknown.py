@@ -2,6 +2,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from app.api.errors import RETRY_AFTER_SECONDS
 from app.extensions import db
 
 bp = Blueprint("wellknown", __name__)
@@ -28,5 +29,6 @@ def readyz():
         with db.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as e:
-        return jsonify({"database": "unreachable", "error": type(e).__name__}), 503, {"Retry-After": "2"}
+        return (jsonify({"database": "unreachable", "error": type(e).__name__}), 503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return jsonify({"database": "ok"})

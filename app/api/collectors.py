@@ -16,7 +16,7 @@ from flask_smorest import abort
 from marshmallow import ValidationError
 
 from app.api.auth import SECURITY, api_key_required, site_for_authorization
-from app.api.parsing import ApiBlueprint, load_body, read_body
+from app.api.parsing import NOT_OBJECT, ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
 from app.extensions import db
 from app.schemas.checks import (
@@ -113,7 +113,7 @@ def _batch_items(raw):
     marshmallow loads cost ~100 ms), anything else through the schema, with every fault named."""
     body = read_body(raw)
     if not isinstance(body, dict):
-        abort(400, message="The body must be a JSON object.")
+        abort(400, message=NOT_OBJECT)
     unknown = set(body) - {"items"}
     if unknown:
         abort(422, errors={k: ["Unknown field."] for k in sorted(unknown)})
