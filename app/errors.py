@@ -31,6 +31,10 @@ class Unauthorized(DomainError):
     """The credential or signed token presented is missing, forged, expired or for someone else."""
 
 
+class Forbidden(DomainError):
+    """The caller is known but may not do this: a write for a visitor bound to another browser's secret."""
+
+
 class Conflict(DomainError):
     """The request contradicts what is already recorded (two people for one identity)."""
 

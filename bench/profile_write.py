@@ -78,7 +78,8 @@ def main():
             client = DirectClient(app)
 
         def write(i):
-            body = {"site_key": site_key, "visitor_id": f"bench-v-{i % 500}", "client_record_id": str(uuid.uuid4()),
+            body = {"site_key": site_key, "visitor_id": f"bench-v-{i % 500}",
+                    "visitor_secret": f"bench-visitor-secret-{i % 500}", "client_record_id": str(uuid.uuid4()),
                     "decisions": {"analytics": True, "marketing": False}, "method": "custom", "language": "en",
                     "page_url": f"https://bench.example/p/{i}"}
             return client.post("/api/v1/consents", data=json.dumps(body), headers={

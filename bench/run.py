@@ -69,8 +69,9 @@ function request()
   elseif kind == "write" then
     local ip = nets[math.random(#nets)] .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
     local cid = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-8" .. hex(3) .. "-" .. hex(12)
-    local body = '{"site_key":"' .. site_key .. '","visitor_id":"bench-v-' .. math.random(0, visitors - 1) ..
-      '","client_record_id":"' .. cid .. '","decisions":{"analytics":' .. (math.random() < 0.5 and "true" or "false") ..
+    local v = math.random(0, visitors - 1)  -- each visitor's browser keeps one secret (the first write binds it)
+    local body = '{"site_key":"' .. site_key .. '","visitor_id":"bench-v-' .. v ..
+      '","visitor_secret":"bench-visitor-secret-' .. v .. '","client_record_id":"' .. cid .. '","decisions":{"analytics":' .. (math.random() < 0.5 and "true" or "false") ..
       ',"marketing":false},"method":"custom","language":"en","page_url":"https://bench.example/p/' .. counter .. '"}'
     return wrk.format("POST", "/api/v1/consents", {["Content-Type"] = "text/plain;charset=UTF-8",
       ["X-Forwarded-For"] = ip, ["Origin"] = "https://bench.example", ["User-Agent"] = "Mozilla/5.0 (bench) wrk"}, body)

@@ -3,6 +3,7 @@
 The database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server, in which case a
 database of its own is created on that server for the run and dropped afterwards.
 """
+import hashlib
 import os
 import threading
 import uuid
@@ -129,14 +130,20 @@ def receiver():
     r.close()
 
 
+def visitor_secret(visitor_id):
+    """The secret a test's browser keeps for a visitor id: one per id, so a visitor's writes agree."""
+    return "s-" + hashlib.sha256(visitor_id.encode()).hexdigest()[:40]
+
+
 def make_consent(site_key, **overrides):
-    """A valid widget body for POST /api/v1/consents."""
+    """A valid widget body for POST /api/v1/consents (with the visitor's own secret unless given)."""
     body = {
         "site_key": site_key, "visitor_id": "v-" + uuid.uuid4().hex[:16], "client_record_id": str(uuid.uuid4()),
         "decisions": {"analytics": True, "marketing": False}, "method": "custom", "policy_version": "1",
         "language": "en", "page_url": "https://shop.example/products", "gpc": False,
     }
     body.update(overrides)
+    body.setdefault("visitor_secret", visitor_secret(body["visitor_id"]))
     return body
 
 

@@ -11,9 +11,9 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.errors import Conflict, DomainError, Gone, Invalid, NotFound, TooLarge, Unauthorized
+from app.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooLarge, Unauthorized
 
-STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Conflict: 409, TooLarge: 413}
+STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Forbidden: 403, Conflict: 409, TooLarge: 413}
 
 
 def status_for(error):

@@ -6,6 +6,7 @@ from app.api.browser import check_origin, cors_headers, require_snapshot
 from app.api.parsing import ApiBlueprint
 from app.schemas.identities import BrowserIdentityIn, IdentityIn, IdentityOut, PersonConsentOut, PersonLookupIn
 from app.services.identities import link_from_token, link_identity, person_consent, require_person
+from app.services.visitors import require_visitor_secret
 
 blp = ApiBlueprint("identities", __name__, url_prefix="/api/v1", description="Known people and their visitors")
 
@@ -29,6 +30,7 @@ def create_browser_identity(data):
     snap = require_snapshot(data["site_key"], config["SITE_CACHE_SECONDS"])
     origin = request.headers.get("Origin")
     check_origin(snap, origin)
+    require_visitor_secret(snap.id, data["visitor_id"], data["visitor_secret"])
     body = link_from_token(snap.id, data["visitor_id"], data["token"], config["IDENTITY_TOKEN_MAX_AGE"])
     return body, 201, cors_headers(origin)
 

@@ -93,11 +93,14 @@ class Ledger:
 
     def write(self, draft: Draft) -> Written:
         """Write one draft, with whatever others arrive meanwhile when group commit is on; committed
-        when this returns. A repeated client_record_id writes nothing and returns the first record."""
+        when this returns. A repeated client_record_id writes nothing and returns the first record.
+        Forbidden when the draft's secret is not its visitor's (rules.check_visitor_secret)."""
         state = current_app.extensions["ledger"]
         written = state.writes.submit(draft) if state.writes is not None else None
         if written is None:  # on its own: group commit is off, or its batch was refused
             written = state.repository.write([draft])[0]
+            if isinstance(written, Exception):  # refused for its visitor's secret
+                raise written
         if written.created:
             state.maybe_seal(draft.site_id)
         return written

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from app.errors import Forbidden
 from app.ledger import rules
 from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
 from app.models import ConsentRecord
@@ -31,7 +32,7 @@ class PortableRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def write(self, drafts: Sequence[Draft]) -> list[Written]:
+    def write(self, drafts: Sequence[Draft]) -> list[Written | Forbidden]:
         return [self._write_one(draft) for draft in drafts]
 
     def find(self, site_id: int, client_record_id: str) -> Record | None:
@@ -56,10 +57,11 @@ class PortableRepository:
                     out[row[0]] = LatestRecord(*row)
         return out
 
-    def _write_one(self, draft: Draft) -> Written:
-        """One draft in its own transaction, or the record its client_record_id already made."""
+    def _write_one(self, draft: Draft) -> Written | Forbidden:
+        """One draft in its own transaction, or the record its client_record_id already made
+        (Forbidden in its place when its secret is not its visitor's)."""
         if draft.client_record_id is not None and (existing := self.find(draft.site_id, draft.client_record_id)):
-            return Written(existing, False)
+            return rules.repeat_answer(existing, draft)
         subscribed = subscriptions(draft.site_id)  # before the transaction: it may read the endpoints
         try:
             with self.engine.begin() as conn:
@@ -68,12 +70,14 @@ class PortableRepository:
                 kind, data = rules.outbox_event(draft, record.event, record.created_at)
                 if endpoints := subscribed.get(kind):
                     add_to_outbox(conn, draft.site_id, kind, data, endpoints, record.created_at)
+        except Forbidden as refused:  # nothing written: the transaction is rolled back
+            return refused
         except sa.exc.IntegrityError:
             # the same client_record_id raced in from a retry: answer with the record that won
             existing = self.find(draft.site_id, draft.client_record_id) if draft.client_record_id else None
             if existing is None:
                 raise
-            return Written(existing, False)
+            return rules.repeat_answer(existing, draft)
         return Written(record, True)
 
     @staticmethod

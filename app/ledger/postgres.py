@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from app.errors import Forbidden
 from app.ledger import rules
 from app.ledger.connections import Connections
 from app.ledger.records import LATEST_COLUMNS, RECORD_COLUMNS, Draft, LatestRecord, Record, Written
@@ -54,18 +55,20 @@ _CHAIN = (
     " WHEN p.record_id IS NULL THEN d.event_if_first"
     " WHEN d.event_if_had_grant = d.event_if_had_none THEN d.event_if_had_none"
     " WHEN EXISTS (SELECT 1 FROM json_each_text(p.decisions) AS g(k, v) WHERE g.v = 'true' AND NOT d.necessary ? g.k)"
-    " THEN d.event_if_had_grant ELSE d.event_if_had_none END AS event"
+    " THEN d.event_if_had_grant ELSE d.event_if_had_none END AS event,"
+    # rules.check_visitor_secret: a visitor bound to a secret hash is written to only with it
+    " (p.secret_hash IS NULL OR (p.secret_hash = d.secret_hash) IS TRUE) AS bound_ok"
     " FROM json_to_recordset(%s) AS d(n int, record_id varchar, site_id int, visitor_id varchar,"
     " client_record_id varchar, method varchar, decisions json, created_at timestamptz, expires_at timestamptz,"
     " config_hash varchar, policy_version varchar, policy_url varchar, language varchar, regime varchar,"
     " country varchar, region varchar, geoip_build date, ip_truncated varchar, user_agent varchar,"
-    " page_url varchar, gpc boolean, source varchar, base_hash text, necessary jsonb, event_if_first varchar,"
+    " page_url varchar, gpc boolean, source varchar, secret_hash varchar, base_hash text, necessary jsonb, event_if_first varchar,"
     " event_if_had_grant varchar, event_if_had_none varchar, outbox json)"
-    " LEFT JOIN LATERAL (SELECT record_id, decisions FROM consent_records c"
+    " LEFT JOIN LATERAL (SELECT record_id, decisions, secret_hash FROM consent_records c"
     " WHERE c.site_id = d.site_id AND c.visitor_id = d.visitor_id ORDER BY c.id DESC LIMIT 1) p ON true),"
     f" ins AS (INSERT INTO consent_records ({', '.join(RECORD_COLUMNS)})"
     f" SELECT {', '.join(_CHAIN_HASH if c == 'record_hash' else c for c in RECORD_COLUMNS)}"
-    " FROM t ORDER BY n ON CONFLICT (client_record_id, site_id) DO NOTHING"
+    " FROM t WHERE bound_ok ORDER BY n ON CONFLICT (client_record_id, site_id) DO NOTHING"
     " RETURNING record_id, event, prev_record_id, record_hash)"
 )
 # Each inserted record's entry of `outbox` for the event it took (none: nobody subscribed to it),
@@ -81,7 +84,9 @@ _OUTBOX = (
     " FROM wev JOIN sent ON sent.item ->> 'event_id' = wev.event_id"
     " CROSS JOIN LATERAL json_array_elements_text(sent.item -> 'endpoints') AS ep(id))"
 )
-_WRITTEN = " SELECT record_id, event, prev_record_id, record_hash FROM ins"
+# what was inserted, then the drafts refused for their secret (no event: nothing was written)
+_WRITTEN = (" SELECT record_id, event, prev_record_id, record_hash FROM ins"
+            " UNION ALL SELECT record_id, NULL, NULL, NULL FROM t WHERE NOT bound_ok")
 
 INSERT_CHAINED = _CHAIN + _WRITTEN
 INSERT_CHAINED_WITH_OUTBOX = _CHAIN + _OUTBOX + _WRITTEN
@@ -125,10 +130,10 @@ class PostgresRepository:
     def __init__(self, connections: Connections) -> None:
         self.connections = connections
 
-    def write(self, drafts: Sequence[Draft]) -> list[Written]:
+    def write(self, drafts: Sequence[Draft]) -> list[Written | Forbidden]:
         return self.connections.run(lambda conn: self._write(conn, drafts))
 
-    def write_together(self, drafts: Sequence[Draft]) -> list[Written | None]:
+    def write_together(self, drafts: Sequence[Draft]) -> list[Written | Forbidden | None]:
         """write() for drafts that arrived together (the group committer's). When the batch fails, for
         any reason (PostgreSQL refuses a value, one draft cannot even be encoded or hashed), nothing
         of it is written and each gets None: each is then written alone by its own caller, so only
@@ -173,9 +178,9 @@ class PostgresRepository:
         except Exception as e:  # handed to its own caller by the group committer
             return e
 
-    def _write(self, conn: psycopg.Connection, drafts: Sequence[Draft]) -> list[Written]:
+    def _write(self, conn: psycopg.Connection, drafts: Sequence[Draft]) -> list[Written | Forbidden]:
         waves = _waves(drafts)
-        written: dict[int, Record] = {}
+        written: dict[int, Record | Forbidden] = {}
         if len(waves) == 1:
             self._insert(conn, drafts, waves[0], written)
         else:
@@ -185,6 +190,9 @@ class PostgresRepository:
         out = []
         for i, draft in enumerate(drafts):
             record = written.get(i)
+            if isinstance(record, Forbidden):
+                out.append(record)
+                continue
             if record is not None:
                 out.append(Written(record, True))
                 continue
@@ -192,7 +200,7 @@ class PostgresRepository:
             found = self._find(conn, draft.site_id, draft.client_record_id)
             if found is None:
                 raise RuntimeError(f"record {draft.record_id} was neither written nor found")
-            out.append(Written(found, False))
+            out.append(rules.repeat_answer(found, draft))
         return out
 
     def _insert(self, conn: psycopg.Connection, drafts: Sequence[Draft], wave: list[int],
@@ -218,7 +226,9 @@ class PostgresRepository:
         chained = {row[0]: row for row in rows}
         for i, cols in zip(wave, columns):
             row = chained.get(cols["record_id"])
-            if row is not None:
+            if row is not None and row[1] is None:
+                written[i] = Forbidden(rules.VISITOR_MISMATCH)
+            elif row is not None:
                 written[i] = Record(**cols, event=row[1], prev_record_id=row[2], record_hash=row[3])
 
     @staticmethod

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+from app.errors import Forbidden
+
 
 @dataclass(frozen=True, slots=True)
 class DraftColumns:
@@ -33,6 +35,9 @@ class DraftColumns:
     page_url: str | None
     gpc: bool
     source: str
+    # rules.secret_hash of the visitor's secret: the first write binds it, later writes must match
+    # (rules.check_visitor_secret). Not evidence of the decision, so outside the record hash.
+    secret_hash: str | None
 
 
 _DRAFT_COLUMNS = tuple(f.name for f in fields(DraftColumns))
@@ -84,6 +89,7 @@ class LatestRecord:
     regime: str
     policy_version: str | None
     gpc: bool
+    secret_hash: str | None  # what the visitor's next write must prove (rules.check_visitor_secret)
 
 
 LATEST_COLUMNS = tuple(f.name for f in fields(LatestRecord))
@@ -101,10 +107,12 @@ class Written:
 class Repository(Protocol):
     """Where records are written and read. Every implementation passes tests/ledger/test_repository_contract.py."""
 
-    def write(self, drafts: Sequence[Draft]) -> list[Written]:
+    def write(self, drafts: Sequence[Draft]) -> list["Written | Forbidden"]:
         """Write drafts in their order, each chained to its visitor's latest record (an earlier draft
         of the same batch included); committed when this returns. A client_record_id the site already
-        has writes nothing and answers with the record it made."""
+        has writes nothing and answers with the record it made. A draft whose secret is not the one
+        its visitor is bound to (rules.check_visitor_secret) writes nothing: its place holds the
+        Forbidden error, for its caller alone."""
 
     def find(self, site_id: int, client_record_id: str) -> Record | None:
         """The record a client_record_id made for a site, or None."""

@@ -7,20 +7,23 @@ its SQL is held equal to these functions by tests/ledger/test_sql_rules.py.
 import datetime as dt
 from collections.abc import Mapping
 
-from app.errors import Invalid
+from app.errors import Forbidden, Invalid
 from app.hashing import canonical_json, sha256_hex
-from app.ledger.records import RECORD_COLUMNS, Draft, LatestRecord, Record
+from app.ledger.records import RECORD_COLUMNS, Draft, LatestRecord, Record, Written
 from app.services.purposes import effective_default, is_sale_or_share
 
 # What a visitor id may look like, wherever one is given: what can be recorded can be checked.
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
+# The secret a browser keeps for its visitor id: long and random (the widget's is a UUID, 122 random bits).
+VISITOR_SECRET_PATTERN = r"^[A-Za-z0-9_-]{22,128}\Z"
 METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 # The webhook events a consent record sends.
 OUTBOX_TYPES = ("consent.recorded", "consent.withdrawn")
 
-# The columns a record hash covers: every column but the hash itself (and the row id, which no record holds).
-HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c != "record_hash")
+# The columns a record hash covers: every column but the hash itself and the visitor's secret hash,
+# which authenticates the next write and is no part of the decision (and no row id: no record holds it).
+HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in ("record_hash", "secret_hash"))
 # The two that depend on the visitor's previous record; the rest are known before the ledger is read.
 CHAINED_COLUMNS = ("prev_record_id", "event")
 BASE_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS)
@@ -83,8 +86,43 @@ def event_choices(method: str, decisions: Mapping[str, bool], necessary: frozens
     return event_for(method, granted, None), event_for(method, granted, True), event_for(method, granted, False)
 
 
+def secret_hash(secret: str) -> str:
+    """What the ledger keeps of a visitor's secret: SHA-256, hex. The secret is random and long
+    (VISITOR_SECRET_PATTERN), so an unkeyed hash cannot be reversed by guessing."""
+    return sha256_hex("opsiq-visitor-secret|" + secret)
+
+
+VISITOR_MISMATCH = "This visitor's consent is bound to another browser: the visitor secret does not match."
+
+
+def check_visitor_secret(bound: str | None, given: str | None) -> None:
+    """Forbidden unless a write may speak for its visitor: knowing a visitor id is not enough.
+
+    The first write for a visitor binds its secret hash (trust on first use: the widget makes the
+    id and the secret together, at the first choice, and sends both in that first write, so the id
+    cannot be known to anyone before it is bound). Every later write, and every answer to a repeated
+    client_record_id, must carry the same secret. A visitor whose records carry no hash (written
+    before secrets existed) is bound by its next write. PostgreSQL applies the same comparison in
+    the statement that reads the previous record (tests/ledger/test_sql_rules.py)."""
+    if bound is not None and bound != given:
+        raise Forbidden(VISITOR_MISMATCH)
+
+
+def repeat_answer(found: Record, draft: Draft) -> "Written | Forbidden":
+    """The answer to a draft whose client_record_id already made `found`: that record, for the
+    browser that wrote it only (a repeated id is no way around the visitor's secret)."""
+    try:
+        check_visitor_secret(found.secret_hash, draft.secret_hash)
+    except Forbidden as refused:
+        return refused
+    return Written(found, False)
+
+
 def finish_record(draft: Draft, previous: LatestRecord | None, now: dt.datetime) -> Record:
-    """The record a draft becomes when written at `now` after the visitor's latest record (or None)."""
+    """The record a draft becomes when written at `now` after the visitor's latest record (or None).
+    Forbidden if the draft's secret is not the one the visitor is bound to."""
+    if previous is not None:
+        check_visitor_secret(previous.secret_hash, draft.secret_hash)
     columns = draft.columns(now)
     event = classify_event(draft.method, draft.decisions, previous.decisions if previous else None, draft.necessary)
     prev_id = previous.record_id if previous else None

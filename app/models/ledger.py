@@ -43,6 +43,7 @@ class ConsentRecord(db.Model):
     gpc: Mapped[bool] = mapped_column(default=False)
     prev_record_id: Mapped[str | None] = mapped_column(sa.String(36))
     source: Mapped[str] = mapped_column(sa.String(16), default="browser")
+    secret_hash: Mapped[str | None] = mapped_column(sa.String(64))  # rules.secret_hash: the visitor's proof
     record_hash: Mapped[str] = mapped_column(sa.String(64))
 
 

@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import RAISE, fields, validate
 
-from app.ledger.rules import VISITOR_ID_PATTERN
+from app.ledger.rules import VISITOR_ID_PATTERN, VISITOR_SECRET_PATTERN
 
 
 def StrictBool(**kwargs):
@@ -11,6 +11,7 @@ def StrictBool(**kwargs):
 
 
 VISITOR_ID = validate.Regexp(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
+VISITOR_SECRET = validate.Regexp(VISITOR_SECRET_PATTERN, error="22 to 128 characters: letters, digits, _ -")
 
 # Field limits, stated once for the schemas and the fast validators that are tested against them.
 SITE_KEY_MAX = 32

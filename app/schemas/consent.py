@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.ledger.rules import METHODS, VISITOR_ID_PATTERN
+from app.ledger.rules import METHODS, VISITOR_ID_PATTERN, VISITOR_SECRET_PATTERN
 from app.schemas.common import (
     LANGUAGE_LENGTH,
     PAGE_URL_MAX,
@@ -18,6 +18,7 @@ from app.schemas.common import (
     SITE_KEY_MAX,
     SLUG_MAX,
     VISITOR_ID,
+    VISITOR_SECRET,
     StrictBool,
     StrictSchema,
 )
@@ -43,6 +44,9 @@ class ConsentIn(StrictSchema):
 
     site_key = fields.String(required=True, validate=validate.Length(1, SITE_KEY_MAX))
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
+    visitor_secret = fields.String(required=True, validate=VISITOR_SECRET, load_only=True, metadata={
+        "description": "Random, kept by the browser beside its visitor_id and sent with every write: the first"
+                       " write binds it, and a write for that visitor without it is refused (403)"})
     client_record_id = fields.UUID(required=True, metadata={"description": "Made by the client; repeats are idempotent"})
     decisions = fields.Dict(keys=fields.String(validate=validate.Length(1, SLUG_MAX)), values=StrictBool(),
                             required=True)
@@ -73,9 +77,10 @@ class ConsentOut(ma.Schema):
 
 
 _VISITOR = re.compile(VISITOR_ID_PATTERN).match
+_SECRET = re.compile(VISITOR_SECRET_PATTERN).match
 # the canonical form fields.UUID loads to (str(uuid.UUID(...))): any other spelling takes the schema
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
-_REQUIRED = frozenset(("site_key", "visitor_id", "client_record_id", "decisions", "method"))
+_REQUIRED = frozenset(("site_key", "visitor_id", "visitor_secret", "client_record_id", "decisions", "method"))
 _FIELDS = _REQUIRED | {"policy_version", "language", "page_url", "gpc"}
 _METHODS = frozenset(BROWSER_METHODS)
 
@@ -94,6 +99,7 @@ def fast_consent_input(body):
         return None
     decisions = body["decisions"]
     if not (_text(body["site_key"], 1, SITE_KEY_MAX) and type(body["visitor_id"]) is str and _VISITOR(body["visitor_id"])
+            and type(body["visitor_secret"]) is str and _SECRET(body["visitor_secret"])
             and type(body["client_record_id"]) is str and _UUID(body["client_record_id"])
             and type(decisions) is dict and type(body["method"]) is str and body["method"] in _METHODS):
         return None
@@ -107,7 +113,8 @@ def fast_consent_input(body):
             and type(body.get("gpc", False)) is bool):
         return None
     return {
-        "site_key": body["site_key"], "visitor_id": body["visitor_id"], "client_record_id": body["client_record_id"],
+        "site_key": body["site_key"], "visitor_id": body["visitor_id"], "visitor_secret": body["visitor_secret"],
+        "client_record_id": body["client_record_id"],
         "decisions": decisions, "method": body["method"], "policy_version": body.get("policy_version"),
         "language": body.get("language"), "page_url": page_url, "gpc": body.get("gpc", False),
     }

@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema
 
 
 class IdentityIn(StrictSchema):
@@ -23,6 +23,8 @@ class BrowserIdentityIn(StrictSchema):
 
     site_key = fields.String(required=True, validate=validate.Length(1, SITE_KEY_MAX))
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
+    visitor_secret = fields.String(required=True, validate=VISITOR_SECRET, load_only=True, metadata={
+        "description": "The secret the browser's consent writes carry: without it a visitor id links nothing (403)"})
     token = fields.String(required=True, validate=validate.Length(1, 4096))
 
 

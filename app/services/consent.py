@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from app.errors import Invalid
 from app.extensions import geo, ledger
 from app.ledger.records import Draft, Record
-from app.ledger.rules import resolve_decisions
+from app.ledger.rules import resolve_decisions, secret_hash
 from app.services.geo import truncate_ip
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
@@ -38,7 +38,8 @@ def record_consent(snap: "SiteSnapshot", data: Mapping[str, Any], ip: str | None
 
     A repeated client_record_id returns the first record and writes nothing. When this returns,
     the record is committed. Raises Invalid (nothing written) for what depends on the site: a
-    purpose, policy version or language it does not have.
+    purpose, policy version or language it does not have; Forbidden when `visitor_secret` is not
+    the one the visitor's first write bound (rules.check_visitor_secret).
     """
     written = ledger.write(draft_record(snap, data, ip, user_agent, gpc_header, source))
     return Recorded(written.record, sign_receipt(snap, written.record), written.created)
@@ -81,6 +82,7 @@ def draft_record(snap: "SiteSnapshot", data: Mapping[str, Any], ip: str | None, 
         page_url=data.get("page_url"),
         gpc=gpc,
         source=source,
+        secret_hash=secret_hash(data["visitor_secret"]) if data.get("visitor_secret") else None,
         validity=dt.timedelta(days=snap.validity_days),
         necessary=frozenset(p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"),
     )

@@ -226,9 +226,38 @@ def test_origin_null_is_no_allowed_origin(client, site):
     assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
     assert client.get(f"/api/v1/sites/{site_key}/config", headers=null).status_code == 403
     browser = client.post("/api/v1/identities/browser", json={"site_key": site_key, "visitor_id": "v-null-0001",
-                                                               "token": "x"}, headers=null)
+                                                               "visitor_secret": "s" * 32, "token": "x"}, headers=null)
     assert browser.status_code == 403
     preflight = client.options("/api/v1/consents", headers={"Origin": "null"})
     assert "Access-Control-Allow-Origin" not in preflight.headers
     listed = client.options("/api/v1/consents", headers={"Origin": "https://shop.example"})
     assert listed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+@pytest.mark.parametrize("hot", [True, False], ids=["front door", "flask"])
+def test_knowing_a_visitor_id_is_not_enough_to_change_their_consent(app, client, site, hot):
+    """The visitor id travels in receipts and analytics hits; a write must also carry the secret
+    the visitor's first write bound. A forged one is refused and the visitor's state stays theirs."""
+    site_key, api_key = site
+    app.config["HOT_PATHS"] = hot
+    try:
+        mine = make_consent(site_key, method="reject_all", decisions={})
+        victim = mine["visitor_id"]
+        assert post(client, mine).status_code == 201
+        forged = make_consent(site_key, visitor_id=victim, method="accept_all", decisions={}, visitor_secret="f" * 32)
+        r = post(client, forged)
+        assert r.status_code == 403 and r.json["code"] == 403 and "secret" in r.json["message"], r.json
+        r = post(client, {k: v for k, v in forged.items() if k != "visitor_secret"})
+        assert r.status_code == 422 and "visitor_secret" in str(r.json["errors"]), r.json
+        # a repeat of the visitor's client_record_id with another secret gets nothing of their record
+        r = post(client, dict(forged, client_record_id=mine["client_record_id"]))
+        assert r.status_code == 403 and "receipt" not in r.json
+
+        state = client.get(f"/api/v1/visitors/{victim}/consent", headers={"Authorization": f"Bearer {api_key}"})
+        assert state.status_code == 200 and state.json["purposes"]["analytics"]["allowed"] is False, state.json
+        assert [rec.method for rec in rows(app) if rec.visitor_id == victim] == ["reject_all"]
+        # the visitor's own browser goes on writing
+        own = make_consent(site_key, visitor_id=victim, method="accept_all", decisions={})
+        assert post(client, own).status_code == 201
+    finally:
+        app.config["HOT_PATHS"] = True

@@ -4,7 +4,7 @@ import time
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app.services.identities import IDENTITY_SALT
-from tests.conftest import IPS, from_ip, make_consent
+from tests.conftest import IPS, from_ip, make_consent, visitor_secret
 
 ORIGIN = "https://shop.example"
 
@@ -36,7 +36,8 @@ def test_browser_identify_needs_a_token_signed_by_the_site(client, runner, site_
     site_key, _, _ = site_ctx
     r = runner.invoke(args=["identities", "token", site_key, "--email", "jane@example.com"])
     token = r.output.strip()
-    body = {"site_key": site_key, "visitor_id": "visitor-aaaa", "token": token}
+    body = {"site_key": site_key, "visitor_id": "visitor-aaaa", "visitor_secret": visitor_secret("visitor-aaaa"),
+            "token": token}
     r = client.post("/api/v1/identities/browser", data=__import__("json").dumps(body),
                     headers={"Origin": ORIGIN, "Content-Type": "text/plain"})
     assert r.status_code == 201, r.json
@@ -65,6 +66,22 @@ def test_browser_identify_needs_a_token_signed_by_the_site(client, runner, site_
 
     r = client.post("/api/v1/identities/browser", json=body, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def test_a_visitor_id_alone_links_no_identity_to_that_visitor(client, runner, site_ctx):
+    """Knowing a visitor's id (from a receipt, say) is not enough to link one's own identity to
+    their browser: the link must carry the secret their consent writes are bound to."""
+    site_key, _, _ = site_ctx
+    record(client, site_key, "visitor-victim")
+    token = runner.invoke(args=["identities", "token", site_key, "--email", "mallory@example.com"]).output.strip()
+    body = {"site_key": site_key, "visitor_id": "visitor-victim", "token": token}
+    for forged in ("f" * 32, None):
+        r = client.post("/api/v1/identities/browser", json=dict(body, visitor_secret=forged) if forged else body,
+                        headers={"Origin": ORIGIN})
+        assert r.status_code in (403, 422) and r.json["code"] == r.status_code, r.json
+    r = client.post("/api/v1/identities/browser", json=dict(body, visitor_secret=visitor_secret("visitor-victim")),
+                    headers={"Origin": ORIGIN})
+    assert r.status_code == 201 and r.json["visitor_id"] == "visitor-victim"
 
 
 def record(client, site_key, visitor, ip=IPS["DE"], **kw):

@@ -120,6 +120,7 @@ def test_an_identity_token_with_claims_of_another_shape_is_refused(app, client, 
 
     with app.app_context():
         token = identity_serializer(site_snapshot(site[0], 0).id).dumps(claims)
-    r = client.post("/api/v1/identities/browser", json={"site_key": site[0], "visitor_id": "v-12345678", "token": token},
+    r = client.post("/api/v1/identities/browser", json={"site_key": site[0], "visitor_id": "v-12345678", "token": token,
+                                                             "visitor_secret": "s" * 32},
                     headers={"Origin": ORIGIN})
     assert r.status_code == 401 and r.json["code"] == 401

@@ -65,7 +65,7 @@ def test_reject_runs_nothing_and_stores_only_the_choice(app, visit, demo_site):
     assert ad_src(page) is None and not v.banner_shown()
     assert not any("analytics.js" in u or "/demo/ad" in u for u in v.requests)
     after = v.storage()
-    assert after["cookie"] == "" and set(after["local"]) == {"opsiq.vid", "opsiq.consent"}
+    assert after["cookie"] == "" and set(after["local"]) == {"opsiq.vid", "opsiq.vsec", "opsiq.consent"}
     assert state["decisions"] == {"necessary": True, "analytics": False, "marketing": False, "preferences": False}
 
     [row] = ledger_rows(app, demo_site)
@@ -463,3 +463,35 @@ def test_identify_links_the_browser_only_with_a_signed_token(app, runner, visit,
     assert consent["purposes"]["analytics"]["granted"] is True
     assert consent["purposes"]["analytics"]["visitor_id"] == linked["visitor_id"]
     assert v.errors == []
+
+
+def test_a_forged_write_knowing_only_the_visitor_id_leaves_the_visitors_choice(app, visit, demo_site):
+    """Someone who learned a visitor's id (it is in every receipt and may reach analytics) puts it in
+    their own browser's storage and accepts everything: the server refuses the write (the id's
+    secret was bound by the visitor's first write), and the visitor's recorded choice stands."""
+    victim = visit(where="DE")
+    victim.open()
+    victim.click("Reject all")
+    state = victim.wait_acked()
+    visitor_id = state["visitorId"]
+
+    mallory = visit(where="DE")
+    mallory.ctx.add_init_script(f"localStorage.setItem('opsiq.vid', {visitor_id!r})")
+    page = mallory.open()
+    assert page.evaluate("() => opsiqConsent.get().visitorId") == visitor_id
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/consents")) as answer:
+        mallory.click("Accept all")
+    assert answer.value.status == 403
+    page.wait_for_function("() => !localStorage.getItem('opsiq.q')")  # refused for good: not retried
+    assert mallory.errors == []
+
+    rows = ledger_rows(app, demo_site, visitor_id=visitor_id)
+    assert [(r["method"], r["decisions"]["analytics"]) for r in rows] == [("reject_all", False)]
+    victim.page.reload()
+    victim.page.wait_for_function("() => window.opsiqConsent")
+    assert victim.page.evaluate("() => opsiqConsent.get().decisions.analytics") is False
+    # the visitor's own browser still writes
+    victim.page.evaluate("() => opsiqConsent.acceptAll()")
+    victim.page.wait_for_function(f"() => opsiqConsent.get().recordId && opsiqConsent.get().recordId != {state['recordId']!r}")
+    assert [r["method"] for r in ledger_rows(app, demo_site, visitor_id=visitor_id)] == ["reject_all", "accept_all"]
+    assert victim.errors == []

@@ -6,6 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from app.errors import Forbidden
 from app.extensions import db
 from app.ledger import rules, seals
 from app.ledger.records import LATEST_COLUMNS, LatestRecord
@@ -115,3 +116,63 @@ def test_a_webhook_sites_records_are_written_with_their_outbox_events(repository
         (events[1].id, withdrawn, "pending", 0, events[1].created_at)])
     assert repository.write([drafts[1]])[0].created is False
     assert len(db.session.execute(sa.select(WebhookEvent.id)).all()) == 2  # a repeat sends nothing
+
+
+H1, H2 = rules.secret_hash("a" * 32), rules.secret_hash("b" * 32)
+# (case, the secret hash of the visitor's latest record or no record, the draft's, whether it may write)
+SECRET_CASES = [
+    ("a new visitor binds its secret", "no record", H1, True),
+    ("the bound secret again", H1, H1, True),
+    ("another secret", H1, H2, False),
+    ("no secret for a bound visitor", H1, None, False),
+    ("a visitor from before secrets is bound by its next write", None, H1, True),
+    ("no secret for a visitor from before secrets", None, None, True),
+]
+
+
+def test_a_write_must_carry_the_secret_its_visitor_is_bound_to(repository, snap):
+    """rules.check_visitor_secret, in every case, for one draft at a time and for a batch (on
+    PostgreSQL the statement applies it: this holds the SQL to the rule)."""
+    for together in (False, True):
+        drafts, expected = [], []
+        for i, (case, bound, given, allowed) in enumerate(SECRET_CASES):
+            visitor = f"v-secret-{together:d}-{i:02d}"
+            if bound != "no record":
+                [first] = repository.write([make_draft(snap, visitor_id=visitor, secret_hash=bound)])
+                assert first.created, case
+            drafts.append(make_draft(snap, visitor_id=visitor, method="reject_all", decisions=REJECT, secret_hash=given))
+            expected.append(allowed)
+        out = repository.write(drafts) if together else [w for d in drafts for w in repository.write([d])]
+        for (case, bound, given, allowed), draft, w in zip(SECRET_CASES, drafts, out):
+            try:
+                rules.check_visitor_secret(None if bound == "no record" else bound, given)
+                rule_allows = True
+            except Forbidden:
+                rule_allows = False
+            assert rule_allows == allowed, case
+            if allowed:
+                assert w.created and w.record.secret_hash == (given or (None if bound == "no record" else bound)), case
+                assert repository.latest(snap.id, draft.visitor_id).secret_hash == w.record.secret_hash, case
+            else:
+                assert isinstance(w, Forbidden) and w.message == rules.VISITOR_MISMATCH, case
+                assert repository.find(snap.id, draft.client_record_id) is None, case
+                assert repository.latest(snap.id, draft.visitor_id).secret_hash == bound, case
+
+
+def test_within_one_batch_the_first_write_of_a_new_visitor_binds_it(repository, snap):
+    first = make_draft(snap, visitor_id="v-secret-batch", secret_hash=H1)
+    forged = make_draft(snap, visitor_id="v-secret-batch", method="reject_all", decisions=REJECT, secret_hash=H2)
+    again = make_draft(snap, visitor_id="v-secret-batch", method="reject_all", decisions=REJECT, secret_hash=H1)
+    out = repository.write([first, forged, again])
+    assert out[0].created and isinstance(out[1], Forbidden) and out[2].created
+    assert out[2].record.prev_record_id == out[0].record.record_id
+    assert list(stored_rows(snap.id)) == [out[0].record.record_id, out[2].record.record_id]
+
+
+def test_a_repeated_client_record_id_answers_only_the_browser_that_wrote_it(repository, snap):
+    [w] = repository.write([make_draft(snap, visitor_id="v-secret-rep", secret_hash=H1)])
+    cid = w.record.client_record_id
+    [again] = repository.write([make_draft(snap, visitor_id="v-secret-rep", secret_hash=H1, client_record_id=cid)])
+    assert not again.created and again.record == w.record
+    [forged] = repository.write([make_draft(snap, visitor_id="v-secret-rep", secret_hash=H2, client_record_id=cid)])
+    assert isinstance(forged, Forbidden)

@@ -68,7 +68,7 @@ def test_the_statement_agrees_with_the_rules_in_every_case(snap, subscribed, tog
         columns = {c: getattr(row, c) for c in rules.HASHED_COLUMNS}
         assert row.record_hash == rules.chain_hash(rules.base_hash(columns), prev_id, event) == rules.record_hash(
             columns), case
-        assert w.record.columns() == {**columns, "record_hash": row.record_hash}, case
+        assert w.record.columns() == {**columns, "secret_hash": row.secret_hash, "record_hash": row.record_hash}, case
         kind, data = rules.outbox_event(draft, event, w.record.created_at)
         if kind in SUBSCRIPTIONS[subscribed]:
             sent = outbox[row.record_id]

@@ -27,6 +27,9 @@ const main = config => {
   const listeners = {}
   const now = Date.now()
   let visitorId = read('vid')
+  // The browser's proof that it speaks for visitorId: the server binds it on the first write and
+  // refuses writes without it, so the id alone (in receipts, analytics hits) changes nothing.
+  let secret = read('vsec')
   let stored = read('consent')
   let view, openWhenMounted
 
@@ -77,7 +80,7 @@ const main = config => {
         method: 'POST',
         credentials: 'omit',
         headers: { 'Content-Type': 'text/plain' },
-        body: JSON.stringify({ site_key: config.site_key, visitor_id: visitorId, token }),
+        body: JSON.stringify({ site_key: config.site_key, visitor_id: visitorId, visitor_secret: secret, token }),
       })
         .then(response => (response.ok ? response.json() : null))
         .catch(() => null)
@@ -87,6 +90,7 @@ const main = config => {
   const decide = (choose, method) => {
     decisions = effective(choose)
     if (!visitorId) write('vid', (visitorId = uuid())) // first write ever happens here, after a choice
+    if (!secret) write('vsec', (secret = uuid())) // with the id, or for an id kept from before secrets
     sendLinks()
     const decidedAt = Date.now()
     const cid = uuid()
@@ -107,6 +111,7 @@ const main = config => {
     delivery._add({
       site_key: config.site_key,
       visitor_id: visitorId,
+      visitor_secret: secret,
       client_record_id: cid,
       decisions,
       method,
