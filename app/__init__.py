@@ -38,13 +38,14 @@ def create_app(config=None, default_env="development"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from app import models  # noqa: F401  (tables must be known before migrate)
-    from app.extensions import api, caches, db, geo, ledger, migrate
+    from app.extensions import api, caches, db, geo, ledger, migrate, rate_limits
 
     db.init_app(app)
     caches.init_app(app, db)
     ledger.init_app(app)  # after db: it uses the app's engine
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True)
     geo.init_app(app)
+    rate_limits.init_app(app)
     api.init_app(app)
 
     from app.api import browser, collectors, email_consents, identities

@@ -19,6 +19,10 @@ class Config:
     # is set, else PostgreSQL LISTEN/NOTIFY (app/invalidations.py); "" turns both off (TTL only).
     CACHE_CHANNEL = "opsiq_cache"
     REDIS_URL = None
+    # app/ratelimits.py: per client address and site (browser endpoints), per API key (server endpoints)
+    RATE_LIMITS = True
+    RATE_LIMIT_BROWSER = "600/minute"
+    RATE_LIMIT_SERVER = "60000/minute"
     HOT_PATHS = True  # app/api/front_door.py dispatches the consent write and check; False: all through Flask
     GROUP_COMMIT = True  # writes arriving together in one process share a transaction (PostgreSQL); False: one each
     HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
@@ -66,6 +70,11 @@ def env_overrides():
         out["HOT_CONNECTIONS"] = int(os.environ["OPSIQ_HOT_CONNECTIONS"])
     if os.environ.get("OPSIQ_HOT_PATHS"):
         out["HOT_PATHS"] = os.environ["OPSIQ_HOT_PATHS"] not in ("0", "false", "no")
+    for name in ("RATE_LIMIT_BROWSER", "RATE_LIMIT_SERVER"):
+        if os.environ.get(name):
+            out[name] = os.environ[name]
+    if os.environ.get("RATE_LIMITS"):
+        out["RATE_LIMITS"] = os.environ["RATE_LIMITS"] not in ("0", "false", "no", "off")
     if os.environ.get("TRUSTED_PROXIES"):
         out["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     return out

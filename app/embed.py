@@ -7,6 +7,8 @@ import threading
 from flask import Blueprint, Response, current_app, request
 
 from app.api.browser import resolved_config
+from app.errors import RateLimited
+from app.extensions import rate_limits
 from app.schemas.sites import SiteConfigOut
 from app.services.sites.snapshot import site_snapshot
 
@@ -56,6 +58,12 @@ def get_widget(site_key):
 
     No Origin check: a script tag sends none. An unknown site gets a 404 script that only warns.
     """
+    try:
+        rate_limits.browser(request.remote_addr, site_key)
+    except RateLimited as e:  # a script tag reads no JSON: a script that only warns, and when to retry
+        resp = script_response(f"console.warn({js_literal('OpsIQ Consent: ' + e.message)})\n", 429, "no-store")
+        resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
     snap = site_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
     if snap is None:
         warning = js_literal(f"OpsIQ Consent: no site with key {site_key!r}; check the script tag.")

@@ -39,5 +39,13 @@ class Conflict(DomainError):
     """The request contradicts what is already recorded (two people for one identity)."""
 
 
+class RateLimited(DomainError):
+    """The caller has sent more than its rate limit allows; `retry_after` seconds until it may again."""
+
+    def __init__(self, message="", retry_after=1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TooLarge(DomainError):
     """The request asks for more at once than the service handles (a batch over its limit)."""

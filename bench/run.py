@@ -357,6 +357,9 @@ def main():
     # sizes then do the same work (a found record), and only the ledger's size differs
     ap.add_argument("--visitors", type=int, default=2_000, help="distinct visitor ids")
     ap.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
+    ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL"),
+                    help="REDIS_URL for the server: rate limit counters (and cache changes) shared through it")
+    ap.add_argument("--no-limits", action="store_true", help="RATE_LIMITS=0: measure without rate limits")
     args = ap.parse_args()
 
     wrk = ensure_wrk()
@@ -366,14 +369,23 @@ def main():
     url = "postgresql+psycopg" + PG_URL.split("postgresql", 1)[1].rsplit("/", 1)[0][0:] + "/" + dbname
     env = dict(os.environ, FLASK_APP="wsgi.py", DATABASE_URL=url, OPSIQ_ENV="production",
                SECRET_KEY=secrets.token_urlsafe(32), TRUSTED_PROXIES="1",
-               OPSIQ_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
+               OPSIQ_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+               # limits on (each write and check is counted) at production's browser default; the one API
+               # key of the check runs would pass the server default, so its limit is set out of reach
+               RATE_LIMITS="0" if args.no_limits else "1", RATE_LIMIT_BROWSER="600/minute",
+               RATE_LIMIT_SERVER="100000000/minute")
     env.pop("OPSIQ_INSTANCE", None)
+    env.pop("REDIS_URL", None)
+    if args.redis:
+        env["REDIS_URL"] = args.redis
     script = os.path.join(tempfile.mkdtemp(prefix="opsiq-bench-"), "bench.lua")
     with open(script, "w") as f:
         f.write(WRK_LUA.replace("%NETS%", ", ".join(f'"{n}"' for n in NETWORKS)))
     results = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "cpus": os.cpu_count(),
                "workers": args.workers, "worker_class": worker_kind(args), "threads": args.threads, "connections": args.connections,
-               "seconds": args.seconds, "rounds": args.rounds, "runs": {}}
+               "seconds": args.seconds, "rounds": args.rounds, "runs": {},
+               "rate_limits": "off" if args.no_limits else ("Redis" if args.redis else "in memory, per worker"),
+               "limit_cost_us": limit_cost(args.redis)}
     server = None
     try:
         flask(env, "db", "upgrade")
@@ -433,6 +445,24 @@ def main():
     print(f"\nsaved {path}")
 
 
+def limit_cost(redis_url, calls=20_000):
+    """Microseconds one rate-limit count takes in process (app/ratelimits.py), per store."""
+    from app import create_app
+    from app.extensions import rate_limits
+
+    stores = {"memory": None, **({"Redis": redis_url} if redis_url else {})}
+    out = {}
+    for name, url in stores.items():
+        app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": url, "CACHE_CHANNEL": "",
+                          "RATE_LIMIT_BROWSER": "100000000/minute"})
+        with app.app_context():
+            start = time.perf_counter()
+            for i in range(calls):
+                rate_limits.browser(f"81.169.{i % 250}.{i % 199}", "bench-site")
+            out[name] = (time.perf_counter() - start) / calls * 1e6
+    return out
+
+
 def worker_kind(args):
     if args.threads > 1:
         return f"gthread x {args.threads} threads"
@@ -445,6 +475,9 @@ def print_table(results):
     print(f"\nOpsIQ Consent benchmark: {results['cpus']} CPUs, gunicorn {results['workers']} "
           f"{results.get('worker_class', 'sync')} worker(s), wrk {results['connections']} connections, median of {results['rounds']} "
           f"rounds of {results['seconds']} s\n")
+    cost = results.get("limit_cost_us") or {}
+    print(f"rate limits: {results.get('rate_limits')}; counting one call costs "
+          + ", ".join(f"{us:.1f} us ({store})" for store, us in cost.items()) + " in process\n")
     print(f"{'ledger':>10} {'route':<28} {'req/s':>8} {'x hello':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
           f" {'app CPU ms/req':>15} {'PG CPU ms/req':>14}")
     names = {"hello": "GET /healthz", "write": "POST /api/v1/consents", "check": "POST /api/v1/consent-checks"}

@@ -27,6 +27,22 @@ IPS = {
 }
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def need_redis(url):
+    """`url` if a Redis answers there; else the test is skipped, and fails in CI, which must run it."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url
+    except redis.RedisError:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"no Redis at {url}: CI must run the tests that need one")
+        pytest.skip(f"no Redis at {url} (TEST_REDIS_URL)")
+
+
 def _postgres_database(url):
     """Create a throw-away database on the server in `url`; returns (its url, a drop function)."""
     base = sa.engine.make_url(url)

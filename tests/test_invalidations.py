@@ -4,7 +4,6 @@ and through Redis pub/sub. A change that is rolled back tells nobody. Then the s
 gunicorn's workers, a minute's cache, and `flask policy publish` run as its own process; and with
 the channel down, the TTL still bounds how long a worker answers from what it had."""
 import json
-import os
 import socket
 import threading
 import time
@@ -22,19 +21,8 @@ from app.services.sites.policies import publish_policy
 from app.services.sites.snapshot import site_snapshot
 from app.services.webhooks.endpoints import create_endpoint
 from app.services.webhooks.outbox import subscriptions
-from tests.conftest import IPS, make_consent
+from tests.conftest import IPS, REDIS_URL, make_consent, need_redis
 from tests.servers import flask_command, serve_gunicorn
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_reachable(url):
-    import redis
-
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture(params=["postgres", "redis"])
@@ -46,8 +34,7 @@ def two_processes(request, app):
     if request.param == "postgres" and not url.startswith("postgresql"):
         pytest.skip("NOTIFY is PostgreSQL's (run with TEST_DATABASE_URL)")
     if request.param == "redis":
-        if not redis_reachable(REDIS_URL):
-            pytest.skip(f"no Redis at {REDIS_URL} (TEST_REDIS_URL)")
+        need_redis(REDIS_URL)
         config["REDIS_URL"] = REDIS_URL
     apps = create_app(config), create_app(config)
     yield apps
@@ -199,10 +186,8 @@ def test_the_listener_lets_other_greenlets_run_under_gevent(app, kind):
         if not url.startswith("postgresql"):
             pytest.skip("NOTIFY is PostgreSQL's (run with TEST_DATABASE_URL)")
         url = url.replace("postgresql+psycopg://", "postgresql://")
-    elif not redis_reachable(REDIS_URL):
-        pytest.skip(f"no Redis at {REDIS_URL} (TEST_REDIS_URL)")
     else:
-        url = REDIS_URL
+        url = need_redis(REDIS_URL)
     done = subprocess.run([sys.executable, "-c", GEVENT_LISTENER, kind, url, f"opsiq_test_{uuid.uuid4().hex[:12]}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=30)  # a held hub never ends
     assert done.returncode == 0, done.stderr[-2000:]
@@ -252,8 +237,7 @@ def test_a_policy_published_with_the_cli_is_answered_by_every_worker_within_a_se
     if channel == "postgres" and not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("NOTIFY is PostgreSQL's (run with TEST_DATABASE_URL)")
     if channel == "redis":
-        if not redis_reachable(REDIS_URL):
-            pytest.skip(f"no Redis at {REDIS_URL} (TEST_REDIS_URL)")
+        need_redis(REDIS_URL)
         env["REDIS_URL"] = REDIS_URL
     with serve_gunicorn(app, **env) as base:
         decide(base, site_key, "visitor-cli-1")

@@ -4,6 +4,7 @@ from functools import wraps
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from app.extensions import rate_limits
 from app.services.sites.keys import site_key_for_api_key
 from app.services.sites.snapshot import site_snapshot
 
@@ -20,7 +21,8 @@ def site_for_authorization(header, max_age):
     """The cached snapshot of the site whose API key an `Authorization` header carries, or a 401.
 
     Keys are compared in constant time against stored hashes; a revoked key is unknown (other
-    processes see a revocation within SITE_CACHE_SECONDS, as they see any site change).
+    processes see a revocation within SITE_CACHE_SECONDS, as they see any site change). A key
+    past RATE_LIMIT_SERVER raises RateLimited (429).
     """
     scheme, _, token = (header or "").partition(" ")
     token = token.strip()
@@ -31,6 +33,7 @@ def site_for_authorization(header, max_age):
     snap = site_snapshot(site_key, max_age) if site_key is not None else None
     if snap is None:
         abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    rate_limits.server(token)  # every server endpoint comes through here, the check's front door too
     return snap
 
 

@@ -10,7 +10,7 @@ from flask_smorest import abort
 from app.api.parsing import ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
 from app.errors import NotFound
-from app.extensions import geo
+from app.extensions import geo, rate_limits
 from app.schemas.consent import ConsentIn, ConsentOut, fast_consent_input
 from app.schemas.sites import SiteConfigOut
 from app.services.consent import record_consent
@@ -33,6 +33,15 @@ def require_snapshot(site_key, max_age):
     snap = site_snapshot(site_key, max_age)
     if snap is None:
         raise NotFound(f"No site with key {site_key!r}.")
+    return snap
+
+
+def browser_site(site_key, origin, address):
+    """What every browser endpoint does first: count the call against RATE_LIMIT_BROWSER (429 past
+    it), then the site's snapshot (404) and the origin check (403)."""
+    rate_limits.browser(address, site_key)
+    snap = require_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
+    check_origin(snap, origin)
     return snap
 
 
@@ -62,8 +71,7 @@ def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
     """Record one decision from its raw body and the request's Origin, address, User-Agent and Sec-GPC."""
     body = read_body(raw)
     data = fast_consent_input(body) or load_body(_consent_in, body)
-    snap = require_snapshot(data["site_key"], current_app.config["SITE_CACHE_SECONDS"])
-    check_origin(snap, origin)
+    snap = browser_site(data["site_key"], origin, ip)
     result = record_consent(snap, data, ip, user_agent, gpc_from(sec_gpc))
     return Reply(201 if result.created else 200, consent_answer(result), cors_headers(origin))
 
@@ -80,9 +88,8 @@ def resolved_config(snap):
 @blp.response(200, SiteConfigOut)
 def get_site_config(site_key):
     """The site's configuration resolved for the caller: regime, language, texts, purposes."""
-    snap = require_snapshot(site_key, current_app.config["SITE_CACHE_SECONDS"])
     origin = request.headers.get("Origin")
-    check_origin(snap, origin)
+    snap = browser_site(site_key, origin, request.remote_addr)
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Language, Sec-GPC, Origin"}
     headers.update(cors_headers(origin, vary=headers["Vary"]))
     return resolved_config(snap), 200, headers

@@ -11,9 +11,10 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooLarge, Unauthorized
+from app.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, RateLimited, TooLarge, Unauthorized
 
-STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Forbidden: 403, Conflict: 409, TooLarge: 413}
+STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Forbidden: 403, Conflict: 409, TooLarge: 413,
+          RateLimited: 429}
 
 
 def status_for(error):
@@ -60,7 +61,8 @@ def render_error(error):
         code = status_for(error)
         message = error.message or (fields_message(error.errors) if code == 422 and error.errors else
                                     HTTP_STATUS_CODES.get(code, ""))
-        return error_payload(code, HTTP_STATUS_CODES[code], message, error.errors), code, {}
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+        return error_payload(code, HTTP_STATUS_CODES[code], message, error.errors), code, headers
     if isinstance(error, HTTPException):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")

@@ -2,7 +2,7 @@
 from flask import current_app, g, request
 
 from app.api.auth import SECURITY, api_key_required
-from app.api.browser import check_origin, cors_headers, require_snapshot
+from app.api.browser import browser_site, cors_headers
 from app.api.parsing import ApiBlueprint
 from app.schemas.identities import BrowserIdentityIn, IdentityIn, IdentityOut, PersonConsentOut, PersonLookupIn
 from app.services.identities import link_from_token, link_identity, person_consent, require_person
@@ -27,9 +27,8 @@ def create_identity(data):
 def create_browser_identity(data):
     """`opsiqConsent.identify(token)`: link with a token the site's server signed; JSON or text/plain."""
     config = current_app.config
-    snap = require_snapshot(data["site_key"], config["SITE_CACHE_SECONDS"])
     origin = request.headers.get("Origin")
-    check_origin(snap, origin)
+    snap = browser_site(data["site_key"], origin, request.remote_addr)
     require_visitor_secret(snap.id, data["visitor_id"], data["visitor_secret"])
     body = link_from_token(snap.id, data["visitor_id"], data["token"], config["IDENTITY_TOKEN_MAX_AGE"])
     return body, 201, cors_headers(origin)
