@@ -38,3 +38,13 @@ def test_production_answers_carry_hsts(app, monkeypatch):
     prod = create_app({"OPSIQ_ENV": "production", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
     r = prod.test_client().get("/healthz")
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_the_api_docs_page_loads_its_script_from_here_under_its_policy(client):
+    r = client.get("/api/v1/docs")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    [src] = re.findall(r'<script src="([^"]+)"', r.get_data(as_text=True))
+    assert src == "/static/docs/redoc.standalone.js"
+    script = client.get(src)
+    assert script.status_code == 200 and b"Redoc" in script.get_data()

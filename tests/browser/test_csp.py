@@ -141,3 +141,22 @@ def test_without_constructable_stylesheets_the_style_carries_the_tags_nonce(visi
     v.click("Reject all")
     v.wait_acked()
     assert violations(v) == [] and v.errors == []
+
+
+def test_the_api_docs_load_only_from_our_origin(browser, live_server):
+    ctx = browser.new_context()
+    ctx.add_init_script(WATCH)
+    page = ctx.new_page()
+    requests, console = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: console.append(m.text))
+    page.goto(live_server + "/api/v1/docs")
+    page.get_by_role("heading", name="OpsIQ Consent API").first.wait_for()
+    page.get_by_role("heading", name="The site's configuration resolved for the caller").first.wait_for()
+    page.get_by_placeholder("Search...").fill("withdraw")  # the search index runs in a worker
+    page.get_by_role("menuitem", name="Withdraw at once").first.wait_for()
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => __csp") == [] and not [m for m in console if "Content Security Policy" in m]
+    assert live_server + "/static/docs/redoc.standalone.js" in requests
+    assert [u for u in requests if not u.startswith((live_server + "/", f"blob:{live_server}/"))] == []
+    ctx.close()
