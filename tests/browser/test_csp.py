@@ -41,21 +41,25 @@ LOOKS = f"""() => {{
 STYLED = ["fixed", "fixed", "rgb(255, 255, 255)", "rgb(31, 41, 55)", "rgb(255, 255, 255)"]
 
 
-def watch(v, live_server):
-    """Collect, from the visitor's page, CSP violations (events and console reports) and layout shifts.
-
-    The visitor is placed by the X-Forwarded-For of requests to our origin only, added on the way out:
-    a page header would make the customer origin's consent POST a CORS request with a preflight."""
-    v.ctx.set_extra_http_headers({})
-    v.page.route(live_server + "/**", lambda route: route.continue_(
-        headers={**route.request.headers, "X-Forwarded-For": IPS["DE"]}))
+def watch(v):
+    """Collect, from the visitor's page and its frames, CSP violations (events and console reports) and
+    layout shifts."""
     v.ctx.add_init_script(WATCH)
     v.console = []
-    v.page.on("console", lambda m: m.type == "error" and v.console.append(m.text))
+    v.page.on("console", lambda m: v.console.append(m.text))
 
 
 def violations(v):
-    return v.page.evaluate("() => __csp") + [m for m in v.console if "Content Security Policy" in m]
+    return [*(x for f in v.page.frames for x in f.evaluate("() => window.__csp || []")),
+            *(m for m in v.console if "Content Security Policy" in m)]
+
+
+def place_in_germany(v, live_server):
+    """Place the visitor by the X-Forwarded-For of requests to our origin only, added on the way out: a
+    header on every request would make a customer page's consent POST a CORS request with a preflight."""
+    v.ctx.set_extra_http_headers({})
+    v.page.route(live_server + "/**", lambda route: route.continue_(
+        headers={**route.request.headers, "X-Forwarded-For": IPS["DE"]}))
 
 
 class CustomerSite:
@@ -115,7 +119,8 @@ def open_strict(v, live_server, site_key, customer=None, tag_nonce=False):
 @pytest.mark.parametrize("origin", ["the widget's", "the customer's"])
 def test_the_widget_works_under_a_strict_policy(app, visit, live_server, demo_site, customer, origin):
     v = visit(where="DE")
-    watch(v, live_server)
+    watch(v)
+    place_in_germany(v, live_server)
     page = open_strict(v, live_server, demo_site, customer if origin == "the customer's" else None)
     assert page.evaluate(LOOKS) == STYLED  # styled by the widget's own stylesheet
     assert page.evaluate("() => __cls") == 0  # and out of the page's flow
@@ -133,7 +138,8 @@ def test_the_widget_works_under_a_strict_policy(app, visit, live_server, demo_si
 
 def test_without_constructable_stylesheets_the_style_carries_the_tags_nonce(visit, live_server, demo_site, customer):
     v = visit(where="DE")
-    watch(v, live_server)
+    watch(v)
+    place_in_germany(v, live_server)
     v.ctx.add_init_script(NO_ADOPTED_SHEETS)
     page = open_strict(v, live_server, demo_site, customer, tag_nonce=True)
     assert page.evaluate(f"() => {SHADOW}.querySelectorAll('style').length") == 1  # the fallback was taken
@@ -160,3 +166,23 @@ def test_the_api_docs_load_only_from_our_origin(browser, live_server):
     assert live_server + "/static/docs/redoc.standalone.js" in requests
     assert [u for u in requests if not u.startswith((live_server + "/", f"blob:{live_server}/"))] == []
     ctx.close()
+
+
+def test_the_demo_shop_runs_under_its_policy(visit):
+    v = visit(where="DE")
+    policy = v.ctx.request.get(v.url).headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "'unsafe-inline'" not in policy  # a strict one
+    watch(v)
+    page = v.open()
+    page.wait_for_timeout(300)
+    v.click("Accept all")
+    page.wait_for_function("() => (window.demoRan || []).length == 3")  # the gated scripts ran, by the nonce
+    assert v.ran() == ["analytics:external", "analytics:inline", "marketing:inline"]
+    ad = page.frame_locator("iframe[title=Advertisement]").locator("#ad")
+    assert "Marketing iframe loaded" in ad.text_content()
+    assert ad.evaluate("e => getComputedStyle(e.ownerDocument.body).backgroundColor") == "rgb(253, 230, 138)"
+    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(246, 245, 241)"
+    v.wait_acked()
+    page.click("footer [data-opsiq-settings]")  # the dialog, styled, under the same policy
+    assert page.evaluate(f"() => getComputedStyle({SHADOW}.querySelector('.o')).position") == "fixed"
+    assert violations(v) == [] and v.errors == []
