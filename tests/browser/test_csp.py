@@ -28,7 +28,8 @@ STRICT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
 <body><h1>A bank's page</h1><p id="below">Text that must not move when the banner appears.</p>
 <script type="text/plain" data-consent="analytics" nonce="{nonce}">window.strictRan = (window.strictRan || 0) + 1</script>
 </body></html>"""
-# The policy the README gives customers: scripts and connections from our origin, nothing inline.
+# The README's lines for customers (scripts and connections from our origin, nothing inline), plus the
+# page's nonce for its own inline script; {style_nonce} only for the fallback of older browsers.
 STRICT_POLICY = ("default-src 'none'; script-src {widget} 'nonce-{nonce}'; connect-src {widget}; "
                  "style-src 'self'{style_nonce}; img-src 'self'")
 # What the widget's stylesheet gives the banner, its buttons and its host element.
