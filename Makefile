@@ -24,11 +24,11 @@ run: install
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## test: every test, on SQLite
-test: install browser-deps widget-check
+test: install browser-deps widget-check apidocs-check
 	$(BIN)/python -m pytest
 
 ## test-postgres: every test again, on a database of its own in the PostgreSQL at PG_TEST_URL
-test-postgres: install browser-deps widget-check
+test-postgres: install browser-deps widget-check apidocs-check
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 ## bench: gunicorn + PostgreSQL (127.0.0.1:5432, user postgres) + wrk; prints req/s, p50/p99 and ratios to hello-world
@@ -55,3 +55,15 @@ widget-check: $(WIDGET_DEPS)
 ## bench-widget: widget bytes (raw, gzip -9, brotli) and, in headless Chromium, ms to banner, CLS, requests
 bench-widget: install browser-deps
 	$(BIN)/python bench/widget.py
+
+# --- the API docs page's script ------------------------------------------------------------------
+.PHONY: apidocs-check
+APIDOCS_DEPS := apidocs/node_modules/.installed
+
+$(APIDOCS_DEPS): apidocs/package.json apidocs/package-lock.json
+	cd apidocs && npm ci --no-audit --no-fund
+	touch $@
+
+## apidocs-check: static/docs/ is what the pinned redoc package gives (rebuild: cd apidocs && npm run build)
+apidocs-check: $(APIDOCS_DEPS)
+	node apidocs/build.mjs --check

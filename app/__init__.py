@@ -77,9 +77,10 @@ def create_app(config=None, default_env="development"):
 
     app.register_blueprint(embed.bp)
     app.register_blueprint(demo.bp)
-    from app import links
+    from app import docs, links
 
     app.register_blueprint(links.bp)
+    app.register_blueprint(docs.bp)
 
     from app import cli
 

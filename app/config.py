@@ -36,8 +36,7 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_REDOC_PATH = "docs"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    OPENAPI_REDOC_PATH = None  # the docs page is ours (app/docs.py): Redoc from static/docs/, with its policy
     JSON_SORT_KEYS = False
 
     # Personal data keys, email consent links and webhooks.

@@ -5,6 +5,8 @@ import os
 from flask import Blueprint, current_app, render_template, request
 from flask_smorest import abort
 
+from app import page_policies
+
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
 
@@ -28,11 +30,14 @@ def demo_enabled():
 
 
 def render(template, **context):
+    """A demo page under the demo's policy, its inline scripts allowed by a nonce of this answer only."""
     key = demo_site_key()
     if not key:
         abort(404, message="No demo site: run `flask demo ensure` (make run does).")
     keep = {"site": request.args["site"]} if request.args.get("site") else {}
-    return render_template(template, site_key=key, keep=keep, **context)
+    nonce = page_policies.new_nonce()
+    html = render_template(template, site_key=key, keep=keep, nonce=nonce, **context)
+    return html, {"Content-Security-Policy": page_policies.demo(nonce)}
 
 
 @bp.get("")
@@ -49,5 +54,5 @@ def show_privacy():
 
 @bp.get("/ad")
 def show_ad():
-    """What the gated marketing iframe loads once marketing is allowed."""
-    return render_template("demo/ad.html")
+    """What the gated marketing iframe loads once marketing is allowed; only the demo may frame it."""
+    return render_template("demo/ad.html"), {"Content-Security-Policy": page_policies.DEMO_AD}

@@ -3,12 +3,10 @@
 These answer small HTML pages, not JSON: a person reads them. `POST /u/<token>` is the RFC 8058
 one-click unsubscribe that mail providers send with `List-Unsubscribe=One-Click`.
 """
-import base64
-import hashlib
-
 from flask import Blueprint, current_app, request
 from markupsafe import escape
 
+from app import page_policies
 from app.api.errors import status_for
 from app.errors import DomainError, NotFound
 from app.services.email_consent import links as email_links, records as email_records
@@ -23,11 +21,9 @@ PAGE = """<!doctype html>
 <meta name="robots" content="noindex"><title>{title}</title>
 <style>{style}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
-# the page's one style by its hash: no script, no other style, forms only back here, never framed
-CSP = (f"default-src 'none'; style-src 'sha256-{base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()}'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Content-Security-Policy": CSP}
+           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+           "Content-Security-Policy": page_policies.mail_link(STYLE)}
 
 
 def page(title, body, status=200):

@@ -38,3 +38,30 @@ def test_production_answers_carry_hsts(app, monkeypatch):
     prod = create_app({"OPSIQ_ENV": "production", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
     r = prod.test_client().get("/healthz")
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_the_api_docs_page_loads_its_script_from_here_under_its_policy(client):
+    r = client.get("/api/v1/docs")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    [src] = re.findall(r'<script src="([^"]+)"', r.get_data(as_text=True))
+    assert src == "/static/docs/redoc.standalone.js"
+    script = client.get(src)
+    assert script.status_code == 200 and b"Redoc" in script.get_data()
+
+
+def test_demo_pages_carry_a_strict_policy_with_a_nonce_of_each_answer(client, site):
+    site_key, _ = site
+    pages = {path: client.get(path, query_string={"site": site_key}) for path in ("/demo", "/demo/privacy", "/demo/ad")}
+    for path, r in pages.items():
+        csp, html = r.headers["Content-Security-Policy"], r.get_data(as_text=True)
+        assert r.status_code == 200 and "default-src 'none'" in csp and "'unsafe-inline'" not in csp, path
+        assert "<style" not in html and " style=" not in html, path  # styles come from static/demo/
+    assert "frame-ancestors 'none'" in pages["/demo"].headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in pages["/demo/ad"].headers["Content-Security-Policy"]  # framed by the demo only
+
+    nonce = re.search(r"'nonce-([^']+)'", pages["/demo"].headers["Content-Security-Policy"]).group(1)
+    html = pages["/demo"].get_data(as_text=True)
+    assert html.count("<script") == len(re.findall(rf'<script[^>]* nonce="{re.escape(nonce)}"', html)) == 6
+    again = client.get("/demo", query_string={"site": site_key}).headers["Content-Security-Policy"]
+    assert nonce not in again  # a new one for every answer

@@ -3,6 +3,9 @@
 import { el, onClick, safe } from './dom.js'
 import css from './widget.css'
 
+// Read while the widget's own script runs: document.currentScript is null in later callbacks.
+const nonce = (document.currentScript || {}).nonce
+
 /**
  * What the UI can ask of the widget.
  * @typedef {object} UiActions
@@ -104,7 +107,14 @@ export const mountUi = (config, actions, showBanner) => {
   const settingsButton = button({ class: 'f', part: 'fab' }, texts.privacy_settings, openDialog)
   settingsButton.hidden = !!banner
 
-  root.append(el('style', {}, [css]), el('div', { class: 'r', dir: config.dir == 'rtl' ? 'rtl' : 'ltr', lang: config.language }, [banner, overlay, settingsButton]))
+  // A constructed stylesheet is no inline style: a host page's style-src never refuses it. Without
+  // one (Safari < 16.4, Firefox < 101) a <style> that carries the nonce of our script tag, if any.
+  if (root.adoptedStyleSheets) {
+    const sheet = new CSSStyleSheet()
+    sheet.replaceSync(css)
+    root.adoptedStyleSheets = [sheet]
+  } else root.append(el('style', { nonce }, [css]))
+  root.append(el('div', { class: 'r', dir: config.dir == 'rtl' ? 'rtl' : 'ltr', lang: config.language }, [banner, overlay, settingsButton]))
   doc.body.append(host)
   if (banner) {
     focusBeforeBanner = doc.activeElement
