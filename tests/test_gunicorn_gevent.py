@@ -163,6 +163,7 @@ def test_metrics_add_up_the_answers_of_every_worker(app, site, tmp_path, named_d
             for name in os.listdir(tmp_path):
                 if name.startswith("counter_"):
                     merged = MultiProcessCollector.merge([str(tmp_path / name)])
-                    per_worker.append(sum(s.value for m in merged for s in m.samples if s.name == "opsiq_http_requests_total"
+                    per_worker.append(sum(s.value for m in merged for s in m.samples
+                                          if s.name == "opsiq_http_requests_total"
                                           and s.labels.get("route") == "/api/v1/consents"))
             assert len([n for n in per_worker if n > 0]) == 2 and sum(per_worker) == 72, per_worker

@@ -63,20 +63,21 @@ def test_every_answer_is_counted_once_by_route_template_method_and_status(app, c
     """The front door counts what it answers, Flask the rest (what the front door hands it too)."""
     site_key, api_key = site
     auth = {"Authorization": f"Bearer {api_key}"}
+    check = {"visitor_id": "v-metrics-0001", "purpose": "analytics"}
     app.config["HOT_PATHS"] = hot
     try:
         before = scrape(client)
         body = make_consent(site_key, visitor_id="v-metrics-0001")
+        browser = from_ip(IPS["DE"], Origin=ORIGIN)
         answers = [
-            ("/api/v1/consents", "POST", client.post("/api/v1/consents", json=body, headers=from_ip(IPS["DE"], Origin=ORIGIN))),
-            ("/api/v1/consents", "POST", client.post("/api/v1/consents", json=body, headers=from_ip(IPS["DE"], Origin=ORIGIN))),
+            ("/api/v1/consents", "POST", client.post("/api/v1/consents", json=body, headers=browser)),
+            ("/api/v1/consents", "POST", client.post("/api/v1/consents", json=body, headers=browser)),
             ("/api/v1/consents", "POST", client.post("/api/v1/consents", json=make_consent("no-such-site"))),
             # an empty body: the front door cannot read it whole and hands it to Flask
             ("/api/v1/consents", "POST", client.post("/api/v1/consents", data=b"", content_type="text/plain")),
-            ("/api/v1/consent-checks", "POST", client.post("/api/v1/consent-checks", headers=auth,
-                                                           json={"visitor_id": "v-metrics-0001", "purpose": "analytics"})),
-            ("/api/v1/consent-checks/batch", "POST", client.post("/api/v1/consent-checks/batch", headers=auth, json={
-                "items": [{"visitor_id": "v-metrics-0001", "purpose": "analytics"}] * 3})),
+            ("/api/v1/consent-checks", "POST", client.post("/api/v1/consent-checks", headers=auth, json=check)),
+            ("/api/v1/consent-checks/batch", "POST", client.post("/api/v1/consent-checks/batch", headers=auth,
+                                                                 json={"items": [check] * 3})),
             ("/api/v1/visitors/<visitor_id>/consent", "GET", client.get("/api/v1/visitors/v-metrics-0001/consent",
                                                                          headers=auth)),
             ("/api/v1/visitors/<visitor_id>/consent", "GET", client.get("/api/v1/visitors/v-never-seen-01/consent",
@@ -153,27 +154,32 @@ def test_a_failed_batch_counts_its_size_and_each_write_retried_alone(app, client
         t.join(30)
     assert outcomes == {0: True, 1: True, 2: True, 3: "UnicodeEncodeError", 4: True, 5: True}
     after = scrape(client)
-    name = "opsiq_group_commit_batch_size"
-    delta = lambda sample, **labels: value(after, sample, **labels) - value(before, sample, **labels)
-    assert delta(name + "_count", committer="writes") == 2 and delta(name + "_sum", committer="writes") == 6
-    assert delta(name + "_bucket", committer="writes", le="1.0") == 1
-    assert delta(name + "_bucket", committer="writes", le="4.0") == 1 and delta(name + "_bucket", committer="writes",
-                                                                                le="8.0") == 2
+
+    def delta(sample, **labels):
+        return value(after, sample, **labels) - value(before, sample, **labels)
+
+    batches = "opsiq_group_commit_batch_size"
+    assert delta(batches + "_count", committer="writes") == 2 and delta(batches + "_sum", committer="writes") == 6
+    assert [delta(batches + "_bucket", committer="writes", le=le) for le in ("1.0", "4.0", "8.0")] == [1, 1, 2]
     assert delta("opsiq_database_errors_total", kind="group_commit_retry") == 5
 
 
 def test_webhook_queue_depth_and_dead_letters_are_read_at_scrape_time(app, client, site_ctx, receiver):
     site_key, _, auth = site_ctx
-    hook = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["consent.recorded"]}, headers=auth).json
+    hook = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["consent.recorded"]}, headers=auth)
     receiver.outage = True
     for _ in range(3):
-        assert client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"])).status_code == 201
-    samples = scrape(client)
-    assert value(samples, "opsiq_database_up") == 1
-    assert (value(samples, "opsiq_webhook_deliveries_pending"), value(samples, "opsiq_webhook_deliveries_dead")) == (3, 0)
-    assert client.post(f"/api/v1/webhooks/{hook['id']}/disable", headers=auth).status_code == 200
-    samples = scrape(client)
-    assert (value(samples, "opsiq_webhook_deliveries_pending"), value(samples, "opsiq_webhook_deliveries_dead")) == (0, 3)
+        r = client.post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"]))
+        assert r.status_code == 201
+
+    def backlog():
+        samples = scrape(client)
+        assert value(samples, "opsiq_database_up") == 1
+        return value(samples, "opsiq_webhook_deliveries_pending"), value(samples, "opsiq_webhook_deliveries_dead")
+
+    assert backlog() == (3, 0)
+    assert client.post(f"/api/v1/webhooks/{hook.json['id']}/disable", headers=auth).status_code == 200
+    assert backlog() == (0, 3)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -215,11 +221,11 @@ def test_the_token_is_required_when_set(app):
     secured = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                           "CACHE_CHANNEL": "", "METRICS_TOKEN": TOKEN})
     client = secured.test_client()
-    for headers, status in (({}, 401), ({"Authorization": "Basic " + base64.b64encode(b"a:b").decode()}, 401),
-                            ({"Authorization": "Bearer"}, 401), ({"Authorization": "Bearer wrong-token"}, 403),
-                            ({"Authorization": "Bearer " + TOKEN[:-1]}, 403), ({"Authorization": "Bearer \xe9t\xe9"}, 403)):
-        r = client.get("/metrics", headers=headers)
-        assert r.status_code == status, headers
+    basic = "Basic " + base64.b64encode(b"a:b").decode()
+    for authorization, status in ((None, 401), (basic, 401), ("Bearer", 401), ("Bearer wrong-token", 403),
+                                  ("Bearer " + TOKEN[:-1], 403), ("Bearer \xe9t\xe9", 403)):
+        r = client.get("/metrics", headers={"Authorization": authorization} if authorization else {})
+        assert r.status_code == status, authorization
         assert r.json["code"] == status and set(r.json) >= {"status", "message"}  # the one error shape
         assert "opsiq_" not in r.get_data(as_text=True)
         if status == 401:
