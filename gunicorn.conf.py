@@ -10,7 +10,11 @@ or on redis-py's patched socket; tests/test_invalidations.py holds it to that).
 
 Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
+import glob
 import os
+import shutil
+import sys
+import tempfile
 
 bind = os.environ.get("OPSIQ_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("OPSIQ_WORKERS") or 0) or (os.cpu_count() or 1)
@@ -37,3 +41,39 @@ def post_worker_init(worker):
     import gc
 
     gc.freeze()
+
+
+def on_starting(server):
+    """Metrics from every worker (app/metrics.py, prometheus_client's multiprocess mode): each worker
+    keeps its values in files in PROMETHEUS_MULTIPROC_DIR, and a scrape adds them all up. A fresh
+    temporary directory per server start, or the one the environment names emptied of a previous
+    run's files. Set here, in the master, before any worker loads the app: prometheus_client picks
+    the mode when first imported (so no preload_app)."""
+    # set by a master that made its own: one exec'd from it (USR2) makes another rather than empty that one
+    made = os.environ.get("OPSIQ_METRICS_DIR_MADE")
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if not made else None
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(name)
+        server.metrics_dir_made = None
+    else:
+        directory = server.metrics_dir_made = tempfile.mkdtemp(prefix="opsiq-metrics-")
+        os.environ["OPSIQ_METRICS_DIR_MADE"] = "1"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values = sys.modules.get("prometheus_client.values")  # imported already (preload_app): too late for the mode?
+    if values is not None and values.ValueClass is values.MutexValue:
+        server.log.warning("metrics: the app was loaded before on_starting; each scrape shows one worker's")
+
+
+def child_exit(server, worker):
+    """A worker is gone: prometheus_client forgets its live gauges (its counters still count)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this server made (one the environment named is left in place)."""
+    if getattr(server, "metrics_dir_made", None):
+        shutil.rmtree(server.metrics_dir_made, ignore_errors=True)

@@ -31,7 +31,9 @@ def create_app(config=None, default_env="development"):
     check_production(app.config)
 
     from app.api import front_door
+    from app.extensions import db, metrics
 
+    metrics.init_app(app, db)  # before the front door and the ledger, which take their instruments from it
     front_door.install(app)  # the two busiest routes straight to their handlers, ahead of Flask
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
@@ -101,6 +103,8 @@ def check_production(config):
 
         if not config.get("OPSIQ_MASTER_KEY"):
             raise ConfigError("OPSIQ_MASTER_KEY must be set in the environment when OPSIQ_ENV=production")
+        if config.get("METRICS_TOKEN") and len(config["METRICS_TOKEN"]) < 16:
+            raise ConfigError("METRICS_TOKEN is too short (16 characters at least)")
         try:
             parse_master_key(config["OPSIQ_MASTER_KEY"])
         except KeyringError as e:

@@ -48,13 +48,19 @@ class Config:
     WEBHOOK_TIMEOUT = 10
     WEBHOOK_ALLOW_PRIVATE = None  # None: allowed in development, refused in production (SSRF)
 
+    # GET /metrics (app/metrics.py): the bearer token scrapers send. Unset: open in development; in
+    # production not served (nor anything counted), since it tells anyone the traffic and the backlog.
+    METRICS_TOKEN = None
+    METRICS_MULTIPROC_DIR = None  # PROMETHEUS_MULTIPROC_DIR: every gunicorn worker's metrics, added up
+
 
 def env_overrides():
     """Read the documented environment variables (exact names) into config keys."""
     out = {}
     if os.environ.get("DATABASE_URL"):
         out["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY", "DEMO_SITE_KEY", "REDIS_URL"):
+    for name in ("SECRET_KEY", "GEOIP_DATABASE", "OPSIQ_ENV", "OPSIQ_MASTER_KEY", "DEMO_SITE_KEY", "REDIS_URL",
+                 "METRICS_TOKEN"):
         if os.environ.get(name):
             out[name] = os.environ[name]
     if os.environ.get("OPSIQ_CACHE_CHANNEL") is not None:
@@ -74,6 +80,8 @@ def env_overrides():
             out[name] = os.environ[name]
     if os.environ.get("RATE_LIMITS"):
         out["RATE_LIMITS"] = os.environ["RATE_LIMITS"] not in ("0", "false", "no", "off")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # prometheus_client's own name (gunicorn.conf.py sets it)
+        out["METRICS_MULTIPROC_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if os.environ.get("TRUSTED_PROXIES"):
         out["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     return out

@@ -6,6 +6,7 @@ from sqlalchemy.orm import DeclarativeBase
 from app.api.errors import JsonApi
 from app.cache import Caches
 from app.ledger import Ledger
+from app.metrics import Metrics
 from app.ratelimits import RateLimits
 from app.services.geo import GeoReader
 
@@ -21,3 +22,4 @@ geo = GeoReader()
 caches = Caches()
 ledger = Ledger()
 rate_limits = RateLimits()
+metrics = Metrics()

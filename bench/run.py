@@ -373,7 +373,8 @@ def main():
                # limits on (each write and check is counted) at production's browser default; the one API
                # key of the check runs would pass the server default, so its limit is set out of reach
                RATE_LIMITS="0" if args.no_limits else "1", RATE_LIMIT_BROWSER="600/minute",
-               RATE_LIMIT_SERVER="100000000/minute")
+               RATE_LIMIT_SERVER="100000000/minute",
+               METRICS_TOKEN=secrets.token_urlsafe(32))  # metrics on, as a monitored deployment runs
     env.pop("OPSIQ_INSTANCE", None)
     env.pop("REDIS_URL", None)
     if args.redis:

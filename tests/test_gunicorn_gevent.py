@@ -4,6 +4,7 @@ Concurrent writes and checks through HTTP, as the benchmark drives them: every w
 chained to an earlier record of its visitor, every check answers from what was written, and the
 ledger verifies."""
 import json
+import os
 import threading
 import urllib.request
 
@@ -113,3 +114,56 @@ def test_flask_routes_and_a_webhook_sites_writes_under_gevent(app, make_site, gu
         events = db.session.execute(sa.select(sa.func.count()).select_from(WebhookEvent)
                                     .where(WebhookEvent.site_id == site_id)).scalar()
     assert events == 30  # one outbox event per record, written with it
+
+
+@pytest.mark.parametrize("named_dir", [False, True], ids=["temporary-dir", "named-dir"])
+def test_metrics_add_up_the_answers_of_every_worker(app, site, tmp_path, named_dir):
+    """Each scrape, whichever worker answers it, shows every worker's answers (prometheus_client's
+    multiprocess mode, set up by gunicorn.conf.py), and nothing from a previous run's files."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    site_key, api_key = site
+    token = "gunicorn-metrics-token-0123456789"
+    env = {"METRICS_TOKEN": token}
+    if named_dir:  # a previous run's counts, left in the directory named: the server starts without them
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+        stale = MmapedDict(str(tmp_path / "counter_99999.db"))
+        stale.write_value(mmap_key("opsiq_http_requests", "opsiq_http_requests_total", ["route", "method", "status"],
+                                   ["/api/v1/consents", "POST", "201"], "Answers"), 1000.0, 0.0)
+        stale.close()
+    errors = []
+
+    def client(i):
+        try:
+            for j in range(3):
+                vid = f"v-metrics-{i:03d}-{j}"
+                assert post(base + "/api/v1/consents", make_consent(site_key, visitor_id=vid),
+                            {"Origin": ORIGIN, "X-Forwarded-For": IPS["DE"]})[0] == 201
+                assert post(base + "/api/v1/consent-checks", {"visitor_id": vid, "purpose": "analytics"},
+                            {"Authorization": f"Bearer {api_key}"})[0] == 200
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(repr(e))
+
+    with serve_gunicorn(app, **env) as base:
+        from tests.conftest import run_together
+
+        run_together(client, 24)
+        assert not errors
+        totals = []
+        for _ in range(12):  # new connections: the scrapes land on either worker
+            text = get(base + "/metrics", {"Authorization": f"Bearer {token}"})[1].decode()
+            totals.append([line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith((
+                'opsiq_http_requests_total{method="POST",route="/api/v1/consents",status="201"}',
+                'opsiq_http_requests_total{method="POST",route="/api/v1/consent-checks",status="200"}',
+                'opsiq_request_duration_seconds_count{operation="write"}'))])
+        assert totals == [["72.0", "72.0", "72.0"]] * 12, totals[0]
+        if named_dir:  # both workers did answer some of them
+            per_worker = []
+            for name in os.listdir(tmp_path):
+                if name.startswith("counter_"):
+                    merged = MultiProcessCollector.merge([str(tmp_path / name)])
+                    per_worker.append(sum(s.value for m in merged for s in m.samples
+                                          if s.name == "opsiq_http_requests_total"
+                                          and s.labels.get("route") == "/api/v1/consents"))
+            assert len([n for n in per_worker if n > 0]) == 2 and sum(per_worker) == 72, per_worker

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, RateLimited, TooLarge, Unauthorized
+from app.metrics import count_database_error
 
 STATUS = {Invalid: 422, NotFound: 404, Gone: 410, Unauthorized: 401, Forbidden: 403, Conflict: 409, TooLarge: 413,
           RateLimited: 429}
@@ -54,6 +55,7 @@ def render_error(error):
     """(payload, status, headers) for any exception: a domain error, an HTTP error, the database out
     of reach (503 with Retry-After), or a bug (500, logged)."""
     if is_outage(error):
+        count_database_error("outage")
         current_app.logger.warning("database out of reach: %s: %s", type(error).__name__, error)
         return (error_payload(503, HTTP_STATUS_CODES[503], "The database cannot be reached right now; nothing "
                               "was stored. Retry shortly."), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -76,6 +78,8 @@ def render_error(error):
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
         return error_payload(error.code, error.name, message, errors), error.code, headers
+    if isinstance(error, (sa.exc.SQLAlchemyError, psycopg.Error)):
+        count_database_error("failed")
     current_app.logger.error("unhandled error", exc_info=error)
     return error_payload(500, InternalServerError.name, "Internal error; it has been logged."), 500, {}
 

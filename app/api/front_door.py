@@ -12,6 +12,7 @@ chunked Content-Length, or one over MAX_CONTENT_LENGTH): the view then gives the
 Config HOT_PATHS = False sends everything through Flask (the tests compare the two).
 """
 import io
+from time import perf_counter
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -21,6 +22,7 @@ from app.api.collectors import check_decision
 from app.api.errors import is_outage, render_error
 from app.api.replies import Reply, security_headers
 from app.errors import DomainError
+from app.metrics import meter_for
 
 
 def _record(environ, raw):
@@ -43,12 +45,15 @@ class FrontDoor:
         self.flask_app = flask_app
         self.wsgi_app = wsgi_app
         self.headers = security_headers(flask_app.config)
+        # what it answers itself is counted here, what it hands to Flask by Flask (app/metrics.py): once
+        self.meters = {handler: meter_for(flask_app, "POST", path) for path, handler in ROUTES.items()}
 
     def __call__(self, environ, start_response):
         route = ROUTES.get(environ.get("PATH_INFO")) if environ.get("REQUEST_METHOD") == "POST" else None
         config = self.flask_app.config
         if route is None or not config["HOT_PATHS"]:
             return self.wsgi_app(environ, start_response)
+        started = perf_counter()
         try:
             length = int(environ.get("CONTENT_LENGTH") or -1)
         except ValueError:
@@ -71,6 +76,7 @@ class FrontDoor:
         start_response(_STATUS_LINES[reply.status],
                        [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                         *reply.headers.items(), *self.headers])
+        self.meters[route].answered(reply.status, perf_counter() - started)
         return [data]
 
 

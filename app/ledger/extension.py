@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from app.ledger.connections import Connections
 from app.ledger.group_commit import GroupCommit
 from app.ledger.records import Draft, LatestRecord, Repository, Written
+from app.metrics import batch_observer, count_database_error
 
 
 def serves_postgres(engine: sa.Engine) -> bool:
@@ -69,8 +70,11 @@ def make_app_ledger(app: Flask, engine: sa.Engine) -> AppLedger:
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     connections = Connections(url, int(config["HOT_CONNECTIONS"]))
     repository = PostgresRepository(connections)
-    writes = GroupCommit(repository.write_together) if config["GROUP_COMMIT"] else None
-    return AppLedger(repository, writes, GroupCommit(repository.latest_each, max_batch=256), connections, **seal)
+    writes = None
+    if config["GROUP_COMMIT"]:
+        writes = GroupCommit(repository.write_together, on_batch=batch_observer(app, "writes"))
+    lookups = GroupCommit(repository.latest_each, max_batch=256, on_batch=batch_observer(app, "lookups"))
+    return AppLedger(repository, writes, lookups, connections, **seal)
 
 
 class Ledger:
@@ -98,6 +102,8 @@ class Ledger:
         state = current_app.extensions["ledger"]
         written = state.writes.submit(draft) if state.writes is not None else None
         if written is None:  # on its own: group commit is off, or its batch was refused
+            if state.writes is not None:
+                count_database_error("group_commit_retry")
             written = state.repository.write([draft])[0]
             if isinstance(written, Exception):  # refused for its visitor's secret
                 raise written

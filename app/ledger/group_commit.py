@@ -35,8 +35,10 @@ class GroupCommit:
     """`submit(item)` returns `write(items)[i]` for its own item, written with whatever items
     other threads submitted meanwhile (at most `max_batch` at a time, in arrival order)."""
 
-    def __init__(self, write: Callable[[Sequence[Any]], Sequence[Any]], max_batch: int = 64) -> None:
+    def __init__(self, write: Callable[[Sequence[Any]], Sequence[Any]], max_batch: int = 64,
+                 on_batch: Callable[[int], None] | None = None) -> None:
         self._write = write
+        self._on_batch = on_batch  # called with each batch's size (app/metrics.py)
         self._max = max_batch
         self._lock = threading.Lock()
         self._queue = []
@@ -76,6 +78,8 @@ class GroupCommit:
             for j in batch:
                 if j is not job:
                     j.ready.set()
+        if self._on_batch is not None:  # once every caller is on its way
+            self._on_batch(len(batch))
         return job.result()
 
     def _hand_off(self):
