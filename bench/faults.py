@@ -449,7 +449,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     cluster = Cluster()
-    server = None
+    server = interrupted = None
     try:
         log(f"creating PostgreSQL {cluster.version} cluster {cluster.name} on port {cluster.port}")
         cluster.create()
@@ -488,10 +488,14 @@ def main():
             text = f.read()
         summary["server_log"] = {"path": os.path.relpath(server_log, ROOT), "lines": text.count("\n"),
                                  "tracebacks": text.count("Traceback (most recent call last)")}
+    except KeyboardInterrupt as e:
+        interrupted = str(e) or "SIGINT"
     finally:
         if server:
             server.stop()
         cluster.drop()
+    if interrupted:
+        sys.exit(f"interrupted ({interrupted}); gunicorn stopped and cluster {cluster.name} dropped")
     path = os.path.join(OUT, f"faults-{stamp}.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=2)

@@ -108,7 +108,14 @@ class Server:
         cmd.append("wsgi:app")
         self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=log_file,
                                      stderr=log_file)
-        deadline = time.time() + 30
+        try:
+            self._wait_until_up(30)
+        except BaseException:  # not up in time, or the bench interrupted: gunicorn must not outlive it
+            self.stop()
+            raise
+
+    def _wait_until_up(self, seconds):
+        deadline = time.time() + seconds
         while time.time() < deadline:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
@@ -117,7 +124,6 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.2)
-        self.stop()
         sys.exit("gunicorn did not start")
 
     def worker_pids(self):
