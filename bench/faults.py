@@ -5,8 +5,9 @@ One command (`make bench-faults`, as root): a PostgreSQL cluster of the bench's 
 database on it, migrated, with a site; gunicorn serving `wsgi:app` as in production
 (gunicorn.conf.py's gevent workers, OPSIQ_ENV=production with fresh secrets); 64 keep-alive
 connections writing decisions as the widget does (`POST /api/v1/consents`, text/plain JSON, each
-with a client_record_id of its own) for 60 s, a share of them bad input that the input gate must
-refuse (4xx); PostgreSQL restarted twice (`pg_ctlcluster restart`, fast mode unless --mode says
+with a client_record_id of its own, and its visitor's secret) for 60 s, a share of them bad input
+that must be refused (4xx): what the input gate refuses, an unknown site key, and writes that
+know a visitor's id but not its secret (for 200 visitors recorded before the run); PostgreSQL restarted twice (`pg_ctlcluster restart`, fast mode unless --mode says
 otherwise), at a third and two thirds of the run. Every answer is recorded (client_record_id,
 status, Retry-After, time), so that afterwards each acknowledged write is looked up in the
 database. It prints acknowledged, stored, lost (acknowledged but not stored: must be 0), answers by
@@ -47,11 +48,13 @@ CLUSTER_PREFIX = "opsiq_faults_"  # + the bench's pid: a cluster left by a kille
 ORIGIN = "https://bench.example"
 RECOVERY_TARGET = 2.0  # seconds from the database accepting connections again to writes succeeding (issue 10)
 REQUEST_TIMEOUT = 30.0
+VICTIMS = 200  # visitors recorded before the run, whom forged writes then try to impersonate
 PROBE_INTERVAL = 0.02  # seconds between connection attempts while PostgreSQL restarts
 NESTED = functools.reduce(lambda inner, _: [inner], range(39), [])  # 40 arrays deep: past MAX_DEPTH (32)
 
 # What the input gate must refuse (app/api/parsing.py, tests/api/test_input_gate.py), and how.
-# An unknown site key can only be found unknown by asking the database: 503 is right during an outage.
+# An unknown site key, or a visitor secret that is not the one bound, can only be found so by asking
+# the database: 503 is right for them during an outage.
 BAD_INPUT = {
     "invalid JSON": (400,),
     "invalid UTF-8": (400,),
@@ -60,6 +63,7 @@ BAD_INPUT = {
     "NUL in a string": (422,),
     "unknown site key": (404, 503),
     "body over 16 KiB": (413,),
+    "forged visitor secret": (403, 503),
 }
 
 
@@ -192,23 +196,29 @@ def drop_leftover_clusters():
 
 
 class Requests:
-    """The bodies the clients send: well-formed decisions (each a new client_record_id) and bad input."""
+    """The requests the clients send: well-formed decisions (each a new client_record_id, each
+    visitor with the one secret its browser keeps) and bad input."""
 
-    def __init__(self, site_key, port, bad_share, visitors):
-        self.site_key, self.bad_share, self.visitors = site_key, bad_share, visitors
+    def __init__(self, site_key, port, bad_share, visitors, victims):
+        self.site_key, self.bad_share, self.visitors, self.victims = site_key, bad_share, visitors, victims
         self.host = f"127.0.0.1:{port}"
         self.bad_kinds = list(BAD_INPUT)
         self.counter = 0
 
-    def decision(self, rnd, cid, **override):
-        body = {"site_key": self.site_key, "visitor_id": f"bench-v-{rnd.randrange(self.visitors)}",
+    def decision(self, rnd, cid, visitor=None, **override):
+        visitor = f"bench-v-{rnd.randrange(self.visitors)}" if visitor is None else visitor
+        body = {"site_key": self.site_key, "visitor_id": visitor, "visitor_secret": f"{visitor}-secret-of-the-browser",
                 "client_record_id": cid, "decisions": {"analytics": rnd.random() < 0.5, "marketing": False},
                 "method": "custom", "language": "en", "page_url": f"https://bench.example/p/{self.counter}"}
         body.update(override)
         return json.dumps(body)
 
+    def victim(self, i, rnd):
+        """The first, genuine decision of a visitor whom forged writes then try to impersonate."""
+        return self.request(self.decision(rnd, str(uuid.uuid4()), visitor=f"bench-victim-{i}").encode(), rnd)
+
     def next(self, rnd):
-        """(kind, client_record_id or None, the request's bytes); kind None: a well-formed write."""
+        """(kind, client_record_id, the request's bytes); kind None: a well-formed write."""
         self.counter += 1
         cid = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
         kind = rnd.choice(self.bad_kinds) if rnd.random() < self.bad_share else None
@@ -226,18 +236,46 @@ class Requests:
             body = self.decision(rnd, cid, page_url="https://bench.example/\x00").encode()
         elif kind == "unknown site key":
             body = self.decision(rnd, cid, site_key=f"unknown-{rnd.getrandbits(64):016x}").encode()
+        elif kind == "forged visitor secret":  # knows a victim's visitor id, not its browser's secret
+            body = self.decision(rnd, cid, visitor=f"bench-victim-{rnd.randrange(self.victims)}",
+                                 visitor_secret=f"forged-{rnd.getrandbits(128):032x}").encode()
         else:  # "body over 16 KiB", MAX_CONTENT_LENGTH
             body = self.decision(rnd, cid, page_url="https://bench.example/" + "a" * 17_000).encode()
+        return kind, cid, self.request(body, rnd)
+
+    def request(self, body, rnd):
+        """POST /api/v1/consents as the widget sends it, from an address of one of NETWORKS."""
         ip = f"{rnd.choice(NETWORKS)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
         head = (f"POST /api/v1/consents HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
                 f"Origin: {ORIGIN}\r\nX-Forwarded-For: {ip}\r\nUser-Agent: Mozilla/5.0 (bench) faults\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n")
-        return kind, (cid if kind is None else None), head.encode() + body
+        return head.encode() + body
 
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 _RETRY_AFTER = re.compile(rb"\r\nretry-after:", re.IGNORECASE)
 _CLOSE = re.compile(rb"\r\nconnection:\s*close", re.IGNORECASE)
+
+
+async def exchange(reader, writer, data):
+    """Send one request, read its answer: (the answer's head, whether the connection stays open)."""
+    writer.write(data)
+    head = await reader.readuntil(b"\r\n\r\n")
+    m = _CONTENT_LENGTH.search(head)
+    if m:
+        await reader.readexactly(int(m.group(1)))
+    return head, m is not None and not _CLOSE.search(head)
+
+
+async def record_victims(port, requests):
+    """Each victim's first decision, made by its own browser (so its secret is bound) before the run."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rnd = random.Random(0)
+    for i in range(requests.victims):
+        head, keep = await exchange(reader, writer, requests.victim(i, rnd))
+        if head[9:12] != b"201" or not keep:
+            sys.exit(f"the victims' first decisions were not recorded: {head.decode(errors='replace')}")
+    writer.close()
 
 
 async def client(port, requests, deadline, seed, answers):
@@ -253,11 +291,7 @@ async def client(port, requests, deadline, seed, answers):
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 if writer is None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(data)
-                head = await reader.readuntil(b"\r\n\r\n")
-                m = _CONTENT_LENGTH.search(head)
-                if m:
-                    await reader.readexactly(int(m.group(1)))
+                head, keep = await exchange(reader, writer, data)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as e:
             answers.append((kind, cid, 0, type(e).__name__, sent, time.monotonic()))
             if writer is not None:
@@ -266,7 +300,7 @@ async def client(port, requests, deadline, seed, answers):
             await asyncio.sleep(0.01)  # not a busy loop if the server is gone
             continue
         answers.append((kind, cid, int(head[9:12]), bool(_RETRY_AFTER.search(head)), sent, time.monotonic()))
-        if m is None or _CLOSE.search(head):  # the server ends this connection: open another (not an error)
+        if not keep:  # the server ends this connection: open another (not an error)
             writer.close()
             reader = writer = None
     if writer is not None:
@@ -276,6 +310,7 @@ async def client(port, requests, deadline, seed, answers):
 async def drive(args, port, requests, cluster):
     """The clients for args.seconds, and the restarts at a third and two thirds of it."""
     answers, restarts = [], []
+    await record_victims(port, requests)
     start = time.monotonic()
     deadline = start + args.seconds
 
@@ -340,6 +375,7 @@ def summarise(run, stored, all_sent, restarts_info, verify, args, server_workers
         "writes": len(writes), "acknowledged": len(acked), "stored": len(acked & stored), "lost": len(lost),
         "lost_ids": sorted(lost)[:20],
         "stored_unacknowledged": len((stored & all_sent) - acked),
+        "bad_stored": len({a[1] for a in bad} & stored),
         "status": {str(k): v for k, v in sorted(Counter(a[2] for a in answers).items())},
         "write_status": {str(k): v for k, v in sorted(by_status.items())},
         "write_503_without_retry_after": sum(1 for a in writes if a[2] == 503 and not a[3]),
@@ -359,7 +395,8 @@ def _seconds(value):
 def print_report(s):
     print(f"\nOpsIQ Consent fault benchmark: {os.cpu_count()} CPUs, gunicorn {s['workers']} gevent worker(s) "
           f"(gunicorn.conf.py), {s['connections']} connections for {s['seconds']:.1f} s, PostgreSQL restarted "
-          f"{len(s['restarts'])} times (pg_ctlcluster restart --mode {s['mode']}), {s['bad_share']:.0%} bad input\n")
+          f"{len(s['restarts'])} times (pg_ctlcluster restart --mode {s['mode']}), {s['bad_share']:.0%} bad input, "
+          f"rate limits {s['rate_limits']}\n")
     print(f"requests                  {s['requests']:>9,}  ({s['req_per_s']:,.0f} req/s; the client used "
           f"{s['client_cpu_share']:.0%} of one core)")
     statuses = ", ".join(f"{k}: {v:,}" for k, v in s["status"].items())
@@ -376,7 +413,7 @@ def print_report(s):
     errors = ", ".join(f"{k}: {v:,}" for k, v in s["connection_errors"].items()) or "none"
     print(f"connection errors         {sum(s['connection_errors'].values()):>9,}  ({errors})")
     print(f"bad input                 {sum(sum(v.values()) for v in s['bad_status'].values()):>9,}  "
-          f"({s['bad_misanswered']:,} not answered as expected)")
+          f"({s['bad_misanswered']:,} not answered as expected; {s['bad_stored']:,} stored: must be 0)")
     for kind, statuses in s["bad_status"].items():
         expect = "/".join(map(str, BAD_INPUT[kind]))
         got = ", ".join(f"{k}: {v:,}" for k, v in statuses.items())
@@ -413,7 +450,7 @@ def print_report(s):
         failures.append("connection errors")
     if s["write_503_without_retry_after"]:
         failures.append("503 without Retry-After")
-    if s["bad_misanswered"]:
+    if s["bad_misanswered"] or s["bad_stored"]:
         failures.append("bad input not refused as expected")
     if any(r["first_success_after_back_s"] is None or r["first_success_after_back_s"] > RECOVERY_TARGET
            or (r["last_failure_after_back_s"] or 0) > RECOVERY_TARGET for r in s["restarts"]):
@@ -463,7 +500,7 @@ def main():
             server = Server(env, workers, log_file=f)
         log(f"gunicorn {workers} gevent worker(s) on :{server.port}; {args.connections} connections for "
             f"{args.seconds:g} s, {args.restarts} restart(s)")
-        requests = Requests(creds["site_key"], server.port, args.bad_share, args.visitors)
+        requests = Requests(creds["site_key"], server.port, args.bad_share, args.visitors, VICTIMS)
         busy, ours = machine_cpu_seconds(), tree_cpu_seconds(server.proc.pid)
         cluster.cpu_seconds = -cluster.tree_cpu_seconds()
         run = asyncio.run(drive(args, server.port, requests, cluster))
@@ -484,6 +521,8 @@ def main():
         verify = {"exit": out.returncode, "output": " ".join((out.stdout + out.stderr).split())[:500]}
         summary = summarise(run, stored, all_sent, restarts_info, verify, args, workers)
         summary["cpu_s"] = cpu
+        summary["rate_limits"] = ("off" if env.get("RATE_LIMITS", "1") in ("0", "false", "no", "off") else
+                                  f"on, {env.get('RATE_LIMIT_BROWSER', '600/minute')} per address and site")
         with open(server_log) as f:
             text = f.read()
         summary["server_log"] = {"path": os.path.relpath(server_log, ROOT), "lines": text.count("\n"),
