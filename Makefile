@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-sqlite test-postgres bench
+.PHONY: install run test test-sqlite test-postgres bench bench-faults
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test-postgres: install browser-deps widget-check apidocs-check
 ## bench: gunicorn + PostgreSQL (127.0.0.1:5432, user postgres) + wrk; prints req/s, p50/p99 and ratios to hello-world
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## bench-faults: as root: 60 s of writes with bad input, PostgreSQL (a cluster of its own) restarted twice; prints lost (must be 0), answers by status, recovery
+bench-faults: install
+	$(BIN)/python bench/faults.py $(BENCH_ARGS)
 
 # --- the widget and its browser tests -----------------------------------------------------------
 .PHONY: browser-deps widget-check bench-widget

@@ -11,7 +11,6 @@ with the gunicorn workers' peak resident memory. Results print as a table and ar
 in bench/out/. This is a script, not a test: figures depend on the machine.
 """
 import argparse
-import base64
 import datetime as dt
 import hashlib
 import http.client
@@ -19,10 +18,7 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,9 +26,11 @@ import tempfile
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench import harness
+from bench.harness import ROOT, Server, connect, cpu_ticks, flask, log, production_env
+
 OUT = os.path.join(ROOT, "bench", "out")
-BIN = os.path.dirname(sys.executable)
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 # Public networks the embedded GeoLite2 places in opt-in, opt-out and notice regimes (DE, FR, GB,
@@ -92,10 +90,6 @@ end
 """
 
 
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def ensure_wrk():
     """wrk from Debian's package; installed with apt-get when missing (root or passwordless sudo)."""
     if shutil.which("wrk"):
@@ -109,102 +103,15 @@ def ensure_wrk():
 
 
 def psycopg_connect(dbname=None, autocommit=True):
-    import psycopg
-
-    url = PG_URL if dbname is None else PG_URL.rsplit("/", 1)[0] + "/" + dbname
-    return psycopg.connect(url, autocommit=autocommit)
+    return connect(PG_URL, dbname, autocommit)
 
 
 def create_database():
-    name = f"opsiq_bench_{time.strftime('%Y%m%d_%H%M%S')}"
-    with psycopg_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
+    return harness.create_database(PG_URL)
 
 
 def drop_database(name):
-    with psycopg_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def flask(env, *args):
-    out = subprocess.run([os.path.join(BIN, "flask"), *args], env=env, cwd=ROOT, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"flask {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-    return out.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving wsgi:app, as the README's production section runs it."""
-
-    def __init__(self, env, workers, threads, worker_class=None):
-        self.port = free_port()
-        self.env = env
-        # gunicorn reads the project's gunicorn.conf.py (cwd): production's worker class and hooks
-        cmd = [os.path.join(BIN, "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-               "--log-level", "warning", "--backlog", "2048", "--timeout", "300"]
-        if worker_class:
-            cmd += ["-k", worker_class]
-        if threads > 1:
-            cmd += ["-k", "gthread", "--threads", str(threads)]
-        cmd.append("wsgi:app")
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        sys.exit("gunicorn did not start")
-
-    def worker_pids(self):
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
-    def peak_rss_mb(self):
-        """Largest peak resident set (VmHWM) among the workers, in MB."""
-        peaks = []
-        for pid in self.worker_pids():
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
-                    peaks.append(int(m.group(1)) / 1024)
-            except OSError:
-                pass
-        return max(peaks) if peaks else None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
-
-def cpu_ticks():
-    """{pid: (command, user+system clock ticks)} for every process: to split a run's CPU by owner."""
-    out = {}
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            out[int(pid)] = (st[st.index("(") + 1:st.rindex(")")], int(fields[11]) + int(fields[12]))
-    return out
+    harness.drop_database(PG_URL, name)
 
 
 def cpu_per_request(before, after, app_pids, requests):
@@ -366,17 +273,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     dbname = create_database()
     log(f"database {dbname}")
-    url = "postgresql+psycopg" + PG_URL.split("postgresql", 1)[1].rsplit("/", 1)[0][0:] + "/" + dbname
-    env = dict(os.environ, FLASK_APP="wsgi.py", DATABASE_URL=url, OPSIQ_ENV="production",
-               SECRET_KEY=secrets.token_urlsafe(32), TRUSTED_PROXIES="1",
-               OPSIQ_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
-               # limits on (each write and check is counted) at production's browser default; the one API
-               # key of the check runs would pass the server default, so its limit is set out of reach
-               RATE_LIMITS="0" if args.no_limits else "1", RATE_LIMIT_BROWSER="600/minute",
-               RATE_LIMIT_SERVER="100000000/minute",
-               METRICS_TOKEN=secrets.token_urlsafe(32))  # metrics on, as a monitored deployment runs
-    env.pop("OPSIQ_INSTANCE", None)
-    env.pop("REDIS_URL", None)
+    env = production_env(harness.app_database_url(PG_URL, dbname))
+    # limits on (each write and check is counted) at production's browser default; the one API
+    # key of the check runs would pass the server default, so its limit is set out of reach
+    env.update(RATE_LIMITS="0" if args.no_limits else "1", RATE_LIMIT_BROWSER="600/minute",
+               RATE_LIMIT_SERVER="100000000/minute")
     if args.redis:
         env["REDIS_URL"] = args.redis
     script = os.path.join(tempfile.mkdtemp(prefix="opsiq-bench-"), "bench.lua")
