@@ -4,13 +4,11 @@
 purpose[, gpc]} and {email, purpose: email_marketing}), held by tests to the schema's result; it
 returns None for anything else, which then goes through the schema.
 """
-import re
-
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.ledger.rules import VISITOR_ID_PATTERN
-from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
+from app.ledger.rules import is_visitor_id
+from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, Pattern, StrictBool, StrictSchema
 from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
@@ -24,9 +22,9 @@ class ConsentCheckIn(StrictSchema):
         "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
     ip = fields.IP(load_default=None, allow_none=True, metadata={
         "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
-    country = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
+    country = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}$"),
                             metadata={"description": "ISO 3166-1 alpha-2, used when there is no record and no ip"})
-    region = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
+    region = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
                            metadata={"description": "ISO 3166-2, e.g. US-CA"})
     gpc = StrictBool(load_default=False, metadata={
         "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})
@@ -46,7 +44,7 @@ class ConsentCheckIn(StrictSchema):
         return data
 
 
-_VISITOR = re.compile(VISITOR_ID_PATTERN).match
+_VISITOR = is_visitor_id
 _VISITOR_FIELDS = frozenset(("visitor_id", "purpose", "gpc"))
 _EMAIL_FIELDS = frozenset(("email", "purpose"))
 

@@ -1,6 +1,6 @@
-"""Building blocks every schema module uses: strict inputs, strict booleans, visitor ids, emails."""
+"""Building blocks every schema module uses: strict inputs, strict booleans, patterns, visitor ids, emails."""
 import marshmallow as ma
-from marshmallow import RAISE, fields, validate
+from marshmallow import RAISE, ValidationError, fields, validate
 
 from app.ledger.rules import VISITOR_ID_PATTERN, VISITOR_SECRET_PATTERN
 
@@ -10,8 +10,19 @@ def StrictBool(**kwargs):
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
-VISITOR_ID = validate.Regexp(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
-VISITOR_SECRET = validate.Regexp(VISITOR_SECRET_PATTERN, error="22 to 128 characters: letters, digits, _ -")
+class Pattern(validate.Regexp):
+    """A pattern the whole value must match. The OpenAPI document shows the pattern as written, and
+    JSON Schema reads it as ECMA-262, where `$` is the end of the text; Python's `re.match` would also let
+    a final newline through `$`, so the value is matched whole (`fullmatch`) and both read it alike."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+VISITOR_ID = Pattern(VISITOR_ID_PATTERN, error="8 to 64 characters: letters, digits, _ . : -")
+VISITOR_SECRET = Pattern(VISITOR_SECRET_PATTERN, error="22 to 128 characters: letters, digits, _ -")
 
 # Field limits, stated once for the schemas and the fast validators that are tested against them.
 SITE_KEY_MAX = 32

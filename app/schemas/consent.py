@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.ledger.rules import METHODS, VISITOR_ID_PATTERN, VISITOR_SECRET_PATTERN
+from app.ledger.rules import METHODS, is_visitor_id, is_visitor_secret
 from app.schemas.common import (
     LANGUAGE_LENGTH,
     PAGE_URL_MAX,
@@ -76,8 +76,8 @@ class ConsentOut(ma.Schema):
     expires_at = fields.DateTime()
 
 
-_VISITOR = re.compile(VISITOR_ID_PATTERN).match
-_SECRET = re.compile(VISITOR_SECRET_PATTERN).match
+_VISITOR = is_visitor_id
+_SECRET = is_visitor_secret
 # the canonical form fields.UUID loads to (str(uuid.UUID(...))): any other spelling takes the schema
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
 _REQUIRED = frozenset(("site_key", "visitor_id", "visitor_secret", "client_record_id", "decisions", "method"))
