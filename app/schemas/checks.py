@@ -4,6 +4,8 @@
 purpose[, gpc]} and {email, purpose: email_marketing}), held by tests to the schema's result; it
 returns None for anything else, which then goes through the schema.
 """
+from typing import ClassVar
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -16,7 +18,7 @@ class ConsentCheckIn(StrictSchema):
     """Is this purpose allowed for this visitor? The optional fields only matter with no record."""
 
     class Meta(StrictSchema.Meta):
-        openapi = {"oneOf": [  # _visitor_or_email
+        openapi: ClassVar[dict] = {"oneOf": [  # _visitor_or_email
             given("visitor_id", **{"not": {"required": ["email"]}}),
             given("email", **{"not": {"required": ["visitor_id"]}, "properties": {
                 "email": {"type": "string"}, "purpose": {"enum": [EMAIL_PURPOSE]}}}),

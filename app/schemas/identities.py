@@ -1,4 +1,6 @@
 """Known people: linking a visitor to a person, and a person's consent."""
+from typing import ClassVar
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -9,7 +11,7 @@ class IdentityIn(StrictSchema):
     """Server-to-server: this visitor is this person (email and/or external_id)."""
 
     class Meta(StrictSchema.Meta):
-        openapi = {"anyOf": [given("email"), given("external_id")]}  # _one_of
+        openapi: ClassVar[dict] = {"anyOf": [given("email"), given("external_id")]}  # _one_of
 
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
     email = EMAIL(load_default=None, allow_none=True, validate=validate.Length(max=EMAIL_MAX))
@@ -42,7 +44,7 @@ class PersonLookupIn(StrictSchema):
     """Find a person by exactly one of email, external_id, person_id."""
 
     class Meta(StrictSchema.Meta):
-        openapi = {"oneOf": [given("email"), given("external_id"), given("person_id")]}  # _exactly_one
+        openapi: ClassVar[dict] = {"oneOf": [given("email"), given("external_id"), given("person_id")]}  # _exactly_one
 
     email = EMAIL(load_default=None, allow_none=True)
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 200))
