@@ -101,7 +101,7 @@ def get_site_config(site_key):
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ConsentIn}}})
 @blp.response(201, ConsentOut)
 @blp.alt_response(200, schema=ConsentOut, description="The same client_record_id again: the first record")
-@blp.error_response(403, "Called from an origin the site does not list")
+@blp.error_response(403, "Called from an origin the site does not list, or without the visitor's secret")
 @blp.error_response(404, "No site has this key")
 def create_consent():
     """Record a visitor's decision. JSON or text/plain; a repeated client_record_id writes nothing."""

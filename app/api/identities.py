@@ -26,7 +26,7 @@ def create_identity(data):
 @blp.arguments(BrowserIdentityIn)
 @blp.response(201, IdentityOut)
 @blp.error_response(401, "The token is not signed with the site's identity secret, has expired, or is another visitor's")
-@blp.error_response(403, "Called from an origin the site does not list")
+@blp.error_response(403, "Called from an origin the site does not list, or without the visitor's secret")
 @blp.error_response(404, "No site has this key")
 def create_browser_identity(data):
     """`opsiqConsent.identify(token)`: link with a token the site's server signed; JSON or text/plain."""
