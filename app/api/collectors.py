@@ -20,9 +20,9 @@ from app.api.parsing import NOT_OBJECT, ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
 from app.extensions import db
 from app.schemas.checks import (
+    CHECK_ANSWER,
     ConsentCheckBatchIn,
     ConsentCheckBatchOut,
-    CHECK_ANSWER,
     ConsentCheckIn,
     ReceiptVerifyIn,
     ReceiptVerifyOut,
