@@ -26,6 +26,8 @@ class Config:
     HOT_PATHS = True  # app/api/front_door.py dispatches the consent write and check; False: all through Flask
     GROUP_COMMIT = True  # writes arriving together in one process share a transaction (PostgreSQL); False: one each
     HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
+    WORKER_WEBHOOK_BATCH = 100  # app/worker.py: webhook deliveries per round
+    WORKER_SEAL_SECONDS = 5  # app/worker.py: seconds between sealing rounds
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
     # Records younger than this are left for the next seal, so slow transactions are not skipped.
@@ -69,6 +71,10 @@ def env_overrides():
         out["SITE_CACHE_SECONDS"] = float(os.environ["OPSIQ_SITE_CACHE_SECONDS"])
     if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):
         out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
+    for name, key in (("OPSIQ_LEDGER_SEAL_LAG", "LEDGER_SEAL_LAG"),
+                      ("OPSIQ_WORKER_SEAL_SECONDS", "WORKER_SEAL_SECONDS")):
+        if os.environ.get(name):
+            out[key] = float(os.environ[name])
     if os.environ.get("OPSIQ_GROUP_COMMIT"):
         out["GROUP_COMMIT"] = os.environ["OPSIQ_GROUP_COMMIT"] not in ("0", "false", "no")
     if os.environ.get("OPSIQ_HOT_CONNECTIONS"):

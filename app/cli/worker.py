@@ -1,0 +1,19 @@
+"""`flask worker`: every periodic duty in one process (app/worker.py)."""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.worker import run_worker
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run each duty until it has nothing due, then stop (exit 1 if one failed).")
+@with_appcontext
+def worker_command(once):
+    """Run the periodic duties (webhook deliveries, ledger sealing) until stopped; beside gunicorn.
+    Several may run at once: the duties coordinate through the database."""
+    ok = run_worker(current_app._get_current_object(), once=once, log=click.echo)
+    if once and not ok:
+        sys.exit(1)

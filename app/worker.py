@@ -1,0 +1,118 @@
+"""`flask worker`: the one background process, running every periodic duty.
+
+Production is two commands: `gunicorn wsgi:app` and `flask worker`. Each duty is a function that
+does one bounded round of its work and says how much it did; the worker runs a duty again at once
+while its rounds come back full, and otherwise after the duty's interval. Several workers may run
+(on several hosts): each duty coordinates through the database, so two never do the same work
+(webhook deliveries are claimed with SKIP LOCKED and a lease, app/services/webhooks/delivery.py;
+a site is sealed under an advisory lock, app/ledger/seals.py). A duty that fails (the database
+out of reach, say) is logged and tried again after its interval, doubled on each failure up to a
+minute; it never stops the others. SIGTERM and SIGINT end the worker after the round in progress.
+
+Configuration, read once when the worker starts:
+
+  WORKER_WEBHOOK_BATCH    deliveries per round (100)
+  WORKER_SEAL_SECONDS     seconds between sealing rounds (5; OPSIQ_WORKER_SEAL_SECONDS); set
+                          OPSIQ_LEDGER_SEAL_INTERVAL=0 so the write path leaves sealing to the worker
+  LEDGER_SEAL_LAG         records younger than this are left for the next round (5; OPSIQ_LEDGER_SEAL_LAG)
+"""
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from app.extensions import db
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Duty:
+    """A periodic duty: `run()` does one round and returns (work done, whether the round was full)."""
+
+    name: str
+    every: float
+    run: Callable[[], tuple[int, bool]]
+    next_at: float = 0.0
+    failures: int = 0
+    done: int = field(default=0)
+
+
+def deliver_webhooks(batch: int) -> Callable[[], tuple[int, bool]]:
+    from app.services.webhooks.delivery import deliver_due
+
+    def run():
+        counts = deliver_due(limit=batch)
+        n = sum(counts.values())
+        return n, n >= batch
+
+    return run
+
+
+def seal_ledger(lag: float) -> Callable[[], tuple[int, bool]]:
+    from app.ledger import seals
+    from app.models import Site
+
+    def run():
+        """Seal every site's unsealed records older than `lag` (in seals of up to 5,000, under the site's lock)."""
+        total = 0
+        for site_id in db.session.execute(db.select(Site.id).order_by(Site.id)).scalars().all():
+            total += seals.seal_site(site_id, lag)
+        return total, False  # seal_site already seals all that is due
+
+    return run
+
+
+def duties_for(app: Flask) -> list[Duty]:
+    """The periodic duties of this app, with their intervals from its configuration."""
+    config = app.config
+    return [
+        Duty("webhooks", 1.0, deliver_webhooks(int(config["WORKER_WEBHOOK_BATCH"]))),
+        Duty("ledger seal", float(config["WORKER_SEAL_SECONDS"]), seal_ledger(float(config["LEDGER_SEAL_LAG"]))),
+    ]
+
+
+def run_worker(app: Flask, once: bool = False, log: Callable[[str], None] = print,
+               stop: threading.Event | None = None) -> bool:
+    """Run the duties until stopped (SIGTERM/SIGINT or `stop`), or with `once` until each has done one
+    round that was not full. Returns False if a duty failed in `once` mode (True otherwise)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    duties = duties_for(app)
+    ok = True
+    pending = {d.name for d in duties}  # in `once` mode: duties that have not had a round that was not full
+    while not stop.is_set():
+        now = time.monotonic()
+        for duty in duties:
+            if duty.next_at > now or stop.is_set():
+                continue
+            try:
+                n, full = duty.run()
+            except Exception as e:  # noqa: BLE001 (one duty's failure never stops the others)
+                db.session.rollback()
+                duty.failures += 1
+                duty.next_at = time.monotonic() + min(duty.every * 2 ** duty.failures, MAX_BACKOFF)
+                log(f"worker: {duty.name} failed ({type(e).__name__}: {e}); again in {duty.next_at - now:.0f} s")
+                ok = False
+                pending.discard(duty.name)
+                continue
+            finally:
+                db.session.remove()
+            duty.failures = 0
+            duty.done += n
+            if n:
+                log(f"worker: {duty.name}: {n}")
+            duty.next_at = now if full else now + duty.every
+            if not full:
+                pending.discard(duty.name)
+        if once and not pending:
+            break
+        wait = min(d.next_at for d in duties) - time.monotonic()
+        if wait > 0:
+            stop.wait(wait)
+    return ok

@@ -1,0 +1,73 @@
+"""`flask worker`: every periodic duty in one process: webhook deliveries and ledger sealing, a
+failing duty never stopping the others, several workers never doing the same work twice, and
+SIGTERM ending it after the round in progress."""
+import signal
+import subprocess
+import sys
+import time
+
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from app.models import ConsentRecord, LedgerSeal, WebhookDelivery
+from tests.api.test_webhooks import record, subscribe
+from tests.servers import ROOT, production_env
+
+
+def sealed_and_delivered(app):
+    with app.app_context():
+        sealed = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(LedgerSeal.record_count), 0))).scalar()
+        delivered = db.session.execute(sa.select(sa.func.count()).where(WebhookDelivery.status == "delivered")).scalar()
+        records = db.session.execute(sa.select(sa.func.count(ConsentRecord.id))).scalar()
+        db.session.remove()
+    return sealed, delivered, records
+
+
+def test_once_delivers_what_is_due_and_seals_every_site(app, client, runner, site_ctx, make_site, receiver):
+    site_key, _, auth = site_ctx
+    subscribe(client, auth, receiver.url)
+    other, _ = make_site(name="Other")
+    for _ in range(3):
+        record(client, site_key)
+    record(client, other)
+    app.config["LEDGER_SEAL_LAG"] = 0  # read when the worker starts
+    try:
+        r = runner.invoke(args=["worker", "--once"])
+    finally:
+        app.config["LEDGER_SEAL_LAG"] = 5
+    assert r.exit_code == 0, r.output
+    assert "webhooks: 3" in r.output and "ledger seal: 4" in r.output, r.output
+    assert sealed_and_delivered(app) == (4, 3, 4)
+    assert len(receiver.unique_events()) == 3
+    r = runner.invoke(args=["worker", "--once"])  # nothing left: it says nothing and stops
+    assert r.exit_code == 0 and r.output == "", r.output
+
+
+def test_a_failing_duty_is_reported_and_does_not_stop_the_others(app, tmp_path):
+    broken = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/none.sqlite",
+                         "CACHE_CHANNEL": ""})
+    r = broken.test_cli_runner().invoke(args=["worker", "--once"])
+    assert r.exit_code == 1
+    assert "webhooks failed" in r.output and "ledger seal failed" in r.output, r.output
+
+
+def test_a_worker_process_works_until_sigterm_then_stops(app, client, site_ctx, receiver):
+    site_key, _, auth = site_ctx
+    subscribe(client, auth, receiver.url)
+    env = production_env(app, OPSIQ_WORKER_SEAL_SECONDS="0.2", OPSIQ_LEDGER_SEAL_LAG="0",
+                         OPSIQ_LEDGER_SEAL_INTERVAL="0")
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        record(client, site_key)
+        record(client, site_key)
+        deadline = time.monotonic() + 30
+        while sealed_and_delivered(app)[:2] != (2, 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sealed_and_delivered(app)[:2] == (2, 2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
