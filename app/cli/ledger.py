@@ -84,8 +84,8 @@ def anchor_command(site_key, out):
 @click.option("--old-master-key", envvar="OPSIQ_OLD_MASTER_KEY", default=None,
               help="After `flask keys rotate-master`: the previous master key, whose MACs are re-made.")
 def rekey_command(site_key, old_master_key):
-    """MAC the seals made before keyed seals (once), or those under the old master key, after
-    checking the ledger verifies: keying a tampered chain would vouch for it."""
+    """MAC the seals made before keyed seals (once); with the old master key, re-make every ledger
+    MAC under the new one. Only a ledger that verifies is keyed: keying a tampered chain would vouch for it."""
     try:
         old = macs.ledger_key(parse_master_key(old_master_key)) if old_master_key else None
     except KeyringError as e:

@@ -8,8 +8,7 @@ that lists it (app/ledger/erasure.py), sealed records purged within a checkpoint
 count (app/ledger/purge.py). Given an anchor (app/ledger/anchors.py), the seal it names must
 still be there, unchanged: removing the newest seals with their records is caught.
 """
-import sqlalchemy as sa
-
+from app.errors import Conflict
 from app.extensions import db
 from app.ledger import macs, rules
 from app.ledger.erasure import erasure_mac, is_erased_form
@@ -146,24 +145,23 @@ def verify_site(site_id: int, anchor: dict | None = None, key: bytes | None = No
 
 
 def rekey_site(site_id: int, key: bytes, old_key: bytes | None = None) -> int:
-    """MAC the site's seals that carry no MAC (or, given `old_key`, one under it) with `key`,
-    after checking that the ledger verifies otherwise: keying a tampered chain would vouch for it.
-    Returns how many seals it keyed; raises Conflict naming the first finding. Commits."""
-    from app.errors import Conflict
-
-    report = verify_site(site_id, key=key)
-    blocking = [p for p in report["problems"] if p["kind"] not in ("unkeyed", "seal_forged")]
+    """MAC the site's seals that carry no MAC with `key` and, given `old_key` (after `flask keys
+    rotate-master`), re-make with `key` every seal, erasure and checkpoint MAC made under it;
+    only once the ledger verifies otherwise (keying a tampered chain would vouch for it). Returns
+    how many seals it keyed; Conflict names what stops it. Commits."""
+    report = verify_site(site_id, key=old_key or key)
+    blocking = [p for p in report["problems"] if p["kind"] != "unkeyed"]
     if blocking:
         raise Conflict(f"the ledger does not verify, so it is not keyed: {blocking[0]['detail']}")
     done = 0
     for seal in db.session.execute(db.select(LedgerSeal).where(LedgerSeal.site_id == site_id)).scalars():
-        if macs.matches(macs.seal_mac(key, site_id, seal.seq, seal.seal_hash), seal.mac):
-            continue
-        if seal.mac is not None and (old_key is None or not macs.matches(
-                macs.seal_mac(old_key, site_id, seal.seq, seal.seal_hash), seal.mac)):
-            raise Conflict(f"seal {seal.seq} carries a MAC under neither key: not keyed again")
-        db.session.execute(sa.update(LedgerSeal).where(LedgerSeal.id == seal.id)
-                           .values(mac=macs.seal_mac(key, site_id, seal.seq, seal.seal_hash)))
-        done += 1
+        if seal.mac is None or old_key is not None:
+            seal.mac = macs.seal_mac(key, site_id, seal.seq, seal.seal_hash)
+            done += 1
+    if old_key is not None:  # each verified under the old key above
+        for e in db.session.execute(db.select(LedgerErasure).where(LedgerErasure.site_id == site_id)).scalars():
+            e.mac = erasure_mac(key, site_id, e.erased_at, e.reason, e.entries)
+        for c in db.session.execute(db.select(LedgerCheckpoint).where(LedgerCheckpoint.site_id == site_id)).scalars():
+            c.mac = checkpoint_mac(key, site_id, c.first_id, c.last_id, c.record_count, c.setting, c.created_at)
     db.session.commit()
     return done

@@ -276,3 +276,35 @@ def test_rekey_refuses_a_ledger_that_does_not_verify(app, client, runner, site):
         db.session.commit()
     r = runner.invoke(args=["ledger", "rekey", site[0]])
     assert r.exit_code == 1 and "does not verify" in r.output
+
+
+def test_after_a_master_key_rotation_rekey_makes_every_ledger_mac_again(app, client, runner, site):
+    import base64
+
+    from app import create_app
+    from app.extensions import ledger
+    from app.services.keyring import master_key, new_master_key
+
+    with app.app_context():
+        old = base64.b64encode(master_key()).decode()
+    ids = record_some(client, site[0], 4)
+    seal(runner, site[0])
+    erase(app, site[0], [ids[0]])
+    with app.app_context():
+        purge_sealed_range(site_id(site[0]), row(ids[1]).id, row(ids[1]).id, "retention_days=1")
+    assert verify(runner, site[0]).exit_code == 0
+    rotated = create_app({**{k: v for k, v in app.config.items() if k != "SERVER_NAME"},
+                          "OPSIQ_MASTER_KEY": new_master_key()})
+    try:
+        code, found = problems(rotated.test_cli_runner(), site[0])
+        assert code == 1 and {k for k, _ in found} >= {"seal_forged", "erasure_forged", "checkpoint_forged"}
+        r = rotated.test_cli_runner().invoke(args=["ledger", "rekey", site[0]], env={"OPSIQ_OLD_MASTER_KEY": old})
+        assert r.exit_code == 0 and "keyed 1 seal(s)" in r.output, r.output
+        r = verify(rotated.test_cli_runner(), site[0])
+        assert r.exit_code == 0 and "1 erased, 1 purged" in r.output, r.output
+    finally:
+        with rotated.app_context():
+            if ledger.state.connections is not None:
+                ledger.state.connections.pool().discard_idle()
+            db.engine.dispose()
+    assert verify(runner, site[0]).exit_code == 1  # the old key no longer vouches for the ledger
