@@ -30,3 +30,32 @@ def test_the_double_opt_in_default_moves_from_the_keyring_to_the_site(tmp_path):
             back = dict(conn.execute(sa.text("SELECT site_id, double_opt_in FROM site_keyrings")).all())
         assert back == {1: False, 2: True}
         db.engine.dispose()
+
+
+def test_the_ledger_integrity_columns_and_tables_come_and_go(tmp_path):
+    """0007 adds the personal digest, erasure and seal MAC columns and the erasure and checkpoint
+    tables to a ledger that has records and seals, which keep every value; downgrade removes them."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.sqlite",
+                      "CACHE_CHANNEL": ""})
+    with app.app_context():
+        upgrade(revision="0006_consent_visitor_secret")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO sites (id, site_key, name, origins, default_language, languages, texts,"
+                                 " retention_days, consent_validity_days, regime_overrides, uses_google, created_at,"
+                                 " email_double_opt_in) VALUES (1, 'k', 'k', '[]', 'en', '[\"en\"]', '{}', 395, 180,"
+                                 " '{}', 1, '2026-01-01 00:00:00', 1)"))
+            conn.execute(sa.text("INSERT INTO ledger_seals (site_id, seq, first_id, last_id, record_count, entries,"
+                                 " covers_until, prev_hash, seal_hash, sealed_at) VALUES (1, 1, 1, 1, 1, '[[1, \"h\"]]',"
+                                 " '2026-01-01 00:00:00', 'p', 's', '2026-01-01 00:00:00')"))
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        assert {"personal_salt", "personal_digest", "erased_at"} <= {c["name"] for c in inspector.get_columns(
+            "consent_records")}
+        assert {"ledger_erasures", "ledger_checkpoints"} <= set(inspector.get_table_names())
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT seal_hash, mac FROM ledger_seals")).one() == ("s", None)
+        downgrade(revision="0006_consent_visitor_secret")
+        inspector = sa.inspect(db.engine)
+        assert "mac" not in {c["name"] for c in inspector.get_columns("ledger_seals")}
+        assert "ledger_erasures" not in inspector.get_table_names()
+        db.engine.dispose()

@@ -58,6 +58,8 @@ def rotate_master_command(old_master_key):
     except KeyringError as e:
         raise click.ClickException(str(e))
     click.echo(f"re-wrapped {done} site keyring(s); {already} already under the new master key")
+    click.echo("the ledger's MACs are derived from the master key: now run `flask ledger rekey` "
+               "with the same OPSIQ_OLD_MASTER_KEY")
 
 
 @keys_cli.command("new-master")

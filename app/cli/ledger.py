@@ -1,15 +1,17 @@
-"""`flask ledger`: seal and verify the consent ledger."""
+"""`flask ledger`: seal, verify, anchor and key the consent ledger."""
 import json
 import sys
 import time
 
 import click
 
-from app.cli.common import CommandGroup, sites_or_one
+from app.cli.common import CommandGroup, fail, sites_or_one
 from app.extensions import db, ledger
-from app.ledger import seals
+from app.ledger import anchors, macs, seals
+from app.ledger.verify import rekey_site, verify_site
+from app.services.keyring import KeyringError, parse_master_key
 
-ledger_cli = CommandGroup("ledger", help="Seal and verify the consent ledger.")
+ledger_cli = CommandGroup("ledger", help="Seal, verify, anchor and key the consent ledger.")
 
 
 @ledger_cli.command("seal")
@@ -33,20 +35,61 @@ def seal_command(site_key, lag, every):
 @ledger_cli.command("verify")
 @click.argument("site_key", required=False)
 @click.option("--json", "as_json", is_flag=True)
-def verify_command(site_key, as_json):
-    """Check every record and seal; exits 1 and names each altered, inserted or removed record."""
-    ok = True
+@click.option("--anchor", "anchor_file", type=click.File("r"),
+              help="An anchor from `flask ledger anchor`: also fail if the seals it names are gone or changed.")
+def verify_command(site_key, as_json, anchor_file):
+    """Check every record, seal and MAC; exits 1 and names each altered, inserted or removed record."""
+    heads, missing = {}, []
+    if anchor_file is not None:
+        try:
+            document = json.load(anchor_file)
+            heads = anchors.anchored_sites(document)
+        except ValueError as e:
+            fail(f"{anchor_file.name}: {e}")
+        missing = [k for k in anchors.missing_sites(document) if not site_key or k == site_key]
+    ok = not missing
     reports = {}
+    key = macs.ledger_key()
     for site in sites_or_one(site_key):
-        report = seals.verify_site(site.id)
+        report = verify_site(site.id, anchor=heads.get(site.site_key), key=key)
         reports[site.site_key] = report
         ok = ok and report["ok"]
         if not as_json:
             state = "OK" if report["ok"] else "TAMPERED"
+            extra = "".join(f", {report[k]} {k}" for k in ("erased", "purged") if report[k])
             click.echo(f"{site.site_key}: {state} ({report['sealed']} sealed in {report['seals']} seal(s), "
-                       f"{report['unsealed']} not yet sealed)")
+                       f"{report['unsealed']} not yet sealed{extra})")
             for p in report["problems"]:
                 click.echo(f"  {p['kind']}: {p['detail']}")
+    for site_key_gone in missing:
+        reports[site_key_gone] = {"ok": False, "problems": [{"kind": "anchor_missing", "detail": "site is gone"}]}
+        if not as_json:
+            click.echo(f"{site_key_gone}: TAMPERED (the anchor names this site; the database has no such site)")
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     sys.exit(0 if ok else 1)
+
+
+@ledger_cli.command("anchor")
+@click.argument("site_key", required=False)
+@click.option("--out", "out", type=click.File("w"), default="-", help="Write the anchor here (default: stdout).")
+def anchor_command(site_key, out):
+    """Write the latest seal head of every site (or one) as JSON: keep it outside the database."""
+    json.dump(anchors.anchor_document(sites_or_one(site_key)), out, indent=2)
+    out.write("\n")
+
+
+@ledger_cli.command("rekey")
+@click.argument("site_key", required=False)
+@click.option("--old-master-key", envvar="OPSIQ_OLD_MASTER_KEY", default=None,
+              help="After `flask keys rotate-master`: the previous master key, whose MACs are re-made.")
+def rekey_command(site_key, old_master_key):
+    """MAC the seals made before keyed seals (once); with the old master key, re-make every ledger
+    MAC under the new one. Only a ledger that verifies is keyed: keying a tampered chain would vouch for it."""
+    try:
+        old = macs.ledger_key(parse_master_key(old_master_key)) if old_master_key else None
+    except KeyringError as e:
+        fail(str(e))
+    key = macs.ledger_key()
+    for site in sites_or_one(site_key):
+        click.echo(f"{site.site_key}: keyed {rekey_site(site.id, key, old)} seal(s)")

@@ -62,7 +62,8 @@ _CHAIN = (
     " client_record_id varchar, method varchar, decisions json, created_at timestamptz, expires_at timestamptz,"
     " config_hash varchar, policy_version varchar, policy_url varchar, language varchar, regime varchar,"
     " country varchar, region varchar, geoip_build date, ip_truncated varchar, user_agent varchar,"
-    " page_url varchar, gpc boolean, source varchar, secret_hash varchar, base_hash text, necessary jsonb, event_if_first varchar,"
+    " page_url varchar, gpc boolean, source varchar, secret_hash varchar, personal_salt varchar,"
+    " personal_digest varchar, base_hash text, necessary jsonb, event_if_first varchar,"
     " event_if_had_grant varchar, event_if_had_none varchar, outbox json)"
     " LEFT JOIN LATERAL (SELECT record_id, decisions, secret_hash FROM consent_records c"
     " WHERE c.site_id = d.site_id AND c.visitor_id = d.visitor_id ORDER BY c.id DESC LIMIT 1) p ON true),"
@@ -210,7 +211,7 @@ class PostgresRepository:
         docs, columns, subscribed, with_outbox = [], [], {}, False
         for i in wave:
             draft = drafts[i]
-            cols = draft.columns(now)
+            cols = rules.new_columns(draft, now)
             first, had_grant, had_none = rules.event_choices(draft.method, draft.decisions, draft.necessary)
             subs = subscribed.get(draft.site_id)
             if subs is None:

@@ -46,7 +46,8 @@ _DRAFT_COLUMNS = tuple(f.name for f in fields(DraftColumns))
 @dataclass(frozen=True, slots=True)
 class Draft(DraftColumns):
     """A new record before it meets the ledger: every column but those the ledger decides (event,
-    created_at, expires_at, prev_record_id, record_hash), and what it needs to decide them."""
+    created_at, expires_at, prev_record_id, the personal salt and digest, record_hash), and what it
+    needs to decide them."""
 
     validity: dt.timedelta  # how long the decision holds: expires_at is created_at + validity
     necessary: frozenset[str]  # the site's necessary purposes, which never count as a grant
@@ -61,12 +62,16 @@ class Draft(DraftColumns):
 
 @dataclass(frozen=True, slots=True)
 class Record(DraftColumns):
-    """A record as the ledger holds it: every column but the row id."""
+    """A record as the ledger holds it: every column but the row id and erased_at (the write and
+    read paths never meet an erased record: erasure leaves it no visitor or client_record_id)."""
 
     event: str
     created_at: dt.datetime  # aware, UTC
     expires_at: dt.datetime
     prev_record_id: str | None
+    # rules.personal_digest's salt and digest (None on records stored in the older forms)
+    personal_salt: str | None
+    personal_digest: str | None
     record_hash: str
 
     def columns(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ record in the statement that reads the visitor's previous one (the event and the
 its SQL is held equal to these functions by tests/ledger/test_sql_rules.py.
 """
 import datetime as dt
+import os
 import re
 from collections.abc import Mapping
 
@@ -26,13 +27,24 @@ EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 # The webhook events a consent record sends.
 OUTBOX_TYPES = ("consent.recorded", "consent.withdrawn")
 
-# The columns a record hash covers: every column but the hash itself and the visitor's secret hash,
-# which authenticates the next write and is no part of the decision (and no row id: no record holds it).
+# The columns a record hash reads, in any of its forms: every column but the hash itself and the
+# visitor's secret hash, which authenticates the next write and is no part of the decision (and no
+# row id: no record holds it).
 HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in ("record_hash", "secret_hash"))
+# What a record holds of the person who took the decision, committed to through personal_digest so
+# that erasure can remove it and the record still verify: their browser's id, its own id for the
+# record (random, but kept by that browser), the address prefix, user agent and page. What stays
+# (decision, time, regime, country and region, policy, configuration) describes no one on its own.
+PERSONAL_COLUMNS = ("visitor_id", "client_record_id", "ip_truncated", "user_agent", "page_url")
+DIGEST_COLUMNS = ("personal_salt", "personal_digest")
+# The columns of the two older forms, which hash the personal fields themselves.
+LEGACY_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in DIGEST_COLUMNS)
 # The two that depend on the visitor's previous record; the rest are known before the ledger is read.
 CHAINED_COLUMNS = ("prev_record_id", "event")
-BASE_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in CHAINED_COLUMNS)
-
+BASE_COLUMNS = tuple(c for c in LEGACY_COLUMNS if c not in CHAINED_COLUMNS)
+# The base of the current form: the personal fields replaced by their digest.
+DIGESTED_BASE_COLUMNS = tuple(c for c in BASE_COLUMNS if c not in PERSONAL_COLUMNS) + ("personal_digest",)
+SALT_BYTES = 16
 
 def resolve_decisions(snap, regime: str, method: str, given: Mapping[str, bool], gpc: bool) -> dict[str, bool]:
     """The full decision map stored on a record: one boolean per purpose of the site.
@@ -128,7 +140,7 @@ def finish_record(draft: Draft, previous: LatestRecord | None, now: dt.datetime)
     Forbidden if the draft's secret is not the one the visitor is bound to."""
     if previous is not None:
         check_visitor_secret(previous.secret_hash, draft.secret_hash)
-    columns = draft.columns(now)
+    columns = new_columns(draft, now)
     event = classify_event(draft.method, draft.decisions, previous.decisions if previous else None, draft.necessary)
     prev_id = previous.record_id if previous else None
     return Record(**columns, event=event, prev_record_id=prev_id,
@@ -154,10 +166,29 @@ def _plain(value):
     return value
 
 
+def personal_digest(salt: str, columns: Mapping) -> str:
+    """SHA-256 (hex) of a record's PERSONAL_COLUMNS under its own random salt: what its hash commits
+    to in their place. Without the salt (erased with them) no one who knows a visitor id can
+    recompute it and find that person's records."""
+    return sha256_hex(salt + "|" + canonical_json({k: columns.get(k) for k in PERSONAL_COLUMNS}))
+
+
+def new_columns(draft: Draft, created_at: dt.datetime) -> dict:
+    """The columns of a new record that do not depend on the ledger: the draft's, dated, with a
+    fresh salt and the personal digest (one os.urandom and one hash per record)."""
+    columns = draft.columns(created_at)
+    salt = columns["personal_salt"] = os.urandom(SALT_BYTES).hex()
+    columns["personal_digest"] = personal_digest(salt, columns)
+    return columns
+
+
 def base_hash(columns: Mapping) -> str:
-    """SHA-256 of the canonical JSON of a record's BASE_COLUMNS (a mapping of its columns)."""
+    """SHA-256 of the canonical JSON of a record's base columns (a mapping of its columns): with a
+    personal digest, DIGESTED_BASE_COLUMNS (the current form); without, BASE_COLUMNS (the form of
+    records stored before digests)."""
     get = columns.get
-    return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in BASE_COLUMNS}))
+    names = BASE_COLUMNS if get("personal_digest") is None else DIGESTED_BASE_COLUMNS
+    return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in names}))
 
 
 def chain_hash(base: str, prev_record_id: str | None, event: str) -> str:
@@ -167,21 +198,37 @@ def chain_hash(base: str, prev_record_id: str | None, event: str) -> str:
 
 
 def record_hash(columns: Mapping) -> str:
-    """SHA-256 over every column of a record, in two steps: chain_hash(base_hash, prev_record_id, event)."""
+    """A record's hash, in two steps: chain_hash(base_hash, prev_record_id, event), over the stored digest."""
     return chain_hash(base_hash(columns), columns.get("prev_record_id"), columns.get("event"))
 
 
 def legacy_record_hash(columns: Mapping) -> str:
     """The one-step hash records were written with before 2026-11-27 (every column in one JSON)."""
-    return sha256_hex(canonical_json({k: _plain(columns.get(k)) for k in HASHED_COLUMNS}))
+    return sha256_hex(canonical_json({k: _plain(columns.get(k)) for k in LEGACY_COLUMNS}))
 
 
 def hash_in_stored_form(columns: Mapping, stored: str) -> str:
-    """The hash of these columns in the form the stored hash uses (legacy or current), else the current form."""
+    """The hash of these columns in the form the stored hash uses, else the current form.
+
+    Records with a digest: the digest is recomputed from the personal fields while their salt is
+    there (an edited visitor id or address changes the hash); once erased (no salt), the stored
+    digest stands, and verify asks an erasure entry to vouch for it. Records without: the
+    two-step form, or the one-step legacy form when that is the stored one."""
+    if columns.get("personal_digest") is not None:
+        if (salt := columns.get("personal_salt")) is not None:
+            columns = dict(columns, personal_digest=personal_digest(salt, columns))
+        return record_hash(columns)
     current = record_hash(columns)
     if current != stored and legacy_record_hash(columns) == stored:
         return stored
     return current
+
+
+def residual_hash(columns: Mapping) -> str:
+    """SHA-256 of what a record of the older forms keeps after erasure (its LEGACY_COLUMNS but the
+    personal ones): an erasure entry holds it, MAC'd, in place of the fields its hash needed."""
+    return sha256_hex(canonical_json({k: _plain(columns.get(k)) for k in LEGACY_COLUMNS
+                                      if k not in PERSONAL_COLUMNS}))
 
 
 def seal_hash(prev_hash: str, site_id: int, seq: int, entries: list) -> str:

@@ -44,7 +44,12 @@ class ConsentRecord(db.Model):
     prev_record_id: Mapped[str | None] = mapped_column(sa.String(36))
     source: Mapped[str] = mapped_column(sa.String(16), default="browser")
     secret_hash: Mapped[str | None] = mapped_column(sa.String(64))  # rules.secret_hash: the visitor's proof
+    # rules.personal_digest: the hash commits to the personal fields through it, so erasure can drop them
+    # (the salt goes with them, leaving the digest unlinkable). NULL on records of the older forms.
+    personal_salt: Mapped[str | None] = mapped_column(sa.String(32))
+    personal_digest: Mapped[str | None] = mapped_column(sa.String(64))
     record_hash: Mapped[str] = mapped_column(sa.String(64))
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # set by app/ledger/erasure.py
 
 
 class LedgerSeal(db.Model):
@@ -66,3 +71,39 @@ class LedgerSeal(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     seal_hash: Mapped[str] = mapped_column(sa.String(64))
     sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # HMAC of the seal hash under a key derived from OPSIQ_MASTER_KEY (app/ledger/macs.py); NULL on
+    # seals made before keyed seals, until `flask ledger rekey` keys them
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class LedgerErasure(db.Model):
+    """A lawful erasure of records' personal fields: which rows, when, why. Names no one; MAC'd,
+    so that verify accepts a record as erased only when the ledger's key vouches for it."""
+
+    __tablename__ = "ledger_erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(sa.String(200))  # e.g. the subject request's id; never personal data
+    record_count: Mapped[int] = mapped_column()
+    # [[row id, record id, residual hash or null], ...]: the residual stands in for the personal
+    # fields of records hashed in the older forms (app/ledger/erasure.py)
+    entries: Mapped[list] = mapped_column(sa.JSON)
+    mac: Mapped[str] = mapped_column(sa.String(64))
+
+
+class LedgerCheckpoint(db.Model):
+    """A purge of a sealed row-id range: verify accepts sealed records missing from the range, up
+    to `record_count` of them. MAC'd like the seals."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"), index=True)
+    first_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger)
+    record_count: Mapped[int] = mapped_column()  # records the purge deletes from the range
+    setting: Mapped[str] = mapped_column(sa.String(200))  # what caused it, e.g. "retention_days=395"
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    mac: Mapped[str] = mapped_column(sa.String(64))

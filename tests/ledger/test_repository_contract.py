@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.errors import Forbidden
 from app.extensions import db
-from app.ledger import rules, seals
+from app.ledger import rules, seals, verify
 from app.ledger.records import LATEST_COLUMNS, LatestRecord
 from app.models import ConsentRecord, WebhookDelivery, WebhookEvent
 from app.services.webhooks.endpoints import create_endpoint
@@ -19,10 +19,12 @@ REJECT = {"necessary": True, "analytics": False, "marketing": False, "preference
 
 
 def stored_rows(site_id):
-    """{record_id: the row's columns} of a site, read with SQLAlchemy apart from any repository."""
+    """{record_id: the row's columns} of a site, read with SQLAlchemy apart from any repository
+    (erased_at, no part of a Record, is None on every record a repository writes)."""
     rows = db.session.execute(sa.select(ConsentRecord.__table__).where(ConsentRecord.site_id == site_id)
                               .order_by(ConsentRecord.id)).mappings().all()
-    return {row["record_id"]: {k: v for k, v in row.items() if k != "id"} for row in rows}
+    assert all(row["erased_at"] is None for row in rows)
+    return {row["record_id"]: {k: v for k, v in row.items() if k not in ("id", "erased_at")} for row in rows}
 
 
 def test_a_record_is_written_whole_and_read_back_as_written(repository, snap):
@@ -34,6 +36,16 @@ def test_a_record_is_written_whole_and_read_back_as_written(repository, snap):
         k: getattr(draft, k) for k in ("record_id", "visitor_id", "decisions", "regime", "geoip_build", "gpc")}
     assert record.created_at.utcoffset() == dt.timedelta(0) and record.expires_at == record.created_at + draft.validity
     assert record.record_hash == rules.record_hash(record.columns())
+    # the current form: the personal fields committed through a digest under a fresh salt of the record's own
+    assert len(record.personal_salt) == 2 * rules.SALT_BYTES
+    assert record.personal_digest == rules.personal_digest(record.personal_salt, record.columns())
+    assert rules.base_hash(record.columns()) == rules.base_hash(
+        {**record.columns(), **dict.fromkeys(rules.PERSONAL_COLUMNS, "anything")})
+    [other] = repository.write([make_draft(snap, visitor_id="v-contract-01")])
+    assert other.record.personal_salt != record.personal_salt
+    stored_rows(snap.id).pop(other.record.record_id)
+    db.session.execute(sa.delete(ConsentRecord).where(ConsentRecord.record_id == other.record.record_id))
+    db.session.commit()
     assert stored_rows(snap.id) == {record.record_id: record.columns()}  # every column, as the table holds it
     assert repository.find(snap.id, draft.client_record_id) == record
     latest = repository.latest(snap.id, "v-contract-01")
@@ -65,7 +77,7 @@ def test_each_record_chains_to_its_visitors_latest_even_within_one_batch(reposit
     assert repository.latest_many(snap.id, ["v-new-0001", "v-stored-01"]) == {
         "v-new-0001": repository.latest(snap.id, "v-new-0001"), "v-stored-01": repository.latest(snap.id, "v-stored-01")}
     assert repository.latest(snap.id, "v-new-0001").record_id == out[2].record.record_id
-    assert seals.seal_site(snap.id, lag_seconds=0) == 5 and seals.verify_site(snap.id)["ok"]
+    assert seals.seal_site(snap.id, lag_seconds=0) == 5 and verify.verify_site(snap.id)["ok"]
 
 
 def test_a_taken_client_record_id_writes_nothing_and_answers_with_the_first_record(repository, snap):
@@ -80,7 +92,7 @@ def test_a_taken_client_record_id_writes_nothing_and_answers_with_the_first_reco
     assert [w.created for w in out] == [False, True, True, False, False]
     assert out[0].record == first.record and out[3].record == out[4].record == out[2].record
     assert len(stored_rows(snap.id)) == 3
-    assert seals.verify_site(snap.id)["ok"]
+    assert verify.verify_site(snap.id)["ok"]
 
 
 def test_writers_racing_with_one_client_record_id_make_one_record(repository, snap, app):

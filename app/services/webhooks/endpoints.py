@@ -19,7 +19,7 @@ from app.services.addresses import judged
 from app.services.keyring import keyring
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
-               "identity.linked")
+               "identity.linked", "ledger.sealed")
 SECRET_PREFIX = "whsec_"
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 
