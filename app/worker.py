@@ -77,19 +77,20 @@ def duties_for(app: Flask) -> list[Duty]:
 
 def run_worker(app: Flask, once: bool = False, log: Callable[[str], None] = print,
                stop: threading.Event | None = None) -> bool:
-    """Run the duties until stopped (SIGTERM/SIGINT or `stop`), or with `once` until each has done one
-    round that was not full. Returns False if a duty failed in `once` mode (True otherwise)."""
+    """Run the duties until stopped (SIGTERM/SIGINT or `stop`), or with `once` until a pass over all
+    of them finds nothing to do (one duty's work can make another's: a seal sends a webhook).
+    Returns False if a duty failed in `once` mode (True otherwise)."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     duties = duties_for(app)
     ok = True
-    pending = {d.name for d in duties}  # in `once` mode: duties that have not had a round that was not full
     while not stop.is_set():
+        worked = False
         now = time.monotonic()
         for duty in duties:
-            if duty.next_at > now or stop.is_set():
+            if (duty.next_at > now and not once) or stop.is_set():
                 continue
             try:
                 n, full = duty.run()
@@ -99,19 +100,19 @@ def run_worker(app: Flask, once: bool = False, log: Callable[[str], None] = prin
                 duty.next_at = time.monotonic() + min(duty.every * 2 ** duty.failures, MAX_BACKOFF)
                 log(f"worker: {duty.name} failed ({type(e).__name__}: {e}); again in {duty.next_at - now:.0f} s")
                 ok = False
-                pending.discard(duty.name)
                 continue
             finally:
                 db.session.remove()
             duty.failures = 0
             duty.done += n
+            worked = worked or n > 0
             if n:
                 log(f"worker: {duty.name}: {n}")
             duty.next_at = now if full else now + duty.every
-            if not full:
-                pending.discard(duty.name)
-        if once and not pending:
-            break
+        if once:
+            if not worked or not ok:
+                break
+            continue
         wait = min(d.next_at for d in duties) - time.monotonic()
         if wait > 0:
             stop.wait(wait)

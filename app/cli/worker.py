@@ -9,7 +9,7 @@ from app.worker import run_worker
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Run each duty until it has nothing due, then stop (exit 1 if one failed).")
+@click.option("--once", is_flag=True, help="Run the duties until none has anything due, then stop (exit 1 if one failed).")
 @with_appcontext
 def worker_command(once):
     """Run the periodic duties (webhook deliveries, ledger sealing) until stopped; beside gunicorn.
