@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 from flask import Response, g, request
 
 from app.api.auth import SECURITY, api_key_required
-from app.api.collectors import decode_cursor, encode_cursor
+from app.api.collectors import EXPORT_PAGE_HEADERS, decode_cursor, encode_cursor
 from app.api.parsing import ApiBlueprint
 from app.schemas.audit import AuditLogArgs, AuditLogOut
 from app.services import audit
 
+PAGE = "A page of entries: JSON, or CSV (a header row, then a row per entry) with `Accept: text/csv` / `format=csv`"
 blp = ApiBlueprint("audit", __name__, url_prefix="/api/v1", description="Who did what: the site's audit log")
 
 
@@ -44,7 +45,9 @@ def end_request(_error):
 @api_key_required
 @blp.doc(security=SECURITY)
 @blp.arguments(AuditLogArgs, location="query")
-@blp.response(200, AuditLogOut, description="JSON, or CSV with `Accept: text/csv` / `format=csv`")
+@blp.response(200, AuditLogOut, description=PAGE, headers=EXPORT_PAGE_HEADERS)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=PAGE)
+@blp.error_response(400, "A cursor this API did not issue")
 def list_audit_log(args):
     """The site's audit log, oldest first: filtered by time and action, paged by cursor."""
     fmt = args["format"] or ("csv" if request.accept_mimetypes.best_match(

@@ -56,7 +56,8 @@ SYSTEM = "system"
 VISITOR = "visitor"
 UNATTRIBUTED = "unattributed"
 
-MAX_DETAILS = 2000  # characters of canonical JSON: a summary, never a copy of data
+MAX_TEXT, MAX_ITEMS = 200, 50  # of a string and a list in `details`
+SCALARS = (str, int, float, bool, type(None))
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 
 
@@ -140,13 +141,12 @@ def record(action: str, target: Target, site_id: int | None = None,
     """Add the entry of an action to the caller's session: it commits with the change, or not at all.
 
     Call it just before the service's commit, after anything that commits on its own (a keyring
-    made on first use). A wrong action, target or details is a bug in the caller: ValueError.
+    made on first use). A wrong action, target or details is a bug in the caller: ValueError or TypeError.
     """
     if action not in ACTIONS:
         raise ValueError(f"not an audit action: {action!r}")
     check_target(target)
-    details = dict(details or {})
-    check_details(details)
+    details = summary(details or {})
     ctx = current()
     entry = AuditEntry(created_at=utcnow(), site_id=site_id, actor=ctx.actor, action=action,
                        target_kind=target.kind, target_id=target.id, client_ip=ctx.client_ip,
@@ -164,15 +164,25 @@ def check_target(target: Target) -> None:
         raise ValueError(f"a {target.kind} target must be its keyed hash")
 
 
-def check_details(details: Mapping[str, Any]) -> None:
-    """Flat and small: scalars, or lists of them, and MAX_DETAILS characters at most."""
-    scalar = (str, int, float, bool, type(None))
+def summary(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Details as they are stored: flat (scalars, or lists of them; else TypeError, a bug in the
+    caller), each string cut to MAX_TEXT characters and each list to MAX_ITEMS, since some come from
+    a caller's input (a webhook's host) and an entry is a summary, never a copy."""
+    out = {}
     for key, value in details.items():
-        flat = isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value))
-        if not flat:
-            raise ValueError(f"audit details.{key}: a scalar or a list of scalars")
-    if len(canonical_json(details)) > MAX_DETAILS:
-        raise ValueError("audit details are a summary: at most 2,000 characters")
+        if isinstance(value, list):
+            if not all(isinstance(v, SCALARS) for v in value):
+                raise TypeError(f"audit details.{key}: a scalar or a list of scalars")
+            out[key] = [_clip(v) for v in value[:MAX_ITEMS]]
+        elif isinstance(value, SCALARS):
+            out[key] = _clip(value)
+        else:
+            raise TypeError(f"audit details.{key}: a scalar or a list of scalars")
+    return out
+
+
+def _clip(value: Any) -> Any:
+    return value[:MAX_TEXT] if isinstance(value, str) else value
 
 
 # --- the seam for sealing -------------------------------------------------------------------------

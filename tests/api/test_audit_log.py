@@ -168,3 +168,12 @@ def test_flask_audit_list(app, runner, make_site):
     bad = runner.invoke(args=["audit", "list", "--from", "tuesday"])
     assert bad.exit_code != 0 and "ISO 8601" in bad.output
     assert runner.invoke(args=["audit", "list", "nosuchsite"]).exit_code != 0
+
+
+def test_details_from_a_callers_input_are_cut_to_a_summary(app, client, site_ctx):
+    _, _, auth = site_ctx
+    host = ("a" * 60 + ".") * 4 + "example"  # a webhook's host is the caller's text, up to its URL's 2,048
+    r = client.post("/api/v1/webhooks", json={"url": f"http://{host}/hook", "events": ["consent.recorded"]},
+                    headers=auth)
+    assert r.status_code == 201
+    assert rows(app)[-1]["details"]["host"] == host[:200]
