@@ -5,7 +5,8 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from app.extensions import rate_limits
-from app.services.sites.keys import site_key_for_api_key
+from app.services import audit
+from app.services.sites.keys import api_key_id, site_key_for_api_key
 from app.services.sites.snapshot import site_snapshot
 
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "A site's secret API key (opsiq_sk_...)"}
@@ -17,6 +18,12 @@ def register_security(api):
     api.spec.components.security_scheme("ApiKey", BEARER_SCHEME)
 
 
+def bearer_token(header):
+    """The token of an `Authorization: Bearer <token>` header; "" for any other header or none."""
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def site_for_authorization(header, max_age):
     """The cached snapshot of the site whose API key an `Authorization` header carries, or a 401.
 
@@ -24,9 +31,8 @@ def site_for_authorization(header, max_age):
     processes see a revocation within SITE_CACHE_SECONDS, as they see any site change). A key
     past RATE_LIMIT_SERVER raises RateLimited (429).
     """
-    scheme, _, token = (header or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(header)
+    if not token:
         abort(401, message="Send the site's API key as `Authorization: Bearer <api_key>`.",
               headers={"WWW-Authenticate": 'Bearer realm="opsiq"'})
     site_key = site_key_for_api_key(token, max_age)
@@ -45,6 +51,7 @@ def api_key_required(view):
     def wrapper(*args, **kwargs):
         snap = site_for_authorization(request.headers.get("Authorization"), current_app.config["SITE_CACHE_SECONDS"])
         g.site = g.site_snapshot = snap
+        audit.identify(audit.api_key_actor(api_key_id(bearer_token(request.headers.get("Authorization")))))
         return view(*args, **kwargs)
 
     wrapper._apidoc = getattr(view, "_apidoc", {})

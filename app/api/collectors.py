@@ -178,6 +178,7 @@ def export_consents(args):
     after = decode_cursor(args["cursor"]) if args["cursor"] else 0
     last, more = export.plan_page(site.id, after, args["from_"], args["to"], args["visitor_id"], args["limit"])
     next_cursor = encode_cursor(last) if more else None
+    export.audit_page(site.id, site.site_key, fmt, after, last, args["from_"], args["to"], args["visitor_id"])
     rows = export.iter_records(db.engine, site.id, after, last, args["from_"], args["to"], args["visitor_id"])
     headers = {"Cache-Control": "no-store"}
     if next_cursor:

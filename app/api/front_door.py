@@ -23,6 +23,7 @@ from app.api.errors import is_outage, render_error
 from app.api.replies import Reply, security_headers
 from app.errors import DomainError
 from app.metrics import meter_for
+from app.services.audit import request_id_from
 
 
 def _record(environ, raw):
@@ -75,7 +76,8 @@ class FrontDoor:
         data = reply.encode()
         start_response(_STATUS_LINES[reply.status],
                        [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                        *reply.headers.items(), *self.headers])
+                        *reply.headers.items(), *self.headers,
+                        ("X-Request-ID", request_id_from(environ.get("HTTP_X_REQUEST_ID")))])  # as Flask answers
         self.meters[route].answered(reply.status, perf_counter() - started)
         return [data]
 

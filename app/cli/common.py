@@ -5,16 +5,19 @@ from flask.cli import AppGroup
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Site
+from app.services import audit
 from app.services.sites.administration import require_site
 
 
 class CommandGroup(AppGroup):
     """A `flask` command group whose commands' domain errors end them with the error's message
-    (exit 1), as click does for its own errors: the one place the CLI maps them."""
+    (exit 1), as click does for its own errors: the one place the CLI maps them. What a command
+    changes is audited as `cli:<user>@<host>`, one request id per command."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with audit.acting_as(audit.cli_actor()):
+                return super().invoke(ctx)
         except DomainError as e:
             raise click.ClickException(e.message) from None
 

@@ -9,6 +9,7 @@ from app.cli.common import CommandGroup, fail, sites_or_one
 from app.extensions import db, ledger
 from app.ledger import anchors, macs, seals
 from app.ledger.verify import rekey_site, verify_site
+from app.services import audit
 from app.services.keyring import KeyringError, parse_master_key
 
 ledger_cli = CommandGroup("ledger", help="Seal, verify, anchor and key the consent ledger.")
@@ -92,4 +93,6 @@ def rekey_command(site_key, old_master_key):
         fail(str(e))
     key = macs.ledger_key()
     for site in sites_or_one(site_key):
+        # in the session rekey_site commits: the entry stands only if the keying does
+        audit.record("ledger.rekeyed", audit.Target("ledger", site.site_key), site.id, {"old_master_key": bool(old)})
         click.echo(f"{site.site_key}: keyed {rekey_site(site.id, key, old)} seal(s)")

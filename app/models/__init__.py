@@ -1,4 +1,5 @@
 """Tables, one module per area; every model is importable from here (Alembic and the services see them all)."""
+from app.models.audit import AuditEntry  # noqa: F401
 from app.models.email import EmailConsentRecord, EmailConsentState, EmailSuppression  # noqa: F401
 from app.models.identities import Identity, IdentityLink  # noqa: F401
 from app.models.keyring import SiteKeyring  # noqa: F401

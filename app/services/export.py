@@ -15,6 +15,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ConsentRecord
+from app.services import audit  # as modules: audit reads this one's csv_cell
+from app.services import keyring as keyring_service
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 1_000_000
@@ -56,6 +58,27 @@ def plan_page(site_id: int, after: int = 0, start: dt.datetime | None = None, en
         return db.session.execute(sa.select(sa.func.max(t.c.id)).where(*cond)).scalar(), False
     more = db.session.execute(sa.select(t.c.id).where(*_where(site_id, last, start, end, visitor_id)).limit(1)).scalar()
     return last, more is not None
+
+
+def count_page(site_id: int, after: int, last: int | None, start: dt.datetime | None = None,
+               end: dt.datetime | None = None, visitor_id: str | None = None) -> int:
+    """How many records the page `plan_page` planned holds (what the audit log says was read)."""
+    if last is None:
+        return 0
+    t = ConsentRecord.__table__
+    cond = _where(site_id, after, start, end, visitor_id) + [t.c.id <= last]
+    return db.session.execute(sa.select(sa.func.count()).select_from(t).where(*cond)).scalar()
+
+
+def audit_page(site_id: int, site_key: str, fmt: str, after: int, last: int | None, start: dt.datetime | None = None,
+               end: dt.datetime | None = None, visitor_id: str | None = None) -> None:
+    """Audit the read of a planned page as `export.read`, committed before its first byte is sent:
+    its filters (a visitor only by keyed hash) and how many records it holds, never the records."""
+    visitor = keyring_service.keyring(site_id).lookup_hash("visitor_id", visitor_id) if visitor_id else None
+    audit.record("export.read", audit.Target("ledger", site_key), site_id, {
+        "format": fmt, "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
+        "visitor": visitor, "after": after, "records": count_page(site_id, after, last, start, end, visitor_id)})
+    db.session.commit()
 
 
 def iter_records(engine: sa.Engine, site_id: int, after: int, last: int | None, start: dt.datetime | None = None,

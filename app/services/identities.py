@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.extensions import db
 from app.models import ConsentRecord, Identity, IdentityLink, utcnow
+from app.services import audit
 from app.services.keyring import keyring, normalise_email
 from app.services.purposes import is_sale_or_share
 from app.services.webhooks.outbox import enqueue
@@ -102,6 +103,9 @@ def link_identity(site_id: int, visitor_id: str, email: str | None = None, exter
         sealed = {k: v for k, v in (("email", email), ("external_id", external_id)) if v}
         enqueue(site_id, "identity.linked",
                          {"person_id": person.person_id, "visitor_id": visitor_id, "method": method}, sealed)
+    audit.record("identity.linked", audit.Target("email" if email_hash else "external_id", email_hash or ext_hash),
+                 site_id, {"method": method, "visitor": ring.lookup_hash("visitor_id", visitor_id),
+                           "new_person": created, "new_link": linked})
     db.session.commit()
     return {"person_id": person.person_id, "visitor_id": visitor_id, "created": created, "linked": linked}
 

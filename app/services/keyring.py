@@ -20,6 +20,7 @@ from flask import current_app
 
 from app.extensions import caches, db
 from app.models import SiteKeyring, utcnow
+from app.services import audit
 
 _warned = []
 
@@ -183,5 +184,7 @@ def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:
         row.rewrapped_at = utcnow()
         done += 1
     caches.changed("keyrings")  # every site's
+    audit.record("secret.rotated", audit.Target("installation", None), None,
+                 {"secret": "master", "rewrapped": done, "already": already})
     db.session.commit()
     return done, already

@@ -114,8 +114,9 @@ def config_for(api_key, data):
             {"include-name": name, "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "413", "422"]}}}
             for name in DATA_DEPENDENT
         ] + [
-            {"include-name": "GET /api/v1/consents",  # a cursor is only what a page gave
-             "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}}},
+            *({"include-name": name,  # a cursor is only what a page gave
+               "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}}}
+              for name in ("GET /api/v1/consents", "GET /api/v1/audit-log")),
             *({"include-name": name, "parameters": fields} for name, fields in body.items()),
         ],
         # no NUL in generated strings: the input gate refuses one in any string (the document says so once)

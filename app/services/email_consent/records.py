@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.errors import Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import EmailConsentRecord, EmailConsentState, EmailSuppression, utcnow
+from app.services import audit
 from app.services.email_consent.links import confirm_token, read_confirm_token, unsubscribe_token
 from app.services.geo import truncate_ip
 from app.services.keyring import keyring, normalise_email
@@ -89,6 +90,8 @@ def submit(snap: "SiteSnapshot", address: str, source: str | None = None, wordin
         state.status, state.basis = "pending", "none"
         state.submission_record_id, state.confirmation_record_id = rec.record_id, None
         state.given_at, state.confirmed_at = now, None
+    audit.record("email_consent.submitted", audit.Target("email", h), snap.id, {"double_opt_in": doi,
+                                                                               "status": state.status})
     db.session.commit()
     return {"record_id": rec.record_id, "status": state.status, "basis": state.basis, "double_opt_in": doi,
             "confirm_token": confirm_token(snap.id, snap.site_key, rec.record_id) if doi and not already else None,
@@ -139,6 +142,7 @@ def confirm(site_id: int, token: str, max_age: int, ip: str | None = None, user_
     state.withdrawn_at = state.withdrawal_record_id = None
     sealed = {"email": keyring(site_id).decrypt("email", state.email_enc)} if state.email_enc else None
     enqueue(site_id, "email_consent.confirmed", _event_data(state, rec.record_id), sealed)
+    audit.record("email_consent.confirmed", audit.Target("email", sub.email_hash), site_id, {"method": "link"})
     db.session.commit()
     return state, True
 
@@ -168,6 +172,7 @@ def withdraw(site_id: int, email_hash: str, method: str, source: str | None = No
     enqueue(site_id, "email_consent.withdrawn",
                      {"record_id": rec.record_id, "purpose": PURPOSE, "email_hash": email_hash, "method": method},
                      sealed)
+    audit.record("email_consent.withdrawn", audit.Target("email", email_hash), site_id, {"method": method})
     db.session.commit()
     return rec.record_id
 

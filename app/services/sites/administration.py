@@ -5,8 +5,9 @@ from urllib.parse import urlsplit
 from app.errors import NotFound
 from app.extensions import caches, db
 from app.models import Purpose, ReceiptKey, Site
+from app.services import audit
 from app.services.sites.errors import SiteError
-from app.services.sites.keys import create_api_key, new_receipt_secret
+from app.services.sites.keys import api_key_id, create_api_key, new_receipt_secret
 from app.services.sites.policies import publish_policy
 from app.services.texts import DEFAULT_PURPOSES
 
@@ -38,6 +39,7 @@ def create_site(name: str, origins: list[str], languages=("en", "de", "fr", "es"
     publish_policy(site, "1", policy_url, commit=False)
     api_key = create_api_key(site, "default", commit=False)
     caches.changed("sites", site.site_key)  # someone may have asked for this key before: a miss is kept
+    audit.record("site.created", audit.Target("site", site.site_key), site.id, {"api_key": api_key_id(api_key)})
     db.session.commit()
     return site, api_key
 
@@ -58,6 +60,7 @@ def add_origins(site: Site, origins: list[str]) -> list[str]:
     if added:
         site.origins = site.origins + added
         caches.changed("sites", site.site_key)
+        audit.record("site.updated", audit.Target("site", site.site_key), site.id, {"origins_added": added})
         db.session.commit()
     return site.origins
 
@@ -66,6 +69,7 @@ def set_email_double_opt_in(site: Site, on: bool) -> None:
     """Make double opt-in (on) or single opt-in (off) the site's default for email signups."""
     site.email_double_opt_in = bool(on)
     caches.changed("sites", site.site_key)
+    audit.record("site.updated", audit.Target("site", site.site_key), site.id, {"email_double_opt_in": bool(on)})
     db.session.commit()
 
 

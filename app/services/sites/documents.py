@@ -4,7 +4,7 @@ import datetime as dt
 
 from app.extensions import caches, db
 from app.models import Purpose, Site
-from app.services import regimes
+from app.services import audit, regimes
 from app.services.purposes import CONSENT_MODE_KEYS, LEGAL_BASES, purpose_doc
 from app.services.sites.administration import create_site, get_site, normalise_origin
 from app.services.sites.errors import SiteError
@@ -72,6 +72,7 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
     """Create or update a site from an exported document. Returns (site, api_key or None)."""
     validate_site_doc(doc)
     site = get_site(doc["site_key"]) if doc.get("site_key") else None
+    before = export_site(site) if site is not None else None  # what the audit entries compare with
     api_key = None
     if site is None:
         site, api_key = create_site(doc["name"], doc.get("origins") or [], doc.get("languages") or ["en"],
@@ -111,5 +112,6 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
             eff = dt.datetime.fromisoformat(pd["effective_at"]) if pd.get("effective_at") else None
             publish_policy(site, pd["version"], pd.get("url", ""), eff, commit=False)
     caches.changed("sites", site.site_key)
+    audit.record_site_import(site.id, site.site_key, before, export_site(site))
     db.session.commit()
     return site, api_key

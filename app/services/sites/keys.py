@@ -10,10 +10,16 @@ import secrets
 from app.extensions import caches, db
 from app.hashing import sha256_hex
 from app.models import ApiKey, ReceiptKey, Site, utcnow
+from app.services import audit
 from app.services.keyring import keyring
 
 API_KEY_PREFIX = "opsiq_sk_"
 PREFIX_LENGTH = len(API_KEY_PREFIX) + 8  # what is stored in clear to find a key: the prefix and 8 more
+
+
+def api_key_id(raw: str) -> str:
+    """A key's non-secret id: the prefix stored in clear (what `flask keys revoke` takes), never the key."""
+    return raw[:PREFIX_LENGTH]
 
 
 def create_api_key(site: Site, name: str = "", commit: bool = True) -> str:
@@ -22,7 +28,8 @@ def create_api_key(site: Site, name: str = "", commit: bool = True) -> str:
     digest = sha256_hex(raw)
     db.session.add(ApiKey(site_id=site.id, prefix=raw[:PREFIX_LENGTH], key_hash=digest, name=name))
     caches.changed("api_keys", digest)
-    if commit:
+    if commit:  # else the caller's own entry (site.created) says it
+        audit.record("key.created", audit.Target("api_key", api_key_id(raw)), site.id, {"name": name})
         db.session.commit()
     return raw
 
@@ -35,6 +42,7 @@ def revoke_api_key(prefix: str) -> int:
     for k in keys:
         k.revoked_at = utcnow()
         caches.changed("api_keys", k.key_hash)
+        audit.record("key.revoked", audit.Target("api_key", k.prefix), k.site_id)
     db.session.commit()
     return len(keys)
 
@@ -74,6 +82,7 @@ def rotate_receipt_key(site: Site) -> ReceiptKey:
     key = ReceiptKey(site_id=site.id, secret=new_receipt_secret(site.id))
     db.session.add(key)
     caches.changed("sites", site.site_key)  # the snapshot holds the secrets
+    audit.record("secret.rotated", audit.Target("site", site.site_key), site.id, {"secret": "receipt"})
     db.session.commit()
     return key
 

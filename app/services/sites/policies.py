@@ -5,6 +5,7 @@ import datetime as dt
 from app.extensions import caches, db
 from app.hashing import canonical_json, sha256_hex
 from app.models import PolicyVersion, Site, utcnow
+from app.services import audit
 from app.services.purposes import purpose_doc
 from app.services.sites.errors import SiteError
 from app.services.sites.resolution import texts_for
@@ -36,6 +37,7 @@ def publish_policy(site: Site, version: str, url: str, effective_at: dt.datetime
                        content_hash=config_hash(site))
     db.session.add(pv)
     caches.changed("sites", site.site_key)
-    if commit:
+    if commit:  # else the caller's own entry says it
+        audit.record("policy.published", audit.Target("site", site.site_key), site.id, {"version": version})
         db.session.commit()
     return pv

@@ -21,6 +21,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.services import audit
 from app.services.keyring import keyring
 from app.services.webhooks.endpoints import WebhookError, allow_private, check_url, disable_endpoint
 from app.services.webhooks.signing import endpoint_secrets, event_body, signature_header
@@ -168,6 +169,8 @@ def replay_dead(site_id: int | None = None, endpoint_id: str | None = None, now:
         q = q.where(WebhookDelivery.endpoint_id.in_(
             sa.select(WebhookEndpoint.id).where(WebhookEndpoint.site_id == site_id)))
     n = db.session.execute(q.values(status="pending", next_attempt_at=now, retry_from=now)).rowcount
+    audit.record("webhook.replayed", audit.Target("webhook", endpoint_id) if endpoint_id else audit.Target(
+        "installation" if site_id is None else "site", None), site_id, {"queued": n})
     db.session.commit()
     return n
 

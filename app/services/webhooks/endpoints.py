@@ -15,6 +15,7 @@ from flask import current_app
 from app.errors import Invalid, NotFound
 from app.extensions import caches, db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from app.services import audit
 from app.services.addresses import judged
 from app.services.keyring import keyring
 
@@ -81,6 +82,8 @@ def create_endpoint(site_id: int, url: str, events: list[str]) -> tuple[WebhookE
                          events=sorted(set(events)), secret_enc=ring.encrypt("webhook_secret", secret))
     db.session.add(ep)
     caches.changed("webhooks", site_id)
+    audit.record("webhook.created", audit.Target("webhook", ep.endpoint_id), site_id,
+                 {"events": ep.events, "host": urlsplit(url).hostname})  # not the URL: its query may hold a token
     db.session.commit()
     return ep, secret
 
@@ -110,6 +113,8 @@ def disable_endpoint(ep: WebhookEndpoint, reason: str = "disabled by the site",
         ep.disabled_reason = reason[:200]
     _bury_pending(ep)
     caches.changed("webhooks", ep.site_id)
+    audit.record("webhook.disabled", audit.Target("webhook", ep.endpoint_id), ep.site_id,
+                 {"reason": ep.disabled_reason})
     db.session.commit()
     return ep
 
@@ -129,6 +134,7 @@ def rotate_secret(ep: WebhookEndpoint, now: dt.datetime | None = None) -> tuple[
     ep.previous_secret_enc = ep.secret_enc
     ep.previous_expires_at = now + ROTATION_OVERLAP
     ep.secret_enc = ring.encrypt("webhook_secret", secret)
+    audit.record("secret.rotated", audit.Target("webhook", ep.endpoint_id), ep.site_id, {"secret": "webhook"})
     db.session.commit()  # no cache holds secrets: each delivery reads its endpoint's row
     return ep, secret
 
