@@ -3,8 +3,9 @@
 
 def init_app(app):
     """Register every command group."""
-    from app.cli import demo, email, geoip, identities, keys, ledger, policy, sites, webhooks
+    from app.cli import demo, email, geoip, identities, keys, ledger, policy, sites, subjects, webhooks
 
     for group in (sites.sites_cli, keys.keys_cli, policy.policy_cli, ledger.ledger_cli, geoip.geoip_cli,
-                  demo.demo_cli, identities.identities_cli, email.email_cli, webhooks.webhooks_cli):
+                  demo.demo_cli, identities.identities_cli, email.email_cli, webhooks.webhooks_cli,
+                  subjects.subjects_cli):
         app.cli.add_command(group)

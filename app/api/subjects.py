@@ -1,0 +1,30 @@
+"""Data-subject requests: a person's export (from the site's server, or a browser's own), and the
+register of requests with their due dates."""
+from flask import Response, g
+
+from app.api.auth import api_key_required
+from app.api.collectors import now
+from app.api.parsing import ApiBlueprint
+from app.extensions import db
+from app.schemas.subjects import SubjectExportIn, SubjectExportOut
+from app.services.subjects.export import subject_document
+
+blp = ApiBlueprint("subjects", __name__, url_prefix="/api/v1",
+                   description="Data-subject requests: access (export) and the register of requests")
+
+EXPORT_HEADERS = {"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="subject-export.json"'}
+
+
+def streamed(pieces):
+    """A streamed JSON answer (the generator holds its own connection and needs no request context)."""
+    return Response(pieces, 200, EXPORT_HEADERS, mimetype="application/json")
+
+
+@blp.post("/subjects/export")
+@api_key_required  # before parsing: no key, 401, whatever the body
+@blp.arguments(SubjectExportIn)
+@blp.response(200, SubjectExportOut, description="Streamed JSON")
+@blp.alt_response(404, description="No person on this site has this external_id or person_id")
+def export_subject(data):
+    """Everything the site holds of one person or browser, as one JSON document (GDPR 15 and 20)."""
+    return streamed(subject_document(db.engine, g.site_snapshot, data, now()))
