@@ -1,6 +1,5 @@
 """POST /api/v1/subjects/export: everything of one person or browser, nothing of anyone else, streamed."""
 import importlib.util
-import json
 import tracemalloc
 
 import pytest
@@ -65,7 +64,7 @@ def people(client, make_site):
 
 
 def test_a_persons_export_holds_all_of_them_and_nothing_of_anyone_else(client, make_site):
-    site_key, api_key, jane, made, emails = people(client, make_site)
+    _, api_key, jane, made, emails = people(client, make_site)
     r = export(client, api_key, email=" JANE@example.com ")
     assert r.status_code == 200, r.json
     assert r.headers["Cache-Control"] == "no-store"
@@ -100,7 +99,7 @@ def test_a_persons_export_holds_all_of_them_and_nothing_of_anyone_else(client, m
 
 
 def test_a_visitors_export_is_that_browser_only(client, make_site):
-    site_key, api_key, jane, made, _ = people(client, make_site)
+    _, api_key, jane, made, _ = people(client, make_site)
     doc = export(client, api_key, visitor_id="jane-browser-2").json
     assert [x["record_id"] for x in doc["consent_records"]] == [made["jane"][1]["record_id"]]
     [person] = doc["identities"]
@@ -109,7 +108,7 @@ def test_a_visitors_export_is_that_browser_only(client, make_site):
 
 
 def test_selectors_and_keys(client, make_site):
-    site_key, api_key, jane, made, _ = people(client, make_site)
+    _, api_key, jane, _, _ = people(client, make_site)
     for bad in ({}, {"email": "jane@example.com", "visitor_id": "jane-browser-1"}, {"visitor_id": "x"},
                 {"email": "not an address"}, {"person_id": jane, "name": "Jane"}):
         r = export(client, api_key, **bad)

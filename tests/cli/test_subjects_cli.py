@@ -5,7 +5,7 @@ from tests.api.test_subjects import people
 
 
 def test_subjects_export_writes_the_same_document(client, runner, make_site, tmp_path):
-    site_key, api_key, jane, made, emails = people(client, make_site)
+    site_key, api_key, jane, made, _ = people(client, make_site)
     api = client.post("/api/v1/subjects/export", json={"person_id": jane},
                       headers={"Authorization": f"Bearer {api_key}"}).json
     out = tmp_path / "jane.json"
