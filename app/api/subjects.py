@@ -6,8 +6,16 @@ from app.api.auth import api_key_required
 from app.api.collectors import now
 from app.api.parsing import ApiBlueprint
 from app.extensions import db
-from app.schemas.subjects import SubjectExportIn, SubjectExportOut
+from app.schemas.subjects import (
+    SubjectExportIn,
+    SubjectExportOut,
+    SubjectRequestArgs,
+    SubjectRequestIn,
+    SubjectRequestListOut,
+    SubjectRequestOut,
+)
 from app.services.subjects.export import subject_document
+from app.services.subjects.requests import list_requests, record_request
 
 blp = ApiBlueprint("subjects", __name__, url_prefix="/api/v1",
                    description="Data-subject requests: access (export) and the register of requests")
@@ -24,7 +32,27 @@ def streamed(pieces):
 @api_key_required  # before parsing: no key, 401, whatever the body
 @blp.arguments(SubjectExportIn)
 @blp.response(200, SubjectExportOut, description="Streamed JSON")
-@blp.alt_response(404, description="No person on this site has this external_id or person_id")
+@blp.alt_response(404, description="No person on this site has this external_id or person_id, or no request this id")
+@blp.alt_response(409, description="The request named was fulfilled already")
 def export_subject(data):
-    """Everything the site holds of one person or browser, as one JSON document (GDPR 15 and 20)."""
-    return streamed(subject_document(db.engine, g.site_snapshot, data, now()))
+    """Everything the site holds of one person or browser, as one JSON document (GDPR 15 and 20).
+    With `request_id`, the register's access request about this subject is marked fulfilled."""
+    return streamed(subject_document(db.engine, g.site_snapshot, data, now(), data["request_id"]))
+
+
+@blp.post("/subject-requests")
+@api_key_required
+@blp.arguments(SubjectRequestIn)
+@blp.response(201, SubjectRequestOut)
+def create_subject_request(data):
+    """Register a data subject's request; it is due 30 days after it was received."""
+    return record_request(g.site.id, data["kind"], data, data["received_at"], now())
+
+
+@blp.get("/subject-requests")
+@api_key_required
+@blp.arguments(SubjectRequestArgs, location="query")
+@blp.response(200, SubjectRequestListOut)
+def list_subject_requests(args):
+    """The site's requests, oldest due first, each flagged when overdue (`status=open`: what is still due)."""
+    return {"requests": [req for _, req in list_requests(g.site.id, args["status"], now())]}

@@ -5,8 +5,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema
-
-SELECTOR_FIELDS = ("visitor_id", "email", "external_id", "person_id")
+from app.services.subjects.requests import KINDS, STATUSES
+from app.services.subjects.selectors import SELECTORS
 
 
 def _given(field):
@@ -18,7 +18,7 @@ class SubjectSelectorIn(StrictSchema):
     """Whom a request is about: exactly one of visitor_id, email, external_id, person_id."""
 
     class Meta(StrictSchema.Meta):
-        openapi: ClassVar[dict] = {"oneOf": [_given(f) for f in SELECTOR_FIELDS]}  # _exactly_one
+        openapi: ClassVar[dict] = {"oneOf": [_given(f) for f in SELECTORS]}  # _exactly_one
 
     visitor_id = fields.String(load_default=None, validate=VISITOR_ID, metadata={
         "description": "One browser: its records and identity links"})
@@ -29,8 +29,8 @@ class SubjectSelectorIn(StrictSchema):
 
     @ma.validates_schema
     def _exactly_one(self, data, **kwargs):
-        if sum(1 for k in SELECTOR_FIELDS if data.get(k)) != 1:
-            raise ma.ValidationError(f"give exactly one of {', '.join(SELECTOR_FIELDS)}", "visitor_id")
+        if sum(1 for k in SELECTORS if data.get(k)) != 1:
+            raise ma.ValidationError(f"give exactly one of {', '.join(SELECTORS)}", "visitor_id")
 
 
 class SubjectExportIn(SubjectSelectorIn):
@@ -76,3 +76,36 @@ class SubjectExportOut(ma.Schema):
     texts_shown = fields.Dict(metadata={"description": "Per configuration hash, the texts and purposes shown"})
     consent_records = fields.List(fields.Dict(), metadata={
         "description": "Every record of the subject's visitors, oldest first, each with its signed `receipt`"})
+
+
+class SubjectRequestIn(SubjectSelectorIn):
+    """A request received from a data subject, for the register."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    received_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "When the request was received (default now); it is due 30 days later"})
+
+
+class SubjectRequestOut(ma.Schema):
+    """A request of the register."""
+
+    request_id = fields.String()
+    kind = fields.String()
+    selector = fields.Dict(metadata={"description": "The one selector the request named, as given"})
+    received_at = fields.String(metadata={"format": "date-time"})
+    due_at = fields.String(metadata={"format": "date-time"})
+    status = fields.String(metadata={"description": "open or fulfilled"})
+    fulfilled_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    overdue = fields.Boolean(metadata={"description": "Open and past its due date"})
+
+
+class SubjectRequestArgs(StrictSchema):
+    """Which requests to list."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class SubjectRequestListOut(ma.Schema):
+    """The register, oldest due first."""
+
+    requests = fields.List(fields.Nested(SubjectRequestOut))

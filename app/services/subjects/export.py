@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from app.errors import Invalid, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.ledger.records import Record
 from app.models import ConsentRecord, EmailConsentRecord, EmailSuppression, Identity, IdentityLink, utcnow
@@ -23,11 +23,12 @@ from app.services.identities import find_person
 from app.services.keyring import keyring
 from app.services.receipts import sign_receipt
 from app.services.subjects.controller import controller_doc
+from app.services.subjects.requests import fulfil_request
+from app.services.subjects.selectors import selector_of
 
 if TYPE_CHECKING:
     from app.services.sites.snapshot import SiteSnapshot
 
-SELECTORS = ("visitor_id", "email", "external_id", "person_id")
 SUBJECT_BATCH = 200  # consent records per round trip of the cursor: about what the export holds at once
 EMAIL_COLUMNS = ("record_id", "event", "double_opt_in", "submission_record_id", "method", "source", "wording",
                  "language", "ip_truncated", "user_agent", "created_at")
@@ -45,15 +46,6 @@ class Subject:
     identities: list[dict[str, Any]]
     email_consents: list[dict[str, Any]]
     email_suppressed: bool
-
-
-def selector_of(selectors: dict[str, str | None]) -> tuple[str, str]:
-    """(name, value) of the one selector given; Invalid unless exactly one of SELECTORS is."""
-    given = [(k, v) for k in SELECTORS if (v := selectors.get(k))]
-    if len(given) != 1:
-        raise Invalid(f"Give exactly one of {', '.join(SELECTORS)}.",
-                      errors={"visitor_id": [f"give exactly one of {', '.join(SELECTORS)}"]})
-    return given[0]
 
 
 def find_subject(site_id: int, selectors: dict[str, str | None]) -> Subject:
@@ -150,12 +142,15 @@ def iter_subject_records(engine: sa.Engine, site_id: int, visitor_ids: tuple[str
 
 
 def subject_document(engine: sa.Engine, snap: "SiteSnapshot", selectors: dict[str, str | None],
-                     now: dt.datetime | None = None) -> Iterator[str]:
+                     now: dt.datetime | None = None, request_id: str | None = None) -> Iterator[str]:
     """The subject's export as JSON text in pieces: `generated_at`, `controller`, `subject`,
     `identities`, `email_consents`, `texts_shown`, then `consent_records`, each record with its
     signed receipt. What is small is read now (NotFound and Invalid are raised here, before any
-    piece); the records are read as the pieces are taken."""
+    piece), and the access request `request_id` of the register is marked fulfilled; the records
+    are read as the pieces are taken."""
     subject = find_subject(snap.id, selectors)
+    if request_id:
+        fulfil_request(snap.id, request_id, "access", selectors, now)
     head = {
         "generated_at": (now or utcnow()).isoformat(),
         "controller": controller_doc(snap.name, snap.controller),
