@@ -1,12 +1,14 @@
 """Data-subject requests: a person's export (from the site's server, or a browser's own), and the
 register of requests with their due dates."""
-from flask import Response, g
+from flask import Response, g, request
 
 from app.api.auth import api_key_required
+from app.api.browser import browser_site, cors_headers
 from app.api.collectors import now
 from app.api.parsing import ApiBlueprint
 from app.extensions import db
 from app.schemas.subjects import (
+    BrowserExportIn,
     SubjectExportIn,
     SubjectExportOut,
     SubjectRequestArgs,
@@ -16,6 +18,7 @@ from app.schemas.subjects import (
 )
 from app.services.subjects.export import subject_document
 from app.services.subjects.requests import list_requests, record_request
+from app.services.visitors import require_bound_visitor_secret
 
 blp = ApiBlueprint("subjects", __name__, url_prefix="/api/v1",
                    description="Data-subject requests: access (export) and the register of requests")
@@ -23,9 +26,9 @@ blp = ApiBlueprint("subjects", __name__, url_prefix="/api/v1",
 EXPORT_HEADERS = {"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="subject-export.json"'}
 
 
-def streamed(pieces):
+def streamed(pieces, headers=None):
     """A streamed JSON answer (the generator holds its own connection and needs no request context)."""
-    return Response(pieces, 200, EXPORT_HEADERS, mimetype="application/json")
+    return Response(pieces, 200, {**EXPORT_HEADERS, **(headers or {})}, mimetype="application/json")
 
 
 @blp.post("/subjects/export")
@@ -38,6 +41,21 @@ def export_subject(data):
     """Everything the site holds of one person or browser, as one JSON document (GDPR 15 and 20).
     With `request_id`, the register's access request about this subject is marked fulfilled."""
     return streamed(subject_document(db.engine, g.site_snapshot, data, now(), data["request_id"]))
+
+
+@blp.post("/subjects/browser-export")
+@blp.arguments(BrowserExportIn)
+@blp.response(200, SubjectExportOut, description="Streamed JSON: the export of this browser's visitor")
+@blp.alt_response(403, description="An origin the site does not list, or not the secret the visitor's records carry")
+@blp.alt_response(404, description="No site has this key")
+def export_browser_subject(data):
+    """A browser's own export (JSON or text/plain): the same document as the server's export by
+    `visitor_id`, for this visitor only, proved by the secret its consent writes carry."""
+    origin = request.headers.get("Origin")
+    snap = browser_site(data["site_key"], origin, request.remote_addr)
+    require_bound_visitor_secret(snap.id, data["visitor_id"], data["visitor_secret"])
+    pieces = subject_document(db.engine, snap, {"visitor_id": data["visitor_id"]}, now())
+    return streamed(pieces, cors_headers(origin))
 
 
 @blp.post("/subject-requests")
