@@ -16,7 +16,7 @@ def browser_export(client, site_key, visitor_id, secret=None, origin=ORIGIN, **h
 
 
 def test_a_browser_exports_its_own_visitor_only(client, make_site):
-    site_key, api_key, jane, made, _ = people(client, make_site)
+    site_key, api_key, _, made, _ = people(client, make_site)
     r = browser_export(client, site_key, "jane-browser-1")
     assert r.status_code == 200, r.json
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN and r.headers["Cache-Control"] == "no-store"
