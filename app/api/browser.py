@@ -86,6 +86,8 @@ def resolved_config(snap):
 
 @blp.get("/sites/<site_key>/config")
 @blp.response(200, SiteConfigOut)
+@blp.error_response(403, "Called from an origin the site does not list")
+@blp.error_response(404, "No site has this key")
 def get_site_config(site_key):
     """The site's configuration resolved for the caller: regime, language, texts, purposes."""
     origin = request.headers.get("Origin")
@@ -99,7 +101,8 @@ def get_site_config(site_key):
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ConsentIn}}})
 @blp.response(201, ConsentOut)
 @blp.alt_response(200, schema=ConsentOut, description="The same client_record_id again: the first record")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")  # as @blp.arguments documents it
+@blp.error_response(403, "Called from an origin the site does not list, or without the visitor's secret")
+@blp.error_response(404, "No site has this key")
 def create_consent():
     """Record a visitor's decision. JSON or text/plain; a repeated client_record_id writes nothing."""
     return to_response(record_decision(request.get_data(), request.headers.get("Origin"), request.remote_addr,

@@ -20,10 +20,10 @@ from app.api.parsing import NOT_OBJECT, ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
 from app.extensions import db
 from app.schemas.checks import (
+    CHECK_ANSWER,
     ConsentCheckBatchIn,
     ConsentCheckBatchOut,
     ConsentCheckIn,
-    ConsentCheckOut,
     ReceiptVerifyIn,
     ReceiptVerifyOut,
     VisitorConsentOut,
@@ -70,16 +70,15 @@ def check_decision(raw, authorization) -> Reply:
 @api_key_required  # before parsing: no key, 401, whatever the body
 @blp.doc(security=SECURITY)
 @blp.response(200, VisitorConsentOut)
-@blp.alt_response(404, description="The site has never seen this visitor")
+@blp.error_response(404, "The site has never seen this visitor")
 def get_visitor_consent(visitor_id):
     """A visitor's current state per purpose, each with the record that decided it."""
     return checks.visitor_state(g.site_snapshot, visitor_id, now())
 
 
 @blp.post("/consent-checks")
-@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"application/json": {"schema": ConsentCheckIn}}})
-@blp.response(200, ConsentCheckOut)
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")  # as @blp.arguments documents it
+@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"application/json": {"schema": ConsentCheckIn}}},
+         responses={200: {"description": "OK", "content": {"application/json": {"schema": CHECK_ANSWER}}}})
 def check_consent():
     """Whether one purpose is allowed for one visitor now, why, and which record decided it.
     With `email` and purpose `email_marketing`: whether that address may be emailed."""
@@ -88,9 +87,9 @@ def check_consent():
 
 @blp.post("/consent-checks/batch")
 @api_key_required  # before parsing: no key, 401, whatever the body
-@blp.doc(security=SECURITY, requestBody={"content": {"application/json": {"schema": ConsentCheckBatchIn}}})
+@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"application/json": {"schema": ConsentCheckBatchIn}}})
 @blp.response(200, ConsentCheckBatchOut)
-@blp.alt_response(413, description="More than 10,000 items, or a body over 4 MiB")
+@blp.error_response(413, "More than 10,000 items, or a body over 4 MiB")
 def check_consent_batch():
     """Up to 10,000 checks in one call; results in the same order. An unknown purpose answers
     `unknown_purpose` for its item only."""
@@ -141,6 +140,13 @@ def _batch_items(raw):
 
 # --- the ledger export -----------------------------------------------------------------------
 
+EXPORT_PAGE = "A page of records: JSON, or CSV (a header row, then a row per record) with `Accept: text/csv` / `format=csv`"
+EXPORT_PAGE_HEADERS = {
+    "X-Next-Cursor": {"description": "The next page's cursor (not on the last page)", "schema": {"type": "string"}},
+    "Link": {"description": 'The next page\'s URL, rel="next" (not on the last page)', "schema": {"type": "string"}},
+}
+
+
 def encode_cursor(row_id):
     """The opaque cursor of the page after a row id."""
     return base64.urlsafe_b64encode(f"r1:{row_id}".encode()).rstrip(b"=").decode()
@@ -162,7 +168,9 @@ def decode_cursor(cursor):
 @api_key_required  # before parsing: no key, 401, whatever the body
 @blp.doc(security=SECURITY)
 @blp.arguments(LedgerExportArgs, location="query")
-@blp.response(200, LedgerExportOut, description="JSON, or CSV with `Accept: text/csv` / `format=csv`")
+@blp.response(200, LedgerExportOut, description=EXPORT_PAGE, headers=EXPORT_PAGE_HEADERS)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=EXPORT_PAGE)
+@blp.error_response(400, "A cursor this API did not issue")
 def export_consents(args):
     """The site's ledger for export and audits: filtered by time and visitor, paged by cursor, streamed."""
     fmt = args["format"] or _format_from_accept()

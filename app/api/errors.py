@@ -4,13 +4,17 @@ Domain errors (`app/errors.py`) get their HTTP status here, once; HTTP errors ra
 layer itself (`flask_smorest.abort`: a body that is not JSON, a missing API key) keep theirs.
 `render_error` is the one renderer: Flask's error handlers and the front door both call it.
 """
+from http import HTTPStatus
+
+import marshmallow as ma
 import psycopg
 import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app.api.document import RulesPlugin
 from app.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, RateLimited, TooLarge, Unauthorized
 from app.metrics import count_database_error
 
@@ -81,11 +85,44 @@ def render_error(error):
     if isinstance(error, (sa.exc.SQLAlchemyError, psycopg.Error)):
         count_database_error("failed")
     current_app.logger.error("unhandled error", exc_info=error)
-    return error_payload(500, InternalServerError.name, "Internal error; it has been logged."), 500, {}
+    return error_payload(500, HTTP_STATUS_CODES[500], "Internal error; it has been logged."), 500, {}
+
+
+API_DESCRIPTION = (
+    "Every error has one shape: `{\"code\", \"status\", \"message\", \"errors\"}`. Beside what each field "
+    "states, no string anywhere (body, path or query) may hold a NUL character or a lone surrogate, which no "
+    "database stores: in a body or a query that is a 422 naming the field, in a path a 404.")
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before trying again", "required": True,
+                      "schema": {"type": "integer", "minimum": 0}}
 
 
 class JsonApi(Api):
-    """flask-smorest Api whose every error, domain errors included, is rendered by `render_error`."""
+    """flask-smorest Api whose every error, domain errors included, is rendered by `render_error`.
+
+    Its document lists each operation's answers (`parsing.common_responses` adds those every
+    operation can give), with no catch-all `default`: a status the document does not name is a
+    fault that schemathesis finds (tests/api/test_schemathesis.py)."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        spec_kwargs = {"marshmallow_plugin": RulesPlugin(), "info": {"description": API_DESCRIPTION}, **(spec_kwargs or {})}
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def _init_spec(self, **kwargs):
+        super()._init_spec(**kwargs)
+        self.register_field(ma.fields.IP, "string", None)  # its formats are the schema's: IP_ADDRESS
+
+    def _register_responses(self):
+        super()._register_responses()
+        # the two answers that say when to try again: a rate limit, and the database out of reach
+        self.spec.components.header("RETRY_AFTER", RETRY_AFTER_HEADER, lazy=True)
+        for status, description in ((429, "A rate limit was reached; nothing was done. Retry after Retry-After."),
+                                    (503, "The database cannot be reached; nothing was stored. Retry after Retry-After.")):
+            self.spec.components.response(HTTPStatus(status).name, {
+                "description": description, "headers": {"Retry-After": "RETRY_AFTER"},
+                "content": {"application/json": {"schema": self.ERROR_SCHEMA}},
+            }, lazy=True)
 
     def _register_error_handlers(self):
         self._app.register_error_handler(Exception, self.handle_error)

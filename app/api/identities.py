@@ -16,6 +16,7 @@ blp = ApiBlueprint("identities", __name__, url_prefix="/api/v1", description="Kn
 @api_key_required
 @blp.arguments(IdentityIn)
 @blp.response(201, IdentityOut)
+@blp.error_response(409, "That email and that external_id belong to two different people")
 def create_identity(data):
     """Link a visitor to the person with this email and/or external id (server to server)."""
     return link_identity(g.site.id, data["visitor_id"], data["email"], data["external_id"], "server")
@@ -24,6 +25,9 @@ def create_identity(data):
 @blp.post("/identities/browser")
 @blp.arguments(BrowserIdentityIn)
 @blp.response(201, IdentityOut)
+@blp.error_response(401, "The token is not signed with the site's identity secret, has expired, or is another visitor's")
+@blp.error_response(403, "Called from an origin the site does not list, or without the visitor's secret")
+@blp.error_response(404, "No site has this key")
 def create_browser_identity(data):
     """`opsiqConsent.identify(token)`: link with a token the site's server signed; JSON or text/plain."""
     config = current_app.config
@@ -39,6 +43,7 @@ def create_browser_identity(data):
 @api_key_required
 @blp.arguments(PersonLookupIn)
 @blp.response(200, PersonConsentOut)
+@blp.error_response(404, "The site knows no such person")
 def get_person_consent(data):
     """A person's current consent: each purpose's latest decision across their linked browsers."""
     person = require_person(g.site.id, data["email"], data["external_id"], data["person_id"])

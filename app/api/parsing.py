@@ -9,6 +9,7 @@ import json
 
 from flask import request
 from flask_smorest import Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import ValidationError
 from marshmallow.utils import missing
 from webargs.flaskparser import FlaskParser
@@ -120,7 +121,39 @@ class BodyParser(FlaskParser):
         super().handle_error(error, req, schema, error_status_code=error_status_code, error_headers=error_headers)
 
 
+def common_responses(takes_body, authenticated):
+    """The answers any operation can give whatever it does, by the component that documents each
+    (`JsonApi` registers them, in the one error shape): the database out of reach (503) and a rate
+    limit (429), both with Retry-After; with a body, one that is not JSON, nested too deep or not an
+    object (400), over the body limit (413) or refused by its schema (422); with an API key, none
+    or an unknown one (401)."""
+    responses = {429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}
+    if takes_body:
+        responses.update({400: "BAD_REQUEST", 413: "REQUEST_ENTITY_TOO_LARGE", 422: "UNPROCESSABLE_ENTITY"})
+    if authenticated:
+        responses[401] = "UNAUTHORIZED"
+    return responses
+
+
 class ApiBlueprint(Blueprint):
-    """Blueprint whose body arguments come through BodyParser."""
+    """Blueprint whose body arguments come through BodyParser, and whose every operation documents
+    the answers it can give (`common_responses`) beside its own."""
 
     ARGUMENTS_PARSER = BodyParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_common_responses_doc)
+
+    @staticmethod
+    def _prepare_common_responses_doc(doc, doc_info, **kwargs):
+        manual = doc_info.get("manual_doc", {})
+        takes_body = "requestBody" in doc or "requestBody" in manual  # from @blp.arguments, or stated by hand
+        responses = doc.setdefault("responses", {})
+        for status, name in common_responses(takes_body, "security" in manual).items():
+            responses.setdefault(status, name)  # an operation's own description of a status wins
+        return doc
+
+    def error_response(self, status, description):
+        """Document an error this operation answers, and why, in the one error shape."""
+        return self.alt_response(status, schema=ErrorSchema, description=description)

@@ -47,6 +47,7 @@ def list_webhooks():
 
 @blp.post("/webhooks/<endpoint_id>/disable")
 @blp.doc(security=SECURITY)
+@blp.error_response(404, "The site has no webhook endpoint with this id")
 @api_key_required
 @blp.response(200, WebhookOut)
 def disable_webhook(endpoint_id):
@@ -56,6 +57,7 @@ def disable_webhook(endpoint_id):
 
 @blp.post("/webhooks/<endpoint_id>/rotate-secret")
 @blp.doc(security=SECURITY)
+@blp.error_response(404, "The site has no webhook endpoint with this id")
 @api_key_required
 @blp.response(200, WebhookSecretOut)
 def rotate_webhook_secret(endpoint_id):
@@ -66,6 +68,7 @@ def rotate_webhook_secret(endpoint_id):
 
 @blp.get("/webhooks/<endpoint_id>/deliveries")
 @blp.doc(security=SECURITY)
+@blp.error_response(404, "The site has no webhook endpoint with this id")
 @api_key_required
 @blp.response(200, DeliveryListOut)
 def list_webhook_deliveries(endpoint_id):

@@ -5,6 +5,7 @@ record in the statement that reads the visitor's previous one (the event and the
 its SQL is held equal to these functions by tests/ledger/test_sql_rules.py.
 """
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 from app.errors import Forbidden, Invalid
@@ -12,10 +13,14 @@ from app.hashing import canonical_json, sha256_hex
 from app.ledger.records import RECORD_COLUMNS, Draft, LatestRecord, Record, Written
 from app.services.purposes import effective_default, is_sale_or_share
 
-# What a visitor id may look like, wherever one is given: what can be recorded can be checked.
-VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}\Z"
+# What a visitor id may look like, wherever one is given: what can be recorded can be checked. Written in
+# the dialect ECMA-262 (the OpenAPI document's) and Python share, and matched whole: Python's `$` alone
+# would also let a final newline through.
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}$"
+is_visitor_id = re.compile(VISITOR_ID_PATTERN).fullmatch
 # The secret a browser keeps for its visitor id: long and random (the widget's is a UUID, 122 random bits).
-VISITOR_SECRET_PATTERN = r"^[A-Za-z0-9_-]{22,128}\Z"
+VISITOR_SECRET_PATTERN = r"^[A-Za-z0-9_-]{22,128}$"
+is_visitor_secret = re.compile(VISITOR_SECRET_PATTERN).fullmatch
 METHODS = ("accept_all", "reject_all", "custom", "dismiss", "gpc", "api")
 EVENTS = ("given", "refused", "updated", "withdrawn", "gpc_optout", "expired")
 # The webhook events a consent record sends.

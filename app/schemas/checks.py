@@ -4,29 +4,36 @@
 purpose[, gpc]} and {email, purpose: email_marketing}), held by tests to the schema's result; it
 returns None for anything else, which then goes through the schema.
 """
-import re
+from typing import ClassVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.ledger.rules import VISITOR_ID_PATTERN
-from app.schemas.common import EMAIL_MAX, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema
+from app.ledger.rules import is_visitor_id
+from app.schemas.common import EMAIL_MAX, IP_ADDRESS, SLUG_MAX, VISITOR_ID, Pattern, StrictBool, StrictSchema, given
 from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
 class ConsentCheckIn(StrictSchema):
     """Is this purpose allowed for this visitor? The optional fields only matter with no record."""
 
+    class Meta(StrictSchema.Meta):
+        openapi: ClassVar[dict] = {"oneOf": [  # _visitor_or_email
+            given("visitor_id", **{"not": {"required": ["email"]}}),
+            given("email", **{"not": {"required": ["visitor_id"]}, "properties": {
+                "email": {"type": "string"}, "purpose": {"enum": [EMAIL_PURPOSE]}}}),
+        ]}
+
     visitor_id = fields.String(validate=VISITOR_ID, metadata={"description": "Required unless `email` is given"})
     purpose = fields.String(required=True, validate=validate.Length(1, SLUG_MAX))
     # {"email", "purpose": "email_marketing"} asks about an address instead of a visitor
     email = fields.String(validate=validate.Length(1, EMAIL_MAX), metadata={
         "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
-    ip = fields.IP(load_default=None, allow_none=True, metadata={
+    ip = fields.IP(load_default=None, allow_none=True, metadata={**IP_ADDRESS,
         "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
-    country = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
+    country = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}$"),
                             metadata={"description": "ISO 3166-1 alpha-2, used when there is no record and no ip"})
-    region = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
+    region = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
                            metadata={"description": "ISO 3166-2, e.g. US-CA"})
     gpc = StrictBool(load_default=False, metadata={
         "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})
@@ -46,7 +53,7 @@ class ConsentCheckIn(StrictSchema):
         return data
 
 
-_VISITOR = re.compile(VISITOR_ID_PATTERN).match
+_VISITOR = is_visitor_id
 _VISITOR_FIELDS = frozenset(("visitor_id", "purpose", "gpc"))
 _EMAIL_FIELDS = frozenset(("email", "purpose"))
 
@@ -89,8 +96,13 @@ class ConsentCheckBatchIn(StrictSchema):
     items = fields.List(fields.Nested(ConsentCheckIn), required=True)
 
 
+# A check's answer: a visitor's (ConsentCheckOut), or an address's (EmailCheckOut, for email_marketing)
+CHECK_ANSWER = {"oneOf": [{"$ref": "#/components/schemas/ConsentCheckOut"},
+                          {"$ref": "#/components/schemas/EmailCheckOut"}]}
+
+
 class ConsentCheckBatchOut(ma.Schema):
-    results = fields.List(fields.Nested(ConsentCheckOut))
+    results = fields.List(fields.Dict(metadata=CHECK_ANSWER))
 
 
 class VisitorConsentOut(ma.Schema):

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.ledger.rules import METHODS, VISITOR_ID_PATTERN, VISITOR_SECRET_PATTERN
+from app.ledger.rules import METHODS, is_visitor_id, is_visitor_secret
 from app.schemas.common import (
+    HTTP_URL,
     LANGUAGE_LENGTH,
     PAGE_URL_MAX,
     POLICY_VERSION_MAX,
@@ -26,16 +27,23 @@ from app.schemas.common import (
 BROWSER_METHODS = tuple(m for m in METHODS if m != "api")
 
 
-def is_page_url(value):
-    """An absolute http(s) URL (what a page_url must be), without NUL (no database stores it)."""
-    if "\x00" in value:
+def _parses(value):
+    """Whether the URL parser takes it: not an unbalanced [ or ] in the host, nor characters that
+    NFKC turns into / ? # @ : (which urlsplit refuses with a ValueError)."""
+    try:
+        urlsplit(value)
+    except ValueError:
         return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return True
+
+
+def is_page_url(value):
+    """What a page_url must be: HTTP_URL's pattern (no NUL, which no database stores), and parseable."""
+    return HTTP_URL.regex.fullmatch(value) is not None and _parses(value)
 
 
 def _page_url(value):
-    if not is_page_url(value):
+    if not _parses(value):
         raise ma.ValidationError("must be an http(s) URL")
 
 
@@ -53,7 +61,8 @@ class ConsentIn(StrictSchema):
     method = fields.String(required=True, validate=validate.OneOf(BROWSER_METHODS))
     policy_version = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, POLICY_VERSION_MAX))
     language = fields.String(load_default=None, allow_none=True, validate=validate.Length(*LANGUAGE_LENGTH))
-    page_url = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=PAGE_URL_MAX), _page_url])
+    page_url = fields.String(load_default=None, allow_none=True,
+                             validate=[validate.Length(max=PAGE_URL_MAX), HTTP_URL, _page_url])
     gpc = StrictBool(load_default=False)
 
     @ma.post_load
@@ -76,8 +85,8 @@ class ConsentOut(ma.Schema):
     expires_at = fields.DateTime()
 
 
-_VISITOR = re.compile(VISITOR_ID_PATTERN).match
-_SECRET = re.compile(VISITOR_SECRET_PATTERN).match
+_VISITOR = is_visitor_id
+_SECRET = is_visitor_secret
 # the canonical form fields.UUID loads to (str(uuid.UUID(...))): any other spelling takes the schema
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
 _REQUIRED = frozenset(("site_key", "visitor_id", "visitor_secret", "client_record_id", "decisions", "method"))

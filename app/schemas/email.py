@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, EMAIL_MAX, StrictBool, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, IP_ADDRESS, StrictBool, StrictSchema
 from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
@@ -17,7 +17,8 @@ class EmailConsentIn(StrictSchema):
     language = fields.String(required=True, validate=validate.Length(2, 16))
     double_opt_in = StrictBool(load_default=None, allow_none=True,
                                metadata={"description": "Default: the site's setting (on unless changed)"})
-    ip = fields.IP(load_default=None, allow_none=True, metadata={"description": "The signer's address (truncated before storage)"})
+    ip = fields.IP(load_default=None, allow_none=True,
+                   metadata={**IP_ADDRESS, "description": "The signer's address (truncated before storage)"})
     user_agent = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=512))
 
     @ma.post_load

@@ -1,12 +1,17 @@
 """Known people: linking a visitor to a person, and a person's consent."""
+from typing import ClassVar
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema, given
 
 
 class IdentityIn(StrictSchema):
     """Server-to-server: this visitor is this person (email and/or external_id)."""
+
+    class Meta(StrictSchema.Meta):
+        openapi: ClassVar[dict] = {"anyOf": [given("email"), given("external_id")]}  # _one_of
 
     visitor_id = fields.String(required=True, validate=VISITOR_ID)
     email = EMAIL(load_default=None, allow_none=True, validate=validate.Length(max=EMAIL_MAX))
@@ -37,6 +42,9 @@ class IdentityOut(ma.Schema):
 
 class PersonLookupIn(StrictSchema):
     """Find a person by exactly one of email, external_id, person_id."""
+
+    class Meta(StrictSchema.Meta):
+        openapi: ClassVar[dict] = {"oneOf": [given("email"), given("external_id"), given("person_id")]}  # _exactly_one
 
     email = EMAIL(load_default=None, allow_none=True)
     external_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 200))

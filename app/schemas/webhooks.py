@@ -2,12 +2,12 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import StrictSchema
+from app.schemas.common import HTTP_URL, StrictSchema
 from app.services.webhooks.endpoints import EVENT_TYPES
 
 
 class WebhookIn(StrictSchema):
-    url = fields.String(required=True, validate=validate.Length(1, 2048))
+    url = fields.String(required=True, validate=[validate.Length(1, 2048), HTTP_URL])
     events = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True,
                          validate=validate.Length(min=1))
 

@@ -16,7 +16,6 @@ The rules, in the order they apply to one purpose:
   6. Otherwise the record's decision: `granted` or `refused`.
 """
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from opsiq_client import receipts as offline
 from app.errors import Invalid, NotFound
 from app.extensions import geo, ledger
 from app.ledger.records import LatestRecord
-from app.ledger.rules import VISITOR_ID_PATTERN
 from app.models.types import utcnow
 from app.services.geo import truncate_ip
 from app.services.purposes import is_sale_or_share
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
     from app.services.sites.snapshot import SiteSnapshot
 
 MAX_BATCH = 10_000
-VISITOR_ID_RE = re.compile(VISITOR_ID_PATTERN)
 
 # What an answer rests on.
 BASIS_NECESSARY, BASIS_RECORD, BASIS_DEFAULT, BASIS_GPC = "necessary", "record", "default", "gpc"

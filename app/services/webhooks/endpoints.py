@@ -39,8 +39,11 @@ def check_url(url: str, private_ok: bool) -> str | None:
     """Refuse URLs that are not http(s), or (unless `private_ok`) that resolve to a non-public address.
     Returns the address checked (None when private addresses are allowed): a delivery connects to
     exactly that one, so a name that resolves differently a moment later (DNS rebinding) changes nothing."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:  # an unbalanced [ or ] in the host, or characters NFKC turns into / ? # @ :
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("not an http(s) URL", {"url": ["must be an http(s) URL"]})
     try:
         port = parts.port
