@@ -4,21 +4,16 @@ from typing import ClassVar
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema
+from app.schemas.common import EMAIL, EMAIL_MAX, SITE_KEY_MAX, VISITOR_ID, VISITOR_SECRET, StrictSchema, given
 from app.services.subjects.requests import KINDS, STATUSES
 from app.services.subjects.selectors import SELECTORS
-
-
-def _given(field):
-    # a branch of the document's cross-field rule (the openapi work's `schemas.common.given`)
-    return {"required": [field], "properties": {field: {"type": "string"}}}
 
 
 class SubjectSelectorIn(StrictSchema):
     """Whom a request is about: exactly one of visitor_id, email, external_id, person_id."""
 
     class Meta(StrictSchema.Meta):
-        openapi: ClassVar[dict] = {"oneOf": [_given(f) for f in SELECTORS]}  # _exactly_one
+        openapi: ClassVar[dict] = {"oneOf": [given(f) for f in SELECTORS]}  # _exactly_one
 
     visitor_id = fields.String(load_default=None, validate=VISITOR_ID, metadata={
         "description": "One browser: its records and identity links"})
