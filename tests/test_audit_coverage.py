@@ -118,6 +118,16 @@ def http_operations(client, w):
             f"/api/v1/webhooks/{w['endpoint']}/disable", headers=auth)),
         ("GET", "/api/v1/consents"): ("export.read", "key", lambda: client.get(
             "/api/v1/consents?visitor_id=v-audit-0001", headers=auth)),
+        ("POST", "/api/v1/subject-requests"): ("subject_request.created", "key", lambda: client.post(
+            "/api/v1/subject-requests", json={"kind": "access", "email": "max@example.com"}, headers=auth)),
+        ("GET", "/api/v1/subject-requests"): ("subject_request.listed", "key", lambda: client.get(
+            "/api/v1/subject-requests?status=open", headers=auth)),
+        ("POST", "/api/v1/subjects/export"): ("subject.exported", "key", lambda: client.post(
+            "/api/v1/subjects/export", json={"visitor_id": w["visitor"]["visitor_id"]}, headers=auth)),
+        ("POST", "/api/v1/subjects/browser-export"): ("subject.exported", "visitor", lambda: client.post(
+            "/api/v1/subjects/browser-export", headers=browser, json={
+                "site_key": w["site_key"], "visitor_id": w["visitor"]["visitor_id"],
+                "visitor_secret": w["visitor"]["visitor_secret"]})),
     }
 
 
@@ -166,6 +176,10 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
         ("webhooks", "replay"): ("webhook.replayed", ["webhooks", "replay", "--site", w["site_key"]]),
         ("demo", "ensure"): ("site.created", ["demo", "ensure"]),
         ("ledger", "rekey"): ("ledger.rekeyed", ["ledger", "rekey", w["site_key"]]),
+        ("sites", "controller"): ("site.updated", ["sites", "controller", w["site_key"], "--organisation", "Shop Ltd"]),
+        ("subjects", "export"): ("subject.exported", ["subjects", "export", w["site_key"], "--visitor-id",
+                                                      w["visitor"]["visitor_id"], "--out", str(tmp_path / "s.json")]),
+        ("subjects", "requests"): ("subject_request.listed", ["subjects", "requests", w["site_key"]]),
     }
 
 

@@ -190,7 +190,8 @@ def export_consents(args):
         body, mimetype = export.render_csv(rows), "text/csv"
         headers["Content-Disposition"] = 'attachment; filename="consents.csv"'
     else:
-        body, mimetype = export.render_json(rows, next_cursor, site.name, kantara=fmt == "kantara"), "application/json"
+        body = export.render_json(rows, next_cursor, site.name, kantara=fmt == "kantara", controller=site.controller)
+        mimetype = "application/json"
     # the generator holds its own connection and needs no request context: an unread body is harmless
     return Response(body, 200, headers, mimetype=mimetype)
 

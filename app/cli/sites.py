@@ -1,4 +1,4 @@
-"""`flask sites`: create, list, export and import sites."""
+"""`flask sites`: create, list, export and import sites, and say who their controller is."""
 import json
 
 import click
@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import Site
 from app.services.sites.administration import create_site
 from app.services.sites.documents import export_site, import_site
+from app.services.subjects.controller import CONTROLLER_FIELDS, DPO_FIELDS, update_controller
 
 sites_cli = CommandGroup("sites", help="Create, list, import and export sites.")
 
@@ -64,3 +65,27 @@ def import_site_command(file):
     click.echo(f"imported site {site.site_key} ({site.name})")
     if api_key:
         click.echo(f"api_key: {api_key}\n(the API key is shown only once)")
+
+
+def _controller_options(command):
+    for name in reversed(DPO_FIELDS):
+        command = click.option(f"--dpo-{name}", f"dpo_{name}", default=None,
+                               help=f"The data-protection officer's {name} ('' clears it).")(command)
+    for name in reversed(CONTROLLER_FIELDS):
+        command = click.option(f"--{name}", name, default=None, help=f"The controller's {name} ('' clears it).")(command)
+    return command
+
+
+@sites_cli.command("controller")
+@click.argument("site_key")
+@_controller_options
+def controller_command(site_key, **options):
+    """Show who the site's controller is (JSON), or change the fields given; the same mapping as
+    `controller` in the site document, which exports and Kantara receipts name."""
+    site = site_or_fail(site_key)
+    changes = {k: v for k, v in options.items() if v is not None and not k.startswith("dpo_")}
+    dpo = {k.removeprefix("dpo_"): v for k, v in options.items() if v is not None and k.startswith("dpo_")}
+    if dpo:
+        changes["dpo"] = dpo
+    controller = update_controller(site, changes) if changes else site.controller or {}
+    click.echo(json.dumps(controller, indent=2, ensure_ascii=False))

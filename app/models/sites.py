@@ -28,6 +28,9 @@ class Site(db.Model):
     uses_google: Mapped[bool] = mapped_column(default=True)
     # email consent: a signup counts after its confirmation link is followed, unless a request says otherwise
     email_double_opt_in: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # who the controller is (app/services/subjects/controller.py): {"organisation", "contact", "address",
+    # "email", "phone", "dpo": {...}}, each optional; None for a site that has given none
+    controller: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     purposes: Mapped[list["Purpose"]] = relationship(

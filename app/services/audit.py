@@ -43,11 +43,13 @@ ACTIONS = (
     "identity.linked",
     "email_consent.submitted", "email_consent.confirmed", "email_consent.withdrawn",
     "export.read", "ledger.rekeyed",
-    "subject.exported", "subject.erased", "retention.purged", "subject_request.created",
+    "subject.exported", "subject.erased", "retention.purged", "subject_request.created", "subject_request.fulfilled",
+    "subject_request.listed",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
-TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor")
-HASHED_KINDS = ("email", "external_id", "visitor")
+TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",
+                "subject_request")
+HASHED_KINDS = ("email", "external_id", "visitor", "person")
 _KEYED_HASH = re.compile(r"[0-9a-f]{64}")
 
 # Actors: an API key (`key:` and its stored prefix), a command (`cli:user@host`), a periodic duty,

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import ConsentRecord
 from app.services import audit  # as modules: audit reads this one's csv_cell
 from app.services import keyring as keyring_service
+from app.services.subjects.controller import kantara_controller
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 1_000_000
@@ -116,11 +117,12 @@ def record_doc(row: sa.RowMapping) -> dict[str, Any]:
     return {k: _plain(v) for k, v in row.items()}
 
 
-def kantara_doc(row: sa.RowMapping, site_name: str | None) -> dict[str, Any]:
+def kantara_doc(row: sa.RowMapping, site_name: str | None, controller: dict | None = None) -> dict[str, Any]:
     """One record as a Kantara Consent Receipt v1.1 document (REGULATIONS.md section 6).
 
     `services[].purposes` lists what the visitor consented to; the full decision map, event and
-    expiry travel in an `x-opsiq` extension so nothing of the proof is lost.
+    expiry travel in an `x-opsiq` extension so nothing of the proof is lost. The controller entry
+    is the site's (`kantara_controller`), naming what the site has not given.
     """
     created = row["created_at"]
     granted = [slug for slug, on in (row["decisions"] or {}).items() if on]
@@ -134,7 +136,7 @@ def kantara_doc(row: sa.RowMapping, site_name: str | None) -> dict[str, Any]:
         "publicKey": None,
         "language": row["language"],
         "piiPrincipalId": row["visitor_id"],
-        "piiControllers": [{"piiController": site_name, "onBehalf": False}],
+        "piiControllers": [kantara_controller(site_name or "", controller)],
         "policyUrl": row["policy_url"] or "",
         "services": [{
             "service": site_name,
@@ -155,14 +157,15 @@ def kantara_doc(row: sa.RowMapping, site_name: str | None) -> dict[str, Any]:
 
 
 def render_json(rows: Iterable[sa.RowMapping], next_cursor: str | None, site_name: str | None = None,
-                kantara: bool = False) -> Iterator[str]:
-    """Yield a JSON document {"records": [...], "next_cursor": ...} in pieces."""
+                kantara: bool = False, controller: dict | None = None) -> Iterator[str]:
+    """Yield a JSON document {"records": [...], "next_cursor": ...} in pieces (Kantara receipts name
+    the site's `controller`)."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     yield '{"records":['
     first = True
     buf = []
     for row in rows:
-        doc = kantara_doc(row, site_name) if kantara else record_doc(row)
+        doc = kantara_doc(row, site_name, controller) if kantara else record_doc(row)
         buf.append(dumps(doc) if first else "," + dumps(doc))
         first = False
         if len(buf) >= 500:

@@ -1,7 +1,7 @@
 """audit_entries: who did what to which thing, written with each change
 
 Revision ID: 0008_audit_entries
-Revises: 0006_consent_visitor_secret (to be re-pointed at 0007_ledger_integrity when both are merged)
+Revises: 0007_ledger_integrity
 Create Date: 2026-12-02
 
 One row per audited action (app/services/audit.py). No personal data: people only as keyed

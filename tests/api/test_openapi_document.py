@@ -108,6 +108,9 @@ BROWSER_BODIES = {  # the browser routes read the body before the database (serv
     "POST /api/v1/identities/browser": lambda: {"site_key": "some-site-key", "visitor_id": VISITOR,
                                                 "visitor_secret": make_consent("k", visitor_id=VISITOR)["visitor_secret"],
                                                 "token": "t"},
+    "POST /api/v1/subjects/browser-export": lambda: {
+        "site_key": "some-site-key", "visitor_id": VISITOR,
+        "visitor_secret": make_consent("k", visitor_id=VISITOR)["visitor_secret"]},
 }
 
 

@@ -47,7 +47,8 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "")
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 REFUSED = ["400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"]
 DATA_DEPENDENT = ["POST /api/v1/consents", "POST /api/v1/consent-checks", "POST /api/v1/consent-checks/batch",
-                  "POST /api/v1/webhooks"]
+                  "POST /api/v1/webhooks",
+                  "POST /api/v1/subject-requests"]  # its received_at may not be after now, which no schema states
 OFTEN = 0.8  # how often a real value is drawn where one exists; the rest of the time the value is generated
 PURPOSES = ["necessary", "preferences", "analytics", "marketing"]  # every new site's
 LANGUAGES = ["en", "de", "fr", "es"]  # and its languages
@@ -99,6 +100,8 @@ def config_for(api_key, data):
         "POST /api/v1/identities": bind(**{"body.visitor_id": "visitors"}),
         "POST /api/v1/identities/browser": bind(**{"body.site_key": "sites", "body.visitor_id": "visitors",
                                                    "body.visitor_secret": "secrets", "body.token": "tokens"}),
+        "POST /api/v1/subjects/browser-export": bind(**{"body.site_key": "sites", "body.visitor_id": "visitors",
+                                                        "body.visitor_secret": "secrets"}),
         "POST /api/v1/email-consents/check": bind(**{"body.email": "emails"}),
         "POST /api/v1/email-consents/withdraw": bind(**{"body.email": "emails"}),
     }

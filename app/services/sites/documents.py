@@ -9,6 +9,7 @@ from app.services.purposes import CONSENT_MODE_KEYS, LEGAL_BASES, purpose_doc
 from app.services.sites.administration import create_site, get_site, normalise_origin
 from app.services.sites.errors import SiteError
 from app.services.sites.policies import publish_policy
+from app.services.subjects.controller import controller_problems, normalise_controller
 
 
 def export_site(site: Site) -> dict:
@@ -18,7 +19,7 @@ def export_site(site: Site) -> dict:
         "default_language": site.default_language, "languages": site.languages, "texts": site.texts,
         "retention_days": site.retention_days, "consent_validity_days": site.consent_validity_days,
         "regime_overrides": site.regime_overrides, "uses_google": site.uses_google,
-        "email_double_opt_in": site.email_double_opt_in,
+        "email_double_opt_in": site.email_double_opt_in, "controller": site.controller or {},
         "purposes": [purpose_doc(p) for p in site.purposes],
         "policies": [
             {"version": p.version, "url": p.url, "effective_at": p.effective_at.isoformat(),
@@ -47,6 +48,7 @@ def validate_site_doc(doc: dict) -> None:
     for flag in ("uses_google", "email_double_opt_in"):
         if flag in doc and not isinstance(doc[flag], bool):
             problems.append(f"{flag}: true or false")
+    problems += controller_problems(doc.get("controller"))
     slugs = set()
     for i, p in enumerate(doc.get("purposes") or []):
         slug = p.get("slug", "")
@@ -90,6 +92,8 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
     for attr in ("retention_days", "consent_validity_days", "regime_overrides", "uses_google", "email_double_opt_in"):
         if attr in doc:
             setattr(site, attr, doc[attr])
+    if "controller" in doc:
+        site.controller = normalise_controller(doc["controller"]) or None
     if doc.get("purposes") is not None:
         by_slug = {p.slug: p for p in site.purposes}
         keep = []

@@ -35,6 +35,7 @@ class SiteSnapshot:
     name: str = ""
     # ((effective_at, version), ...) sorted by time: which version is current at any moment
     policy_timeline: tuple = ()
+    controller: dict | None = None  # who the controller is (app/services/subjects/controller.py)
 
     @property
     def slugs(self) -> set[str]:
@@ -91,4 +92,5 @@ def build_snapshot(site: Site) -> SiteSnapshot:
         uses_google=site.uses_google, email_double_opt_in=site.email_double_opt_in, receipt_secrets=tuple(keys), config_hash=config_hash(site),
         name=site.name,
         policy_timeline=tuple(sorted((p.effective_at, p.version) for p in site.policies)),
+        controller=dict(site.controller) if site.controller else None,
     )
