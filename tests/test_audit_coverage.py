@@ -128,6 +128,13 @@ def http_operations(client, w):
             "/api/v1/subjects/browser-export", headers=browser, json={
                 "site_key": w["site_key"], "visitor_id": w["visitor"]["visitor_id"],
                 "visitor_secret": w["visitor"]["visitor_secret"]})),
+        ("POST", "/api/v1/subjects/erase"): ("subject.erased", "key", lambda: client.post(
+            "/api/v1/subjects/erase", json={"email": "max@example.com"}, headers=auth)),
+        # last: it erases the visitor the operations above use
+        ("POST", "/api/v1/subjects/browser-erase"): ("subject.erased", "visitor", lambda: client.post(
+            "/api/v1/subjects/browser-erase", headers=browser, json={
+                "site_key": w["site_key"], "visitor_id": w["visitor"]["visitor_id"],
+                "visitor_secret": w["visitor"]["visitor_secret"]})),
     }
 
 
@@ -180,6 +187,8 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
         ("subjects", "export"): ("subject.exported", ["subjects", "export", w["site_key"], "--visitor-id",
                                                       w["visitor"]["visitor_id"], "--out", str(tmp_path / "s.json")]),
         ("subjects", "requests"): ("subject_request.listed", ["subjects", "requests", w["site_key"]]),
+        ("subjects", "erase"): ("subject.erased", ["subjects", "erase", w["site_key"], "--email", "nobody@example.com",
+                                                   "--yes"]),
     }
 
 

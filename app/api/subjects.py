@@ -9,6 +9,8 @@ from app.api.parsing import ApiBlueprint
 from app.extensions import db
 from app.schemas.subjects import (
     BrowserExportIn,
+    SubjectErasedOut,
+    SubjectEraseIn,
     SubjectExportIn,
     SubjectExportOut,
     SubjectRequestArgs,
@@ -16,6 +18,7 @@ from app.schemas.subjects import (
     SubjectRequestListOut,
     SubjectRequestOut,
 )
+from app.services.subjects.erasure import erase_subject
 from app.services.subjects.export import subject_document
 from app.services.subjects.requests import list_requests, record_request
 from app.services.visitors import require_bound_visitor_secret
@@ -74,3 +77,31 @@ def create_subject_request(data):
 def list_subject_requests(args):
     """The site's requests, oldest due first, each flagged when overdue (`status=open`: what is still due)."""
     return {"requests": [req for _, req in list_requests(g.site.id, args["status"], now())]}
+
+
+@blp.post("/subjects/erase")
+@api_key_required  # before parsing: no key, 401, whatever the body
+@blp.arguments(SubjectEraseIn)
+@blp.response(200, SubjectErasedOut)
+@blp.error_response(404, "No person on this site has this external_id or person_id, or no request this id")
+@blp.error_response(409, "The request named was fulfilled already")
+def erase_subject_data(data):
+    """Erase one person or browser (GDPR 17): afterwards nothing in the database links a row to
+    them; decisions stay as anonymous statistics and the ledger still verifies. A `subject.erased`
+    webhook event tells the site's systems to erase too. With `request_id`, the register's erasure
+    request about this subject is marked fulfilled."""
+    return erase_subject(g.site_snapshot, data, data["request_id"], now())
+
+
+@blp.post("/subjects/browser-erase")
+@blp.arguments(BrowserExportIn)
+@blp.response(200, SubjectErasedOut)
+@blp.error_response(403, "An origin the site does not list, or not the secret the visitor's records carry")
+@blp.error_response(404, "No site has this key")
+def erase_browser_subject(data):
+    """A browser erasing its own visitor (the widget's `opsiqConsent.erase()`), proved by the secret
+    its consent writes carry; JSON or text/plain."""
+    origin = request.headers.get("Origin")
+    snap = browser_site(data["site_key"], origin, request.remote_addr)
+    require_bound_visitor_secret(snap.id, data["visitor_id"], data["visitor_secret"])
+    return erase_subject(snap, {"visitor_id": data["visitor_id"]}, None, now()), 200, cors_headers(origin)

@@ -5,10 +5,11 @@ from app.cli.common import CommandGroup, fail, site_or_fail
 from app.extensions import db
 from app.services.email_consent.records import mask
 from app.services.sites.snapshot import build_snapshot
+from app.services.subjects.erasure import erase_subject
 from app.services.subjects.export import subject_document
 from app.services.subjects.requests import STATUSES, list_requests
 
-subjects_cli = CommandGroup("subjects", help="Data-subject requests: exports and the register of requests.")
+subjects_cli = CommandGroup("subjects", help="Data-subject requests: exports, erasures and the register of requests.")
 
 
 def selector_options(command):
@@ -57,3 +58,18 @@ def requests_command(site_key, status):
         state = "OVERDUE" if req["overdue"] else req["status"]
         click.echo(f"{req['due_at'][:10]}\t{state}\t{req['kind']}\t{req['request_id']}\t{key}"
                    f"\treceived {req['received_at'][:10]}\t{selector}={shown}")
+
+
+@subjects_cli.command("erase")
+@click.argument("site_key")
+@selector_options
+@click.option("--request-id", default=None, help="The register's erasure request this fulfils.")
+@click.option("--yes", is_flag=True, help="Erase without asking (it cannot be undone).")
+def erase_command(site_key, request_id, yes, **options):
+    """Erase one person or browser: nothing left links a row to them (decisions stay, anonymous)."""
+    chosen = selectors(options)
+    if not yes:
+        click.confirm(f"Erase everything {site_key} holds of the subject with this {next(iter(chosen))}?", abort=True)
+    snap = build_snapshot(site_or_fail(site_key))
+    counts = erase_subject(snap, chosen, request_id)
+    click.echo(", ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in counts.items()))

@@ -44,6 +44,25 @@ class BrowserExportIn(StrictSchema):
         "description": "The secret the browser's consent writes carry: without it nothing is exported (403)"})
 
 
+class SubjectEraseIn(SubjectSelectorIn):
+    """Whom to erase (exactly one selector), and the register's erasure request this fulfils."""
+
+    request_id = fields.String(load_default=None, validate=validate.Length(1, 36), metadata={
+        "description": "The register's erasure request about this subject, marked fulfilled"})
+
+
+class SubjectErasedOut(ma.Schema):
+    """What an erasure removed, per kind (a subject of whom nothing was held: all zero)."""
+
+    consent_records = fields.Integer(metadata={"description": "Records whose personal fields were erased; the "
+                                               "decision, time, regime and policy stay, naming no one"})
+    identities = fields.Integer()
+    identity_links = fields.Integer()
+    email_consent_records = fields.Integer()
+    webhook_events = fields.Integer(metadata={"description": "Outbox events naming the subject, sent or not"})
+    subject_requests = fields.Integer(metadata={"description": "The subject's requests, kept without who asked"})
+
+
 class ControllerOut(ma.Schema):
     """Who the controller is (the site document's `controller`); `missing` names the fields not given."""
 

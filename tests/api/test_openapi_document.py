@@ -111,6 +111,9 @@ BROWSER_BODIES = {  # the browser routes read the body before the database (serv
     "POST /api/v1/subjects/browser-export": lambda: {
         "site_key": "some-site-key", "visitor_id": VISITOR,
         "visitor_secret": make_consent("k", visitor_id=VISITOR)["visitor_secret"]},
+    "POST /api/v1/subjects/browser-erase": lambda: {
+        "site_key": "some-site-key", "visitor_id": VISITOR,
+        "visitor_secret": make_consent("k", visitor_id=VISITOR)["visitor_secret"]},
 }
 
 

@@ -102,6 +102,8 @@ def config_for(api_key, data):
                                                    "body.visitor_secret": "secrets", "body.token": "tokens"}),
         "POST /api/v1/subjects/browser-export": bind(**{"body.site_key": "sites", "body.visitor_id": "visitors",
                                                         "body.visitor_secret": "secrets"}),
+        "POST /api/v1/subjects/browser-erase": bind(**{"body.site_key": "sites", "body.visitor_id": "visitors",
+                                                       "body.visitor_secret": "secrets"}),
         "POST /api/v1/email-consents/check": bind(**{"body.email": "emails"}),
         "POST /api/v1/email-consents/withdraw": bind(**{"body.email": "emails"}),
     }
@@ -199,16 +201,43 @@ def with_real_data(case, data):
         for field, choices in (("language", LANGUAGES), ("policy_version", data["policies"])):
             if isinstance(body.get(field), str):
                 body[field] = real(body[field], choices)
+    elif label == "POST /api/v1/subjects/browser-export":
+        for field, choices in (("site_key", data["sites"]), ("visitor_id", data["visitors"]),
+                               ("visitor_secret", data["secrets"])):
+            if isinstance(body.get(field), str):
+                body[field] = real(body[field], choices)
     elif label == "POST /api/v1/consent-checks":
         real_check(body, data["visitors"])
     elif label == "POST /api/v1/consent-checks/batch" and isinstance(body.get("items"), list):
         body["items"] = [real_check(item, data["visitors"]) for item in body["items"]]
 
 
+ERASED = itertools.count()
+
+
+def erasable_visitor(app, case, data):
+    """An erasure erases its visitor for good: each case meant to be accepted gets a fresh one, recorded
+    with the real secret, most of the time (the others keep what was generated)."""
+    body = case.body
+    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE or not isinstance(body, dict):
+        return
+    if not all(isinstance(body.get(f), str) for f in ("site_key", "visitor_id", "visitor_secret")):
+        return
+    if real(body["visitor_id"], [None, None]) is None:
+        visitor = f"visitor-erase-{next(ERASED):05d}"
+        site_key = data["sites"][0]
+        r = app.test_client().post("/api/v1/consents", json=make_consent(site_key, visitor_id=visitor,
+                                   visitor_secret=SECRET), headers=from_ip(IPS["DE"], Origin=ORIGIN))
+        assert r.status_code == 201, r.json
+        body.update(site_key=site_key, visitor_id=visitor, visitor_secret=SECRET)
+
+
 @schema.parametrize()
-def test_every_operation_answers_as_its_document_says(case, real_data, answered):
+def test_every_operation_answers_as_its_document_says(app, case, real_data, answered):
     """Each case is sent to the app (schema.app: the Flask app object) and its answer checked."""
     with_real_data(case, real_data)
+    if case.operation.label == "POST /api/v1/subjects/browser-erase":
+        erasable_visitor(app, case, real_data)
     response = case.call_and_validate(headers={"X-Forwarded-For": next(ADDRESSES)})
     if case.method.upper() == case.operation.method.upper():  # not a probe with another method (a 405, or OPTIONS)
         answered[case.operation.label][response.status_code] += 1

@@ -91,6 +91,8 @@ def test_outbox_survives_an_outage_nothing_lost_or_twice(app, client, runner, si
                                                       "language": "en", "double_opt_in": False}, headers=auth).json
     client.post("/api/v1/email-consents/withdraw", json={"email": "jane@example.com"}, headers=auth)
     assert runner.invoke(args=["ledger", "seal", site_key, "--lag", "0"]).exit_code == 0  # ledger.sealed
+    r = client.post("/api/v1/subjects/erase", json={"visitor_id": "visitor-0003"}, headers=auth)  # subject.erased
+    assert r.status_code == 200, r.json
     events = dict(outbox(app))
     assert sorted(set(events.values())) == sorted(ALL)
 

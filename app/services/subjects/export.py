@@ -176,7 +176,8 @@ def _pieces(head: dict[str, Any], rows: Iterator[sa.RowMapping], snap: "SiteSnap
     first = True
     for row in rows:
         doc = record_doc(row)
-        doc["receipt"] = sign_receipt(snap, Record(site_id=snap.id, secret_hash=None, personal_salt=None, personal_digest=None, **row))
+        record = Record(site_id=snap.id, secret_hash=None, personal_salt=None, personal_digest=None, **row)
+        doc["receipt"] = sign_receipt(snap, record)
         buf.append(dumps(doc) if first else "," + dumps(doc))
         first = False
         if len(buf) >= 100:

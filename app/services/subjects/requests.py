@@ -69,7 +69,9 @@ def record_request(site_id: int, kind: str, selectors: dict[str, str | None],
 def request_doc(req: SubjectRequest, now: dt.datetime | None = None) -> dict[str, Any]:
     """A request as the register shows it to the controller: its selector decrypted, and whether it is overdue."""
     now = now or utcnow()
-    value = keyring(req.site_id).decrypt(f"subject_request.{req.selector}", req.selector_enc)
+    # after the subject's erasure the register keeps the request, not who asked
+    ring = keyring(req.site_id)
+    value = ring.decrypt(f"subject_request.{req.selector}", req.selector_enc) if req.selector_enc else None
     return {
         "request_id": req.request_id, "kind": req.kind, "selector": {req.selector: value},
         "received_at": req.received_at.isoformat(), "due_at": req.due_at.isoformat(), "status": req.status,
@@ -100,8 +102,9 @@ def site_key_of(site_id: int) -> str:
 
 
 def fulfil_request(site_id: int, request_id: str, kind: str, selectors: dict[str, str | None],
-                   now: dt.datetime | None = None) -> dict[str, Any]:
-    """Mark a request fulfilled by an action of `kind` on the subject of `selectors`; committed.
+                   now: dt.datetime | None = None, commit: bool = True) -> dict[str, Any]:
+    """Mark a request fulfilled by an action of `kind` on the subject of `selectors`; committed
+    (with `commit=False`, left in the caller's transaction).
 
     The action must answer that request: its kind, and the same subject by the same selector
     (Invalid otherwise); a request of another site is NotFound, one already fulfilled a Conflict.
@@ -121,5 +124,7 @@ def fulfil_request(site_id: int, request_id: str, kind: str, selectors: dict[str
     req.status, req.fulfilled_at = "fulfilled", now or utcnow()
     audit.record("subject_request.fulfilled", audit.Target("subject_request", req.request_id), site_id,
                  {"kind": req.kind, "by": kind})
+    if not commit:  # the caller commits it with its own change (an erasure)
+        return {}
     db.session.commit()
     return request_doc(req, now)

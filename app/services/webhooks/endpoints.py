@@ -20,7 +20,7 @@ from app.services.addresses import judged
 from app.services.keyring import keyring
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
-               "identity.linked", "ledger.sealed")
+               "identity.linked", "ledger.sealed", "subject.erased")
 SECRET_PREFIX = "whsec_"
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 

@@ -1,0 +1,149 @@
+"""Erasing a person or a browser (GDPR 17): nothing left in the database links a row to them.
+
+What goes, in one transaction (the ledger's part is `app/ledger/erasure.py`):
+  consent records    their personal fields (visitor id, client record id, address prefix, user
+                     agent, page) and salt, erased under a MAC'd erasure entry: the decision, time,
+                     regime and policy stay as anonymous statistics, and every hash and seal verifies
+  identities         the person (encrypted email and external id) and their links to browsers; for
+                     a browser alone, its links
+  email consent      the address's records and state; a suppression (an address that withdrew) stays,
+                     by its keyed hash, so it is never mailed again
+  webhook outbox     events that name the subject's visitors or address (sent or not)
+  request register   the subject's requests keep their dates and kind, not who asked
+What stays names no one: the erasure entry (row ids, time, request id), the audit entry (counts),
+and the `subject.erased` webhook event, whose identifiers (for downstream systems to erase too)
+are sealed, that is encrypted under the site's key like every personal field of an event.
+"""
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.ledger.erasure import erase_personal
+from app.models import (
+    ConsentRecord,
+    EmailConsentRecord,
+    EmailConsentState,
+    Identity,
+    IdentityLink,
+    SubjectRequest,
+    WebhookEvent,
+    utcnow,
+)
+from app.services import audit
+from app.services.identities import find_person
+from app.services.keyring import keyring
+from app.services.subjects.requests import fulfil_request, selector_hash
+from app.services.subjects.selectors import selector_of
+from app.services.webhooks.outbox import enqueue
+
+if TYPE_CHECKING:
+    from app.services.sites.snapshot import SiteSnapshot
+
+CHUNK = 5000  # ids per IN (): SQLite's bound-variable limit
+# outbox events whose data names a visitor, and those that name an address (by its keyed hash)
+VISITOR_EVENTS = ("consent.recorded", "consent.withdrawn", "identity.linked")
+EMAIL_EVENTS = ("email_consent.confirmed", "email_consent.withdrawn")
+
+
+def _chunks(values):
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], request_id: str | None = None,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """Erase the subject named by exactly one selector (as the export names one) and commit; returns
+    the counts erased per kind. `request_id`: the register's erasure request this fulfils."""
+    now = now or utcnow()
+    site_id = snap.id
+    name, value = selector_of(selectors)
+    ring = keyring(site_id)
+    people: list[Identity] = []
+    if name == "visitor_id":
+        visitors = {value}
+    else:
+        person = find_person(site_id, **{name: value})
+        if person is not None:
+            people.append(person)
+        visitors = {link.visitor_id for p in people for link in db.session.execute(
+            db.select(IdentityLink).where(IdentityLink.identity_id == p.id)).scalars()}
+    email_hashes = {p.email_hash for p in people if p.email_hash}
+    if name == "email":
+        email_hashes.add(ring.email_hash(value))
+    if request_id:
+        fulfil_request(site_id, request_id, "erasure", selectors, now, commit=False)
+
+    # what downstream systems need to erase too, sealed before it is erased here
+    sealed = {"visitor_ids": sorted(visitors), "person_ids": sorted(p.person_id for p in people)}
+    for p in people:
+        if p.email_enc:
+            sealed["email"] = ring.decrypt("email", p.email_enc)
+        if p.external_id_enc:
+            sealed["external_id"] = ring.decrypt("external_id", p.external_id_enc)
+    if name in ("email", "external_id"):
+        sealed.setdefault(name, value)
+
+    counts = {"consent_records": 0, "identities": 0, "identity_links": 0, "email_consent_records": 0,
+              "webhook_events": 0, "subject_requests": 0}
+    t = ConsentRecord.__table__
+    row_ids = [i for chunk in _chunks(visitors) for i in db.session.execute(
+        sa.select(t.c.id).where(t.c.site_id == site_id, t.c.visitor_id.in_(chunk))).scalars()]
+    entry = erase_personal(site_id, row_ids, reason=f"subject erasure {request_id or 'without request'}")
+    counts["consent_records"] = entry.record_count if entry is not None else 0
+
+    links = IdentityLink.__table__
+    for chunk in _chunks(visitors):
+        counts["identity_links"] += db.session.execute(
+            sa.delete(links).where(links.c.site_id == site_id, links.c.visitor_id.in_(chunk))).rowcount
+    for p in people:
+        counts["identity_links"] += db.session.execute(sa.delete(links).where(links.c.identity_id == p.id)).rowcount
+        db.session.delete(p)
+        counts["identities"] += 1
+
+    for email_hash in email_hashes:
+        counts["email_consent_records"] += db.session.execute(sa.delete(EmailConsentRecord.__table__).where(
+            EmailConsentRecord.site_id == site_id, EmailConsentRecord.email_hash == email_hash)).rowcount
+        db.session.execute(sa.delete(EmailConsentState.__table__).where(
+            EmailConsentState.site_id == site_id, EmailConsentState.email_hash == email_hash))
+
+    counts["webhook_events"] = _erase_events(site_id, visitors, email_hashes)
+    counts["subject_requests"] = _forget_requesters(site_id, name, value)
+
+    enqueue(site_id, "subject.erased", {"erased_at": now.isoformat(), "request_id": request_id,
+                                        "counts": dict(counts)}, sealed, now)
+    audit.record("subject.erased", audit.Target("site", snap.site_key), site_id,
+                 {"request_id": request_id, "selector": name, **counts})
+    db.session.commit()
+    return counts
+
+
+def _erase_events(site_id: int, visitors: set[str], email_hashes: set[str]) -> int:
+    """Delete the outbox events (and, by cascade, their deliveries) that name the subject."""
+    doomed = []
+    rows = db.session.execute(sa.select(WebhookEvent.id, WebhookEvent.type, WebhookEvent.data).where(
+        WebhookEvent.site_id == site_id, WebhookEvent.type.in_(VISITOR_EVENTS + EMAIL_EVENTS)))
+    for event_id, kind, data in rows:
+        data = data or {}
+        if (kind in VISITOR_EVENTS and data.get("visitor_id") in visitors) or (
+                kind in EMAIL_EVENTS and data.get("email_hash") in email_hashes):
+            doomed.append(event_id)
+    from app.models import WebhookDelivery
+
+    for chunk in _chunks(doomed):
+        db.session.execute(sa.delete(WebhookDelivery.__table__).where(WebhookDelivery.event_id.in_(chunk)))
+        db.session.execute(sa.delete(WebhookEvent.__table__).where(WebhookEvent.id.in_(chunk)))
+    return len(doomed)
+
+
+def _forget_requesters(site_id: int, selector: str, value: str) -> int:
+    """The register keeps each of the subject's requests (kind, dates, status) but not who asked."""
+    h = selector_hash(site_id, selector, value)
+    requests = db.session.execute(db.select(SubjectRequest).where(
+        SubjectRequest.site_id == site_id, SubjectRequest.selector_hash == h)).scalars().all()
+    for req in requests:
+        req.selector_hash = "erased:" + req.request_id
+        req.selector_enc = ""
+    return len(requests)
