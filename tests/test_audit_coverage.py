@@ -180,6 +180,7 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
         ("subjects", "export"): ("subject.exported", ["subjects", "export", w["site_key"], "--visitor-id",
                                                       w["visitor"]["visitor_id"], "--out", str(tmp_path / "s.json")]),
         ("subjects", "requests"): ("subject_request.listed", ["subjects", "requests", w["site_key"]]),
+        ("retention", "purge"): ("retention.purged", ["retention", "purge", w["site_key"]]),
     }
 
 
