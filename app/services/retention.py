@@ -107,9 +107,11 @@ def purge_site(site: Site, settings: Settings, dry_run: bool = False, record_emp
 
 
 def consent_candidates(site: Site) -> int:
-    """How many of the site's consent records are past its retention now (a progress bar's length)."""
+    """How many of the site's sealed consent records are past its retention now (a progress bar's length)."""
     now = utcnow()
-    n = db.session.execute(sa.select(sa.func.count()).where(*_purgeable(site, now))).scalar_one()
+    head = last_seal(site.id)
+    sealed = ConsentRecord.__table__.c.id <= (head.last_id if head is not None else 0)
+    n = db.session.execute(sa.select(sa.func.count()).where(*_purgeable(site, now), sealed)).scalar_one()
     db.session.rollback()
     return n
 

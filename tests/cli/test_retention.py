@@ -85,7 +85,7 @@ def test_a_purge_keeps_every_consent_in_force_and_the_ledger_verifies(app, runne
 
 
 def test_a_dry_run_counts_and_changes_nothing(app, runner, history, monkeypatch):
-    site_key, ids = history
+    site_key, _ = history
     later(monkeypatch, 31)
     before = records(app)
     r = runner.invoke(args=["retention", "purge", site_key, "--dry-run"])
