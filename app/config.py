@@ -28,6 +28,8 @@ class Config:
     HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
     WORKER_WEBHOOK_BATCH = 100  # app/worker.py: webhook deliveries per round
     WORKER_SEAL_SECONDS = 5  # app/worker.py: seconds between sealing rounds
+    WORKER_RETENTION_SECONDS = 24 * 3600  # app/worker.py: seconds between retention purges (daily)
+    AUDIT_RETENTION_DAYS = 365  # app/services/retention.py: audit entries kept this long (the seed's 12 months)
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
     # Records younger than this are left for the next seal, so slow transactions are not skipped.
@@ -72,9 +74,12 @@ def env_overrides():
     if os.environ.get("OPSIQ_LEDGER_SEAL_INTERVAL"):
         out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
     for name, key in (("OPSIQ_LEDGER_SEAL_LAG", "LEDGER_SEAL_LAG"),
-                      ("OPSIQ_WORKER_SEAL_SECONDS", "WORKER_SEAL_SECONDS")):
+                      ("OPSIQ_WORKER_SEAL_SECONDS", "WORKER_SEAL_SECONDS"),
+                      ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
+    if os.environ.get("AUDIT_RETENTION_DAYS"):
+        out["AUDIT_RETENTION_DAYS"] = int(os.environ["AUDIT_RETENTION_DAYS"])
     if os.environ.get("OPSIQ_GROUP_COMMIT"):
         out["GROUP_COMMIT"] = os.environ["OPSIQ_GROUP_COMMIT"] not in ("0", "false", "no")
     if os.environ.get("OPSIQ_HOT_CONNECTIONS"):

@@ -15,6 +15,7 @@ Configuration, read once when the worker starts:
   WORKER_SEAL_SECONDS     seconds between sealing rounds (5; OPSIQ_WORKER_SEAL_SECONDS); set
                           OPSIQ_LEDGER_SEAL_INTERVAL=0 so the write path leaves sealing to the worker
   LEDGER_SEAL_LAG         records younger than this are left for the next round (5; OPSIQ_LEDGER_SEAL_LAG)
+  WORKER_RETENTION_SECONDS  seconds between retention purges (86400; OPSIQ_WORKER_RETENTION_SECONDS)
 """
 import signal
 import threading
@@ -27,6 +28,13 @@ from flask import Flask
 from app.extensions import db
 
 MAX_BACKOFF = 60.0
+RETENTION_PER_ROUND = 50_000  # consent records a site per retention round, so the other duties get their turn
+
+
+def retention_settings(config):
+    from app.services.retention import Settings
+
+    return Settings.from_config(config)
 
 
 @dataclass
@@ -66,12 +74,33 @@ def seal_ledger(lag: float) -> Callable[[], tuple[int, bool]]:
     return run
 
 
+def purge_retention(settings, per_round: int) -> Callable[[], tuple[int, bool]]:
+    from app.models import Site
+    from app.services import retention
+
+    def run():
+        """Purge every site past its retention, at most `per_round` consent records a site (full: more
+        remain); an audit entry for each site where something went."""
+        total, full = 0, False
+        sites = db.session.execute(db.select(Site).order_by(Site.id)).scalars().all()
+        for i, site in enumerate(sites):
+            counts = retention.purge_site(site, settings, record_empty=False, limit=per_round,
+                                          installation=i == 0)
+            total += counts.removed()
+            full = full or counts.consent_records >= per_round
+        return total, full
+
+    return run
+
+
 def duties_for(app: Flask) -> list[Duty]:
     """The periodic duties of this app, with their intervals from its configuration."""
     config = app.config
     return [
         Duty("webhooks", 1.0, deliver_webhooks(int(config["WORKER_WEBHOOK_BATCH"]))),
         Duty("ledger seal", float(config["WORKER_SEAL_SECONDS"]), seal_ledger(float(config["LEDGER_SEAL_LAG"]))),
+        Duty("retention", float(config["WORKER_RETENTION_SECONDS"]), purge_retention(
+            retention_settings(config), RETENTION_PER_ROUND)),
     ]
 
 

@@ -189,6 +189,7 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
         ("subjects", "requests"): ("subject_request.listed", ["subjects", "requests", w["site_key"]]),
         ("subjects", "erase"): ("subject.erased", ["subjects", "erase", w["site_key"], "--email", "nobody@example.com",
                                                    "--yes"]),
+        ("retention", "purge"): ("retention.purged", ["retention", "purge", w["site_key"]]),
     }
 
 

@@ -3,10 +3,24 @@
 
 def init_app(app):
     """Register every command group."""
-    from app.cli import audit, demo, email, geoip, identities, keys, ledger, policy, sites, subjects, webhooks, worker
+    from app.cli import (
+        audit,
+        demo,
+        email,
+        geoip,
+        identities,
+        keys,
+        ledger,
+        policy,
+        retention,
+        sites,
+        subjects,
+        webhooks,
+        worker,
+    )
 
     for group in (sites.sites_cli, keys.keys_cli, policy.policy_cli, ledger.ledger_cli, geoip.geoip_cli,
                   demo.demo_cli, identities.identities_cli, email.email_cli, webhooks.webhooks_cli, audit.audit_cli,
-                  subjects.subjects_cli):
+                  subjects.subjects_cli, retention.retention_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker.worker_command)
