@@ -20,6 +20,9 @@ BANNER_TEXTS = {
         "ok": "OK",
         "policy_link": "Privacy policy",
         "necessary_note": "Always on",
+        "download_data": "Download my data",
+        "delete_data": "Delete my data",
+        "delete_confirm": "Delete the consent records of this browser? You will be asked again.",
     },
     "de": {
         "title": "Ihre Datenschutz-Einstellungen",
@@ -35,6 +38,9 @@ BANNER_TEXTS = {
         "ok": "OK",
         "policy_link": "Datenschutzerklärung",
         "necessary_note": "Immer aktiv",
+        "download_data": "Meine Daten herunterladen",
+        "delete_data": "Meine Daten löschen",
+        "delete_confirm": "Die Einwilligungsdaten dieses Browsers löschen? Sie werden erneut gefragt.",
     },
     "fr": {
         "title": "Vos choix de confidentialité",
@@ -50,6 +56,10 @@ BANNER_TEXTS = {
         "ok": "OK",
         "policy_link": "Politique de confidentialité",
         "necessary_note": "Toujours actif",
+        "download_data": "Télécharger mes données",
+        "delete_data": "Supprimer mes données",
+        "delete_confirm": "Supprimer les enregistrements de consentement de ce navigateur ? "
+        "La question vous sera reposée.",
     },
     "es": {
         "title": "Sus opciones de privacidad",
@@ -65,6 +75,9 @@ BANNER_TEXTS = {
         "ok": "Aceptar",
         "policy_link": "Política de privacidad",
         "necessary_note": "Siempre activo",
+        "download_data": "Descargar mis datos",
+        "delete_data": "Eliminar mis datos",
+        "delete_confirm": "¿Eliminar los registros de consentimiento de este navegador? Se le volverá a preguntar.",
     },
 }
 

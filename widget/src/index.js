@@ -1,7 +1,7 @@
 // OpsIQ Consent widget entry point. The server replaces __OPSIQ_CONFIG__ with the
 // site configuration resolved for this visitor (typedef in config.js, see widget/README.md).
 import { isSaleShare } from './config.js'
-import { safe } from './dom.js'
+import { el, safe } from './dom.js'
 import { read, write, uuid } from './store.js'
 import { consentModeDefaults, consentModeUpdate } from './gcm.js'
 import { blocker } from './block.js'
@@ -72,19 +72,50 @@ const main = config => {
     }
   })
 
+  // A browser endpoint beside /consents, for this browser's visitor: its secret proves it.
+  const call = (path, body) =>
+    fetch(config.endpoint.replace(/consents$/, path), {
+      method: 'POST',
+      credentials: 'omit',
+      headers: { 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ site_key: config.site_key, visitor_id: visitorId, visitor_secret: secret, ...body }),
+    })
+      .then(response => (response.ok ? response.json() : null))
+      .catch(() => null)
+
   // identify(token) waits for the first choice: before it there is no visitor id (nothing is stored).
   const pendingLinks = []
-  const sendLinks = () =>
-    pendingLinks.splice(0).forEach(([token, resolve]) =>
-      fetch(config.endpoint.replace(/consents$/, 'identities/browser'), {
-        method: 'POST',
-        credentials: 'omit',
-        headers: { 'Content-Type': 'text/plain' },
-        body: JSON.stringify({ site_key: config.site_key, visitor_id: visitorId, visitor_secret: secret, token }),
+  const sendLinks = () => pendingLinks.splice(0).forEach(([token, resolve]) => call('identities/browser', { token }).then(resolve))
+
+  // The visitor's own data (GDPR 15, 17): none before a first choice.
+  const exportData = () => (visitorId ? call('subjects/browser-export') : Promise.resolve(null))
+  const erase = () =>
+    (visitorId ? call('subjects/browser-erase') : Promise.resolve(null)).then(
+      safe(result => {
+        if (result) {
+          // Nothing of this browser is left: no id, no choice, nothing queued; the banner asks again.
+          ;['vid', 'vsec', 'consent', 'q'].forEach(name => write(name, null))
+          visitorId = secret = stored = null
+          decisions = defaults
+          purposes.forEach(p => decisions[p.slug] || wipe(p))
+          consentModeUpdate(purposes, decisions, gpc, config.regime)
+          view && view._remove()
+          view = null
+          mount()
+          emit('change')
+        }
+        return result
       })
-        .then(response => (response.ok ? response.json() : null))
-        .catch(() => null)
-        .then(resolve)
+    )
+  const download = () =>
+    exportData().then(
+      safe(data => {
+        if (data) {
+          const link = el('a', { href: URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' })), download: 'consent-data.json' })
+          link.click()
+          URL.revokeObjectURL(link.href)
+        }
+      })
     )
 
   const decide = (choose, method) => {
@@ -147,6 +178,8 @@ const main = config => {
     show: safe(openSettings),
     on: safe((name, listener) => (listeners[name] = listeners[name] || []).push(listener)),
     identify: safe(token => new Promise(resolve => (pendingLinks.push([token, resolve]), visitorId && sendLinks()))),
+    exportData: safe(exportData),
+    erase: safe(erase),
   })
 
   // Command queue: (window.opsiqQ = window.opsiqQ || []).push(['on', 'change', fn])
@@ -192,6 +225,9 @@ const main = config => {
         _save: choose => decide(choose, 'custom'),
         _decisions: () => decisions,
         _decided: () => !!stored,
+        _download: download,
+        _erase: erase,
+        _hasData: () => !!visitorId,
       },
       !stored
     )

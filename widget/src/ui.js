@@ -16,6 +16,9 @@ const nonce = (document.currentScript || {}).nonce
  * @property {(allowed: (purpose: import('./config.js').Purpose) => boolean) => void} _save
  * @property {() => Object<string, boolean>} _decisions the decisions in force
  * @property {() => boolean} _decided whether a valid choice is stored
+ * @property {() => void} _download saves this browser's consent data as a JSON file
+ * @property {() => void} _erase erases this browser's consent data on the server, then starts over
+ * @property {() => boolean} _hasData whether the server holds anything of this browser
  */
 
 /**
@@ -57,9 +60,14 @@ export const mountUi = (config, actions, showBanner) => {
       switches[p.slug].checked = !!decisions[p.slug]
       switches[p.slug].disabled = !!p.locked
     })
+    dataRow.hidden = !actions._hasData()
     overlay.hidden = false
     dialog.querySelector('button').focus()
   }
+  const dataRow = el('div', { class: 'm' }, [
+    button({ class: 'l' }, texts.download_data, actions._download),
+    button({ class: 'l' }, texts.delete_data, () => confirm(texts.delete_confirm) && actions._erase()),
+  ])
 
   const dialog = el('div', { class: 'd', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'od', part: 'dialog' }, [
     closeButton(closeDialog),
@@ -77,6 +85,7 @@ export const mountUi = (config, actions, showBanner) => {
       choice('reject_all', actions._rejectAll),
       choice('save', () => actions._save(p => switches[p.slug].checked)),
     ]),
+    dataRow,
   ])
   const overlay = el('div', { class: 'o', hidden: '' }, [dialog])
   overlay.addEventListener('click', safe(e => e.target == overlay && closeDialog()))
@@ -125,6 +134,7 @@ export const mountUi = (config, actions, showBanner) => {
 
   return {
     _openDialog: openDialog,
+    _remove: () => host.remove(),
     // After any decision: close everything, keep the settings button, and if the
     // visitor was inside the widget put focus back where it was before.
     _close() {
