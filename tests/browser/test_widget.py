@@ -498,3 +498,31 @@ def test_a_forged_write_knowing_only_the_visitor_id_leaves_the_visitors_choice(a
     victim.page.wait_for_function(f"() => opsiqConsent.get().recordId && opsiqConsent.get().recordId != {state['recordId']!r}")
     assert [r["method"] for r in ledger_rows(app, demo_site, visitor_id=visitor_id)] == ["reject_all", "accept_all"]
     assert victim.errors == []
+
+
+def test_a_visitor_downloads_and_deletes_their_data_from_the_dialog(app, visit, demo_site):
+    v = visit(where="DE")
+    page = v.open()
+    v.click("Accept all")
+    state = v.wait_acked()
+    doc = page.evaluate("() => opsiqConsent.exportData()")
+    assert [r["record_id"] for r in doc["consent_records"]] == [state["recordId"]]
+    assert doc["subject"]["visitor_ids"] == [state["visitorId"]] and doc["controller"]
+    # the dialog offers both; the download is the same document, as a file
+    page.evaluate("() => opsiqConsent.show()")
+    with page.expect_download() as download:
+        v.click("Download my data")
+    saved = json.loads(open(download.value.path()).read())
+    assert [r["record_id"] for r in saved["consent_records"]] == [state["recordId"]]
+    page.once("dialog", lambda d: d.accept())  # "Delete the consent records of this browser? ..."
+    with page.expect_response(lambda r: r.url.endswith("/subjects/browser-erase")) as answer:
+        v.click("Delete my data")
+    assert answer.value.status == 200 and answer.value.json()["consent_records"] == 1
+    page.wait_for_function("() => !opsiqConsent.get().visitorId")
+    assert not any(k.startswith("opsiq.") for k in v.storage()["local"])
+    assert v.banner_shown()  # asked again, as a new visitor
+    assert ledger_rows(app, demo_site, visitor_id=state["visitorId"]) == []
+    [erased] = ledger_rows(app, demo_site)
+    assert erased["visitor_id"].startswith("erased:") and erased["user_agent"] is None and erased["decisions"]
+    assert page.evaluate("() => opsiqConsent.exportData()") is None  # nothing of this browser any more
+    assert v.errors == []
