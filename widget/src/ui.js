@@ -93,7 +93,7 @@ export const mountUi = (config, actions, showBanner) => {
     if (e.key == 'Escape') closeDialog()
     else if (e.key == 'Tab') {
       // Focus trap: wrap around at both ends.
-      const stops = [...dialog.querySelectorAll('a[href],button,input:enabled')]
+      const stops = [...dialog.querySelectorAll('a[href],button,input:enabled')].filter(focusable)
       const at = stops.indexOf(root.activeElement)
       if (e.shiftKey ? at < 1 : at == stops.length - 1) {
         e.preventDefault()
