@@ -51,6 +51,7 @@ CLI_NOT_AUDITED = {
     ("ledger", "seal"): "the ledger's own bookkeeping, also done from the write path every few seconds",
     ("ledger", "verify"): "a read",
     ("ledger", "anchor"): "a read of the seal heads (no personal data)",
+    ("subjects", "replay-erasures"): "each erasure it re-applies writes its own subject.erased entry",
     ("geoip", "info"): "a read",
     ("webhooks", "work"): "a periodic duty; its one audited effect, a 410 disabling, is tested below as `system`",
     ("audit", "list"): "a read of the log",

@@ -1,11 +1,13 @@
 """`flask subjects`: data-subject requests from the command line, over the same services as the API."""
+import datetime as dt
+
 import click
 
 from app.cli.common import CommandGroup, fail, site_or_fail
 from app.extensions import db
 from app.services.email_consent.records import mask
 from app.services.sites.snapshot import build_snapshot
-from app.services.subjects.erasure import erase_subject
+from app.services.subjects.erasure import erase_subject, replay_erasures
 from app.services.subjects.export import subject_document
 from app.services.subjects.requests import STATUSES, list_requests
 
@@ -73,3 +75,16 @@ def erase_command(site_key, request_id, yes, **options):
     snap = build_snapshot(site_or_fail(site_key))
     counts = erase_subject(snap, chosen, request_id)
     click.echo(", ".join(f"{kind.replace('_', ' ')}: {n}" for kind, n in counts.items()))
+
+
+@subjects_cli.command("replay-erasures")
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="UTC: erase again every subject erased since then (the time of the backup restored).")
+def replay_erasures_command(since):
+    """After restoring a backup: re-apply every erasure made since the backup was taken (from the
+    audit log), so no erased person comes back. Run it after any restore."""
+    done = replay_erasures(since.replace(tzinfo=dt.timezone.utc))
+    for site_key, selector, counts in done:
+        click.echo(f"{site_key}: erased again by {selector}: " + ", ".join(f"{k.replace('_', ' ')}: {n}"
+                                                                          for k, n in counts.items()))
+    click.echo(f"{len(done)} erasure(s) re-applied")

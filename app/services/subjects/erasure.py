@@ -27,6 +27,7 @@ from app.models import (
     EmailConsentState,
     Identity,
     IdentityLink,
+    Site,
     SubjectRequest,
     WebhookEvent,
     utcnow,
@@ -34,7 +35,7 @@ from app.models import (
 from app.services import audit
 from app.services.identities import find_person
 from app.services.keyring import keyring
-from app.services.subjects.requests import fulfil_request, selector_hash
+from app.services.subjects.requests import fulfil_request, selector_hash, subject_target
 from app.services.subjects.selectors import selector_of
 from app.services.webhooks.outbox import enqueue
 
@@ -114,7 +115,9 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
 
     enqueue(site_id, "subject.erased", {"erased_at": now.isoformat(), "request_id": request_id,
                                         "counts": dict(counts)}, sealed, now)
-    audit.record("subject.erased", audit.Target("site", snap.site_key), site_id,
+    # the subject by the selector's keyed hash only: what `flask subjects replay-erasures` finds them by
+    # again in a restored backup
+    audit.record("subject.erased", subject_target(site_id, selectors), site_id,
                  {"request_id": request_id, "selector": name, **counts})
     db.session.commit()
     return counts
@@ -147,3 +150,46 @@ def _forget_requesters(site_id: int, selector: str, value: str) -> int:
         req.selector_hash = "erased:" + req.request_id
         req.selector_enc = ""
     return len(requests)
+
+
+def replay_erasures(since: dt.datetime) -> list[tuple[str, str, dict[str, Any]]]:
+    """After a restore from a backup: erase again every subject erased since `since`, as the audit log
+    names them (by the keyed hash of their selector). Returns [(site key, selector, counts)] of
+    those found again; a subject the restored database no longer holds is skipped."""
+    from app.models import AuditEntry
+    from app.services.sites.snapshot import build_snapshot
+
+    entries = db.session.execute(db.select(AuditEntry).where(
+        AuditEntry.action == "subject.erased", AuditEntry.created_at >= since).order_by(AuditEntry.id)).scalars().all()
+    done = []
+    for entry in entries:
+        site = db.session.get(Site, entry.site_id)
+        selector = (entry.details or {}).get("selector")
+        value = _find_by_hash(entry.site_id, selector, entry.target_id) if site and selector else None
+        if value is None:
+            continue
+        counts = erase_subject(build_snapshot(site), {selector: value}, None)
+        done.append((site.site_key, selector, counts))
+    return done
+
+
+def _find_by_hash(site_id: int, selector: str, wanted: str) -> str | None:
+    """The selector's value whose keyed hash is `wanted`, among what the site holds, or None."""
+    ring = keyring(site_id)
+    if selector in ("email", "external_id"):
+        column = Identity.email_hash if selector == "email" else Identity.external_id_hash
+        person = db.session.execute(db.select(Identity).where(Identity.site_id == site_id, column == wanted)).scalar()
+        if person is not None:
+            enc = person.email_enc if selector == "email" else person.external_id_enc
+            return ring.decrypt(selector, enc) if enc else None
+        if selector == "email":  # an address with email consent but no identity
+            state = db.session.execute(db.select(EmailConsentState).where(
+                EmailConsentState.site_id == site_id, EmailConsentState.email_hash == wanted)).scalar()
+            return ring.decrypt("email", state.email_enc) if state is not None and state.email_enc else None
+        return None
+    if selector == "person_id":
+        ids = db.session.execute(db.select(Identity.person_id).where(Identity.site_id == site_id)).scalars()
+    else:  # visitor_id: every visitor the site holds, hashed (a replay is rare, and bounded by the site)
+        ids = db.session.execute(sa.select(ConsentRecord.visitor_id).where(ConsentRecord.site_id == site_id)
+                                 .distinct()).scalars()
+    return next((v for v in ids if selector_hash(site_id, selector, v) == wanted), None)
