@@ -4,12 +4,11 @@ Every request gets a request id (the caller's `X-Request-ID` when well formed, e
 answered back in `X-Request-ID`, and is audited as `visitor` from its truncated address until
 `api_key_required` names the API key (app/services/audit.py holds the context).
 """
-from urllib.parse import urlencode
 
 from flask import Response, g, request
 
 from app.api.auth import SECURITY, api_key_required
-from app.api.collectors import EXPORT_PAGE_HEADERS, decode_cursor, encode_cursor
+from app.api.collectors import EXPORT_PAGE_HEADERS, decode_cursor, encode_cursor, format_from_accept, page_headers
 from app.api.parsing import ApiBlueprint
 from app.schemas.audit import AuditLogArgs, AuditLogOut
 from app.services import audit
@@ -50,18 +49,12 @@ def end_request(_error):
 @blp.error_response(400, "A cursor this API did not issue")
 def list_audit_log(args):
     """The site's audit log, oldest first: filtered by time and action, paged by cursor."""
-    fmt = args["format"] or ("csv" if request.accept_mimetypes.best_match(
-        ["application/json", "text/csv"], default="application/json") == "text/csv" else "json")
+    fmt = args["format"] or format_from_accept()
     after = decode_cursor(args["cursor"]) if args["cursor"] else 0
     entries, more = audit.list_entries(g.site.id, after=after, start=args["from_"], end=args["to"],
                                        action=args["action"], limit=args["limit"])
     next_cursor = encode_cursor(entries[-1]["id"]) if more else None
-    headers = {"Cache-Control": "no-store"}
-    if next_cursor:
-        headers["X-Next-Cursor"] = next_cursor
-        nxt = request.args.copy()
-        nxt["cursor"] = next_cursor
-        headers["Link"] = f'<{request.base_url}?{urlencode(list(nxt.items(multi=True)))}>; rel="next"'
+    headers = page_headers(next_cursor)
     if fmt == "csv":
         headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
         return Response(audit.render_csv(entries), 200, headers, mimetype="text/csv")

@@ -173,19 +173,14 @@ def decode_cursor(cursor):
 @blp.error_response(400, "A cursor this API did not issue")
 def export_consents(args):
     """The site's ledger for export and audits: filtered by time and visitor, paged by cursor, streamed."""
-    fmt = args["format"] or _format_from_accept()
+    fmt = args["format"] or format_from_accept()
     site = g.site_snapshot
     after = decode_cursor(args["cursor"]) if args["cursor"] else 0
     last, more = export.plan_page(site.id, after, args["from_"], args["to"], args["visitor_id"], args["limit"])
     next_cursor = encode_cursor(last) if more else None
     export.audit_page(site.id, site.site_key, fmt, after, last, args["from_"], args["to"], args["visitor_id"])
     rows = export.iter_records(db.engine, site.id, after, last, args["from_"], args["to"], args["visitor_id"])
-    headers = {"Cache-Control": "no-store"}
-    if next_cursor:
-        headers["X-Next-Cursor"] = next_cursor
-        nxt = request.args.copy()
-        nxt["cursor"] = next_cursor
-        headers["Link"] = f'<{request.base_url}?{urlencode(list(nxt.items(multi=True)))}>; rel="next"'
+    headers = page_headers(next_cursor)
     if fmt == "csv":
         body, mimetype = export.render_csv(rows), "text/csv"
         headers["Content-Disposition"] = 'attachment; filename="consents.csv"'
@@ -196,9 +191,22 @@ def export_consents(args):
     return Response(body, 200, headers, mimetype=mimetype)
 
 
-def _format_from_accept():
+def format_from_accept():
+    """`csv` when the caller's Accept prefers text/csv, else `json` (a page's `format` wins over it)."""
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"], default="application/json")
     return "csv" if best == "text/csv" else "json"
+
+
+def page_headers(next_cursor):
+    """The headers of a page of a paged export: no caching, and where there is a next page, its cursor
+    (X-Next-Cursor) and its URL (Link, rel="next": this request's with the cursor replaced)."""
+    headers = {"Cache-Control": "no-store"}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+        nxt = request.args.copy()
+        nxt["cursor"] = next_cursor
+        headers["Link"] = f'<{request.base_url}?{urlencode(list(nxt.items(multi=True)))}>; rel="next"'
+    return headers
 
 
 @blp.post("/receipts/verify")
