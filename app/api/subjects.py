@@ -38,8 +38,8 @@ def streamed(pieces, headers=None):
 @api_key_required  # before parsing: no key, 401, whatever the body
 @blp.arguments(SubjectExportIn)
 @blp.response(200, SubjectExportOut, description="Streamed JSON")
-@blp.alt_response(404, description="No person on this site has this external_id or person_id, or no request this id")
-@blp.alt_response(409, description="The request named was fulfilled already")
+@blp.error_response(404, "No person on this site has this external_id or person_id, or no request this id")
+@blp.error_response(409, "The request named was fulfilled already")
 def export_subject(data):
     """Everything the site holds of one person or browser, as one JSON document (GDPR 15 and 20).
     With `request_id`, the register's access request about this subject is marked fulfilled."""
@@ -49,8 +49,8 @@ def export_subject(data):
 @blp.post("/subjects/browser-export")
 @blp.arguments(BrowserExportIn)
 @blp.response(200, SubjectExportOut, description="Streamed JSON: the export of this browser's visitor")
-@blp.alt_response(403, description="An origin the site does not list, or not the secret the visitor's records carry")
-@blp.alt_response(404, description="No site has this key")
+@blp.error_response(403, "An origin the site does not list, or not the secret the visitor's records carry")
+@blp.error_response(404, "No site has this key")
 def export_browser_subject(data):
     """A browser's own export (JSON or text/plain): the same document as the server's export by
     `visitor_id`, for this visitor only, proved by the secret its consent writes carry."""

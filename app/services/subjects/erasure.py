@@ -29,6 +29,7 @@ from app.models import (
     IdentityLink,
     Site,
     SubjectRequest,
+    WebhookDelivery,
     WebhookEvent,
     utcnow,
 )
@@ -133,8 +134,6 @@ def _erase_events(site_id: int, visitors: set[str], email_hashes: set[str]) -> i
         if (kind in VISITOR_EVENTS and data.get("visitor_id") in visitors) or (
                 kind in EMAIL_EVENTS and data.get("email_hash") in email_hashes):
             doomed.append(event_id)
-    from app.models import WebhookDelivery
-
     for chunk in _chunks(doomed):
         db.session.execute(sa.delete(WebhookDelivery.__table__).where(WebhookDelivery.event_id.in_(chunk)))
         db.session.execute(sa.delete(WebhookEvent.__table__).where(WebhookEvent.id.in_(chunk)))
