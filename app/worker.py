@@ -61,15 +61,19 @@ def deliver_webhooks(batch: int) -> Callable[[], tuple[int, bool]]:
 
 
 def seal_ledger(lag: float) -> Callable[[], tuple[int, bool]]:
-    from app.ledger import seals
+    from app.ledger import chains, seals
     from app.models import Site
 
     def run():
-        """Seal every site's unsealed records older than `lag` (in seals of up to 5,000, under the site's lock)."""
+        """Seal every site's unsealed records older than `lag` (in seals of up to 5,000, under the site's
+        lock), then its email records and audit entries, and the installation's audit entries."""
         total = 0
-        for site_id in db.session.execute(db.select(Site.id).order_by(Site.id)).scalars().all():
-            total += seals.seal_site(site_id, lag)
-        return total, False  # seal_site already seals all that is due
+        sites = db.session.execute(db.select(Site).order_by(Site.id)).scalars().all()
+        for site in sites:
+            total += seals.seal_site(site.id, lag)
+        for chain, scope in chains.scopes(sites, installation=True):
+            total += chains.seal_chain(chain, scope, lag)
+        return total, False  # each sealer already seals all that is due
 
     return run
 

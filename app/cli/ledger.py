@@ -7,7 +7,7 @@ import click
 
 from app.cli.common import CommandGroup, fail, sites_or_one
 from app.extensions import db, ledger
-from app.ledger import anchors, macs, seals
+from app.ledger import anchors, chains, macs, seals
 from app.ledger.verify import rekey_site, verify_site
 from app.services import audit
 from app.services.keyring import KeyringError, parse_master_key
@@ -23,10 +23,15 @@ def seal_command(site_key, lag, every):
     """Seal unsealed records (all sites, or one); with --every, keep doing so until stopped."""
     lag = ledger.state.seal_lag if lag is None else lag
     while True:
-        for site in sites_or_one(site_key):
+        sites = sites_or_one(site_key)
+        for site in sites:
             sealed = seals.seal_site(site.id, lag)
             if sealed or not every:
                 click.echo(f"{site.site_key}: sealed {sealed} record(s)")
+        for chain, scope in chains.scopes(sites, installation=not site_key):
+            sealed = chains.seal_chain(chain, scope, lag)
+            if sealed or not every:
+                click.echo(f"{_scope_label(sites, scope)}: sealed {sealed} {chain.noun}(s)")
         db.session.remove()
         if not every:
             return
@@ -51,17 +56,22 @@ def verify_command(site_key, as_json, anchor_file):
     ok = not missing
     reports = {}
     key = macs.ledger_key()
-    for site in sites_or_one(site_key):
+    sites = sites_or_one(site_key)
+    for site in sites:
         report = verify_site(site.id, anchor=heads.get(site.site_key), key=key)
         reports[site.site_key] = report
-        ok = ok and report["ok"]
         if not as_json:
-            state = "OK" if report["ok"] else "TAMPERED"
             extra = "".join(f", {report[k]} {k}" for k in ("erased", "purged") if report[k])
-            click.echo(f"{site.site_key}: {state} ({report['sealed']} sealed in {report['seals']} seal(s), "
-                       f"{report['unsealed']} not yet sealed{extra})")
-            for p in report["problems"]:
-                click.echo(f"  {p['kind']}: {p['detail']}")
+            _echo_report(site.site_key, report, extra)
+    for chain, scope in chains.scopes(sites, installation=not site_key):
+        label = _scope_label(sites, scope)
+        held = anchors.anchored_chains(document, None if scope == chains.INSTALLATION else label) if anchor_file else {}
+        report = chains.verify_chain(chain, scope, key, anchor=held.get(chain.name))
+        reports.setdefault(label, {"ok": True, "problems": []}).setdefault("chains", {})[chain.name] = report
+        if not as_json:
+            extra = f", {report['deleted']} deleted" if report["deleted"] else ""
+            _echo_report(f"{label} {chain.name} chain", report, extra)
+    ok = ok and all(r["ok"] and all(c["ok"] for c in r.get("chains", {}).values()) for r in reports.values())
     for site_key_gone in missing:
         reports[site_key_gone] = {"ok": False, "problems": [{"kind": "anchor_missing", "detail": "site is gone"}]}
         if not as_json:
@@ -71,12 +81,27 @@ def verify_command(site_key, as_json, anchor_file):
     sys.exit(0 if ok else 1)
 
 
+def _scope_label(sites, scope: int) -> str:
+    """How the commands name a chain's scope: the site's key, or `(installation)`."""
+    if scope == chains.INSTALLATION:
+        return "(installation)"
+    return next(site.site_key for site in sites if site.id == scope)
+
+
+def _echo_report(label: str, report: dict, extra: str = "") -> None:
+    state = "OK" if report["ok"] else "TAMPERED"
+    click.echo(f"{label}: {state} ({report['sealed']} sealed in {report['seals']} seal(s), "
+               f"{report['unsealed']} not yet sealed{extra})")
+    for p in report["problems"]:
+        click.echo(f"  {p['kind']}: {p['detail']}")
+
+
 @ledger_cli.command("anchor")
 @click.argument("site_key", required=False)
 @click.option("--out", "out", type=click.File("w"), default="-", help="Write the anchor here (default: stdout).")
 def anchor_command(site_key, out):
     """Write the latest seal head of every site (or one) as JSON: keep it outside the database."""
-    json.dump(anchors.anchor_document(sites_or_one(site_key)), out, indent=2)
+    json.dump(anchors.anchor_document(sites_or_one(site_key), installation=not site_key), out, indent=2)
     out.write("\n")
 
 
@@ -96,3 +121,8 @@ def rekey_command(site_key, old_master_key):
         # in the session rekey_site commits: the entry stands only if the keying does
         audit.record("ledger.rekeyed", audit.Target("ledger", site.site_key), site.id, {"old_master_key": bool(old)})
         click.echo(f"{site.site_key}: keyed {rekey_site(site.id, key, old)} seal(s)")
+    if old is not None:  # the side chains' seals are keyed from the start: only a new master key re-makes them
+        sites = sites_or_one(site_key)
+        for chain, scope in chains.scopes(sites, installation=not site_key):
+            click.echo(f"{_scope_label(sites, scope)}: keyed {chains.rekey_chain(chain, scope, key, old)} "
+                       f"{chain.name} seal(s)")

@@ -4,23 +4,40 @@ A database-only attacker cannot forge a seal (its MAC needs the master key), but
 newest seals with their records and leave a shorter chain that verifies. An anchor written
 elsewhere (`flask ledger anchor --out`, or the `ledger.sealed` webhook events) names the head the
 ledger had then; `flask ledger verify --anchor FILE` fails when that seal is gone or changed.
+The side chains' heads (app/ledger/chains.py: email records, audit entries) are anchored too.
 """
 from app.extensions import db
-from app.ledger import macs
+from app.ledger import chains, macs
 from app.ledger.seals import last_seal, seal_head
 from app.models import LedgerSeal, Site, utcnow
 
 ANCHOR_VERSION = 1
 
 
-def anchor_document(sites) -> dict:
-    """{version, generated_at, sites: {site key: seal head}} for the given sites that have a seal."""
-    heads = {}
+def anchor_document(sites, installation: bool = True) -> dict:
+    """{version, generated_at, sites: {site key: seal head}, chains: {site key: {chain: head}},
+    installation: {chain: head}} for the given sites (and the installation's own audit chain)
+    where they have a seal."""
+    heads, side = {}, {}
     for site in sites:
         head = last_seal(site.id)
         if head is not None:
             heads[site.site_key] = {"site_id": site.id, **seal_head(head)}
-    return {"version": ANCHOR_VERSION, "generated_at": utcnow().isoformat(), "sites": heads}
+    for chain, scope in chains.scopes(sites, installation):
+        head = chains.last_chain_seal(chain, scope)
+        if head is not None:
+            side.setdefault(scope, {})[chain.name] = chains.chain_head(head)
+    keys = {site.id: site.site_key for site in sites}
+    return {"version": ANCHOR_VERSION, "generated_at": utcnow().isoformat(), "sites": heads,
+            "chains": {keys[scope]: h for scope, h in side.items() if scope != chains.INSTALLATION},
+            "installation": side.get(chains.INSTALLATION, {})}
+
+
+def anchored_chains(document: dict, site_key: str | None) -> dict[str, dict]:
+    """{chain name: head} the anchor holds for a site's side chains (site_key None: the installation's)."""
+    anchored_sites(document)
+    held = document.get("installation") if site_key is None else (document.get("chains") or {}).get(site_key)
+    return held if isinstance(held, dict) else {}
 
 
 def check_head(site_id: int, head: dict, key: bytes) -> list[dict]:

@@ -31,16 +31,40 @@ def _aware(value):
 SEAL_LOCK = 0x0C5EA1  # advisory lock namespace of the sealers (with the site id as second key)
 
 
-def _sealing_lock(site_id):
-    """On PostgreSQL, this transaction's claim on sealing the site (False: another sealer has it);
+def sealing_lock(scope: int, namespace: int = SEAL_LOCK) -> bool:
+    """On PostgreSQL, this transaction's claim on sealing one chain (False: another sealer has it);
     two sealers would only race for the same seq. Elsewhere (SQLite writes one at a time) True."""
     if db.engine.dialect.name != "postgresql":
         return True
-    got = db.session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:ns, :site)"),
-                             {"ns": SEAL_LOCK, "site": site_id}).scalar()
+    got = db.session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:ns, :scope)"),
+                             {"ns": namespace, "scope": scope}).scalar()
     if not got:
         db.session.rollback()
     return bool(got)
+
+
+def sealable_rows(table: sa.Table, where, after: int, cutoff: dt.datetime, size: int, columns=None) -> list:
+    """The next rows of one chain (`where` picks it out of `table`) after row id `after` that a
+    seal may take: at most `size`, older than `cutoff`. Writers take their created_at a moment
+    before their row id, so ids and times can cross between concurrent writers: a seal stops
+    before the first row younger than the cutoff (by id), never skipping an older one that got a
+    later id."""
+    young = db.session.execute(
+        sa.select(sa.func.min(table.c.id)).where(where, table.c.id > after, table.c.created_at > cutoff)).scalar()
+    query = sa.select(*(columns if columns is not None else [table])).where(where, table.c.id > after)
+    if young is not None:
+        query = query.where(table.c.id < young)
+    return db.session.execute(query.order_by(table.c.id).limit(size)).all()
+
+
+def seal_covers(table: sa.Table, where, last_id: int, cutoff: dt.datetime) -> dt.datetime:
+    """The time up to which a seal ending at row `last_id` vouches that no row of its chain is
+    missing from the seals: no further than just before the oldest row it leaves for later (among
+    the next ones by id, where crossings happen)."""
+    following = (sa.select(table.c.created_at).where(where, table.c.id > last_id)
+                 .order_by(table.c.id).limit(CROSSING_WINDOW).subquery())
+    left = db.session.execute(sa.select(sa.func.min(following.c.created_at))).scalar()
+    return cutoff if left is None else min(cutoff, _aware(left) - dt.timedelta(microseconds=1))
 
 
 def last_seal(site_id: int) -> LedgerSeal | None:
@@ -56,37 +80,21 @@ def seal_site(site_id: int, lag_seconds: float = 5, limit: int | None = None, ba
     total, key = 0, None
     while limit is None or total < limit:
         size = batch if limit is None else min(batch, limit - total)
-        if not _sealing_lock(site_id):
+        if not sealing_lock(site_id):
             return total  # another process is sealing this site right now
         last = last_seal(site_id)
         after = last.last_id if last else 0
         cutoff = utcnow() - dt.timedelta(seconds=lag_seconds)
-        # Writers take their created_at a moment before their row id, so ids and times can cross
-        # between concurrent writers. A seal stops before the first record younger than the cutoff
-        # (by id), never skipping an older one that got a later id.
-        young = db.session.execute(
-            db.select(sa.func.min(ConsentRecord.id))
-            .where(ConsentRecord.site_id == site_id, ConsentRecord.id > after, ConsentRecord.created_at > cutoff)
-        ).scalar()
-        query = (db.select(ConsentRecord.id, ConsentRecord.record_hash, ConsentRecord.created_at)
-                 .where(ConsentRecord.site_id == site_id, ConsentRecord.id > after))
-        if young is not None:
-            query = query.where(ConsentRecord.id < young)
-        rows = db.session.execute(query.order_by(ConsentRecord.id).limit(size)).all()
+        t = ConsentRecord.__table__
+        rows = sealable_rows(t, t.c.site_id == site_id, after, cutoff, size, (t.c.id, t.c.record_hash))
         if not rows:
             db.session.rollback()  # ends the read (and frees the sealing lock)
             return total
         entries = [[r.id, r.record_hash] for r in rows]
         seq = (last.seq + 1) if last else 1
         prev = last.seal_hash if last else GENESIS
-        # The seal vouches that no record dated up to `covers` is missing from the seals: it claims
-        # no further than just before the oldest record it leaves for later (among the next ones
-        # by id, where crossings happen).
-        following = (db.select(ConsentRecord.created_at)
-                     .where(ConsentRecord.site_id == site_id, ConsentRecord.id > rows[-1].id)
-                     .order_by(ConsentRecord.id).limit(CROSSING_WINDOW).subquery())
-        left = db.session.execute(db.select(sa.func.min(following.c.created_at))).scalar()
-        covers = cutoff if left is None else min(cutoff, _aware(left) - dt.timedelta(microseconds=1))
+        # the seal vouches that no record dated up to `covers` is missing from the seals
+        covers = seal_covers(t, t.c.site_id == site_id, rows[-1].id, cutoff)
         key = key if key is not None else macs.ledger_key()
         digest = seal_hash(prev, site_id, seq, entries)
         new = LedgerSeal(site_id=site_id, seq=seq, first_id=rows[0].id, last_id=rows[-1].id, record_count=len(rows),
@@ -108,6 +116,6 @@ def seal_site(site_id: int, lag_seconds: float = 5, limit: int | None = None, ba
 def seal_head(seal: LedgerSeal) -> dict:
     """What names a seal outside the database (an anchor, the `ledger.sealed` event): enough to
     find it again and to tell whether it is still the one stored."""
-    return {"seq": seal.seq, "seal_hash": seal.seal_hash, "mac": seal.mac, "last_id": seal.last_id,
+    return {"chain": "consent", "seq": seal.seq, "seal_hash": seal.seal_hash, "mac": seal.mac, "last_id": seal.last_id,
             "record_count": seal.record_count, "covers_until": _aware(seal.covers_until).isoformat(),
             "sealed_at": _aware(seal.sealed_at).isoformat()}

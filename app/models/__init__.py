@@ -3,7 +3,14 @@ from app.models.audit import AuditEntry  # noqa: F401
 from app.models.email import EmailConsentRecord, EmailConsentState, EmailSuppression  # noqa: F401
 from app.models.identities import Identity, IdentityLink  # noqa: F401
 from app.models.keyring import SiteKeyring  # noqa: F401
-from app.models.ledger import ConsentRecord, LedgerCheckpoint, LedgerErasure, LedgerSeal  # noqa: F401
+from app.models.ledger import (  # noqa: F401
+    ChainDeletion,
+    ChainSeal,
+    ConsentRecord,
+    LedgerCheckpoint,
+    LedgerErasure,
+    LedgerSeal,
+)
 from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site  # noqa: F401
 from app.models.subjects import SubjectRequest  # noqa: F401
 from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401

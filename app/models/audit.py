@@ -14,7 +14,8 @@ class AuditEntry(db.Model):
     to every other column but `id` (app/services/audit.py entry_hash), for sealing to chain."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (sa.Index("ix_audit_entries_site_id_id", "site_id", "id"),)
+    __table_args__ = (sa.Index("ix_audit_entries_site_id_id", "site_id", "id"),
+                      {"sqlite_autoincrement": True})  # ids never reused: seals list them
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -13,10 +13,14 @@ from app.models.types import BigId, UTCDateTime, new_uuid, utcnow
 
 
 class EmailConsentRecord(db.Model):
-    """One step of email consent: submitted, confirmed or withdrawn. Append-only."""
+    """One step of email consent: submitted, confirmed or withdrawn. Append-only; sealed in the
+    site's `email` chain (app/ledger/chains.py), removed only by erasure, which leaves a
+    deletion entry."""
 
     __tablename__ = "email_consent_records"
-    __table_args__ = (sa.Index("ix_email_records_site_hash", "site_id", "email_hash", "id"),)
+    __table_args__ = (sa.Index("ix_email_records_site_hash", "site_id", "email_hash", "id"),
+                      sa.Index("ix_email_records_site_id_id", "site_id", "id"),
+                      {"sqlite_autoincrement": True})  # ids never reused: seals list them
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     record_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_uuid)

@@ -17,6 +17,8 @@ class ConsentRecord(db.Model):
         sa.UniqueConstraint("client_record_id", "site_id", name="uq_consent_client_record"),
         sa.Index("ix_consent_site_visitor", "site_id", "visitor_id", "id"),
         sa.Index("ix_consent_site_created", "site_id", "created_at"),
+        # row ids are never reused on SQLite either (a seal lists them): migration 0010
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -106,4 +108,45 @@ class LedgerCheckpoint(db.Model):
     record_count: Mapped[int] = mapped_column()  # records the purge deletes from the range
     setting: Mapped[str] = mapped_column(sa.String(200))  # what caused it, e.g. "retention_days=395"
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    mac: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ChainSeal(db.Model):
+    """A sealed batch of one side chain (app/ledger/chains.py): a site's email consent records, or
+    the audit entries of a site or of the installation (scope 0). Chained and MAC'd like LedgerSeal,
+    but the row hashes it lists are computed at sealing from the rows' content."""
+
+    __tablename__ = "chain_seals"
+    __table_args__ = (sa.UniqueConstraint("chain", "scope", "seq", name="uq_chain_seal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(sa.String(16))  # email | audit
+    scope: Mapped[int] = mapped_column()  # the site's id; 0: the installation's own audit entries
+    seq: Mapped[int] = mapped_column()
+    first_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger)
+    record_count: Mapped[int] = mapped_column()
+    entries: Mapped[list] = mapped_column(sa.JSON)  # [[row id, row hash], ...] in id order
+    covers_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    seal_hash: Mapped[str] = mapped_column(sa.String(64))
+    mac: Mapped[str] = mapped_column(sa.String(64))
+    sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChainDeletion(db.Model):
+    """A lawful deletion of sealed rows of a side chain (an erasure of a person's email records, an
+    audit retention purge): verify accepts up to `record_count` sealed rows missing from `ranges`.
+    Names no one; MAC'd, written before the rows go."""
+
+    __tablename__ = "chain_deletions"
+    __table_args__ = (sa.Index("ix_chain_deletions_chain_scope", "chain", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(sa.String(16))
+    scope: Mapped[int] = mapped_column()
+    deleted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(sa.String(200))  # a request id or a setting; never personal data
+    ranges: Mapped[list] = mapped_column(sa.JSON)  # [[first row id, last row id], ...]
+    record_count: Mapped[int] = mapped_column()
     mac: Mapped[str] = mapped_column(sa.String(64))

@@ -13,7 +13,8 @@ Per site and run:
   delivery refers to any more;
 - pending email confirmations older than EMAIL_CONFIRM_MAX_AGE (their link has expired; the
   submission stays in the append-only records);
-- audit entries older than AUDIT_RETENTION_DAYS (installation-wide ones when every site is purged).
+- audit entries older than AUDIT_RETENTION_DAYS (installation-wide ones when every site is purged),
+  once sealed, under a deletion entry of their chain (app/ledger/chains.py) that verify accepts.
 
 A dry run counts the same things and changes nothing. A run that purged something, or that a
 person asked for, leaves one `retention.purged` audit entry per site with the counts.
@@ -25,10 +26,10 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.ledger import chains
 from app.ledger.purge import PURGE_BATCH, purge_sealed_range
 from app.ledger.seals import last_seal
 from app.models import (
-    AuditEntry,
     ConsentRecord,
     EmailConsentState,
     Site,
@@ -93,11 +94,8 @@ def purge_site(site: Site, settings: Settings, dry_run: bool = False, record_emp
         sa.func.coalesce(EmailConsentState.given_at, EmailConsentState.updated_at)
         < now - dt.timedelta(seconds=settings.email_confirm_max_age))
     audit_cutoff = now - dt.timedelta(days=settings.audit_days)
-    counts.audit_entries = _delete_batched(AuditEntry.__table__, dry_run, settings.batch,
-                                           AuditEntry.site_id == site.id, AuditEntry.created_at < audit_cutoff)
-    if installation:
-        counts.audit_entries += _delete_batched(AuditEntry.__table__, dry_run, settings.batch,
-                                                AuditEntry.site_id.is_(None), AuditEntry.created_at < audit_cutoff)
+    for scope in [site.id] + ([chains.INSTALLATION] if installation else []):
+        counts.audit_entries += _audit_entries(scope, audit_cutoff, settings, dry_run)
     if not dry_run and (record_empty or counts.removed()):
         audit.record("retention.purged", audit.Target("site", site.site_key), site.id,
                      {**asdict(counts), "retention_days": site.retention_days, "audit_days": settings.audit_days})
@@ -174,8 +172,20 @@ def _webhooks(site_id: int, now: dt.datetime, dry_run: bool, batch: int, counts:
                                             ~referred)
 
 
-def _delete_batched(table: sa.Table, dry_run: bool, batch: int, *where) -> int:
-    """Delete the rows matching `where`, `batch` at a time, each batch its own transaction (or count them)."""
+def _audit_entries(scope: int, cutoff: dt.datetime, settings: Settings, dry_run: bool) -> int:
+    """Delete the scope's sealed audit entries older than `cutoff`, each batch under a deletion entry
+    of its audit chain (app/ledger/chains.py); older ones not sealed yet wait for a later run."""
+    a = chains.AUDIT
+    t = a.table
+    vouch = lambda ids: chains.vouch_deletion(a, scope, ids, f"audit_retention_days={settings.audit_days}")
+    return _delete_batched(t, dry_run, settings.batch, a.where(scope), t.c.created_at < cutoff,
+                           t.c.id <= chains.sealed_up_to(a, scope), before_delete=vouch)
+
+
+def _delete_batched(table: sa.Table, dry_run: bool, batch: int, *where,
+                    before_delete: Callable[[list[int]], object] | None = None) -> int:
+    """Delete the rows matching `where`, `batch` at a time, each batch its own transaction (or count
+    them); `before_delete` is given each batch's ids first, in its transaction."""
     if dry_run:
         return db.session.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
     total = 0
@@ -183,6 +193,8 @@ def _delete_batched(table: sa.Table, dry_run: bool, batch: int, *where) -> int:
         ids = db.session.execute(sa.select(table.c.id).where(*where).order_by(table.c.id).limit(batch)).scalars().all()
         if not ids:
             return total
+        if before_delete is not None:
+            before_delete(ids)
         db.session.execute(sa.delete(table).where(table.c.id.in_(ids)))
         db.session.commit()
         total += len(ids)

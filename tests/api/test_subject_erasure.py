@@ -66,6 +66,8 @@ def test_erasing_a_person_leaves_nothing_that_names_them(app, client, runner, ma
                           headers=auth(api_key)).json
     traces = ("jane@example.com", "Jane@Example.com", "jane-phone-0001", "jane-laptop-0001", "cust-jane-77",
               "2.2.2.0", "JaneBrowser", "jane-wishlist", "jane-basket")
+    # sealed first: the erasure's deletions must verify as lawful, not as tampering
+    assert runner.invoke(args=["ledger", "seal", "--lag", "0"]).exit_code == 0
     before = site_rows(app, site_key)
     # the scan sees what is stored as it is while it is there (emails and external ids never are: encrypted)
     assert [t for t in traces[2:] if t not in before] == ["cust-jane-77"]
@@ -89,6 +91,9 @@ def test_erasing_a_person_leaves_nothing_that_names_them(app, client, runner, ma
     assert len(kept) == 3 and all(d for _, d in kept)
     report = verify(app, site_key)
     assert report["ok"], report["problems"]
+    r = runner.invoke(args=["ledger", "verify", site_key])  # the email and audit chains too
+    assert r.exit_code == 0 and f"{site_key} email chain: OK (3 sealed in 1 seal(s), 0 not yet sealed, 2 deleted)" \
+        in r.output, r.output
     with app.app_context():
         db.session.execute(sa.update(ConsentRecord.__table__).where(ConsentRecord.visitor_id.like("erased:%"))
                            .values(decisions={"analytics": True}))

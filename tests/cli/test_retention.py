@@ -103,6 +103,8 @@ def test_deliveries_events_confirmations_and_audit_entries_past_retention_go(app
     pending = client.post("/api/v1/email-consents", headers=auth, json={
         "email": "ann@example.com", "source": "https://shop.example/n", "wording": "Mail me.", "language": "en"})
     assert pending.status_code in (200, 201) and pending.json["status"] == "pending", pending.json
+    # audit entries go once sealed, like consent records
+    assert runner.invoke(args=["ledger", "seal", site_key, "--lag", "0"]).exit_code == 0
     app.config["AUDIT_RETENTION_DAYS"] = 20
     try:
         later(monkeypatch, 31)
@@ -120,6 +122,9 @@ def test_deliveries_events_confirmations_and_audit_entries_past_retention_go(app
         # only the purge's own entry is left of the site's log
         assert db.session.execute(sa.select(AuditEntry.action).where(AuditEntry.site_id.isnot(None))).scalars().all() \
             == ["retention.purged"]
+    # the purge of the sealed audit entries is a lawful deletion the audit chain vouches for
+    r = runner.invoke(args=["ledger", "verify", site_key])
+    assert r.exit_code == 0 and f"{site_key} audit chain: OK" in r.output and " deleted)" in r.output, r.output
 
 
 def test_the_worker_runs_the_purge(app, runner, history, monkeypatch):

@@ -1,6 +1,7 @@
 """`flask worker`: every periodic duty in one process: webhook deliveries and ledger sealing, a
 failing duty never stopping the others, several workers never doing the same work twice, and
 SIGTERM ending it after the round in progress."""
+import re
 import signal
 import subprocess
 import sys
@@ -37,10 +38,14 @@ def test_once_delivers_what_is_due_and_seals_every_site(app, client, runner, sit
     finally:
         app.config["LEDGER_SEAL_LAG"] = 5
     assert r.exit_code == 0, r.output
-    # the three decisions' events, then the seal's own ledger.sealed event, in the same run
-    assert "webhooks: 3" in r.output and "ledger seal: 4" in r.output and "webhooks: 1" in r.output, r.output
-    assert sealed_and_delivered(app) == (4, 4, 4)
-    assert sorted(e["type"] for e in receiver.unique_events().values()) == ["consent.recorded"] * 3 + ["ledger.sealed"]
+    # the three decisions' events, then the seals' own ledger.sealed events (the consent records', and
+    # the audit chain's: the subscription was an audited change), in the same run
+    assert "webhooks: 3" in r.output and "webhooks: 2" in r.output, r.output
+    assert int(re.search(r"ledger seal: (\d+)", r.output).group(1)) > 4, r.output  # 4 records and the audit entries
+    assert sealed_and_delivered(app) == (4, 5, 4)
+    events = receiver.unique_events().values()
+    assert sorted(e["type"] for e in events) == ["consent.recorded"] * 3 + ["ledger.sealed"] * 2
+    assert sorted(e["data"]["chain"] for e in events if e["type"] == "ledger.sealed") == ["audit", "consent"]
     r = runner.invoke(args=["worker", "--once"])  # nothing left: it says nothing and stops
     assert r.exit_code == 0 and r.output == "", r.output
 

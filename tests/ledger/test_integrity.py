@@ -194,10 +194,14 @@ def test_each_seal_sends_its_head_as_a_webhook_event(app, client, runner, site):
         create_endpoint(site_id(site[0]), "https://hooks.example/ledger", ["ledger.sealed"])
     record_some(client, site[0], 3)
     seal(runner, site[0])
-    anchor = json.loads(runner.invoke(args=["ledger", "anchor", site[0]]).output)["sites"][site[0]]
+    document = json.loads(runner.invoke(args=["ledger", "anchor", site[0]]).output)
+    anchor = document["sites"][site[0]]
     with app.app_context():
-        [event] = db.session.execute(sa.select(WebhookEvent).where(WebhookEvent.type == "ledger.sealed")).scalars()
-        assert event.data == {k: v for k, v in anchor.items() if k != "site_id"}
+        events = {e.data["chain"]: e.data for e in db.session.execute(
+            sa.select(WebhookEvent).where(WebhookEvent.type == "ledger.sealed")).scalars()}
+    # the consent records' seal, and the audit chain's (the endpoint's creation is an audited change)
+    assert events == {"consent": {k: v for k, v in anchor.items() if k != "site_id"},
+                      "audit": document["chains"][site[0]]["audit"]}
 
 
 def test_a_purged_sealed_range_verifies_and_other_deletions_are_still_named(app, client, runner, site):

@@ -6,8 +6,9 @@ What goes, in one transaction (the ledger's part is `app/ledger/erasure.py`):
                      regime and policy stay as anonymous statistics, and every hash and seal verifies
   identities         the person (encrypted email and external id) and their links to browsers; for
                      a browser alone, its links
-  email consent      the address's records and state; a suppression (an address that withdrew) stays,
-                     by its keyed hash, so it is never mailed again
+  email consent      the address's records (under a MAC'd deletion entry of the email chain,
+                     app/ledger/chains.py) and state; a suppression (an address that withdrew)
+                     stays, by its keyed hash, so it is never mailed again
   webhook outbox     events that name the subject's visitors or address (sent or not)
   request register   the subject's requests keep their dates and kind, not who asked
 What stays names no one: the erasure entry (row ids, time, request id), the audit entry (counts),
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.ledger.chains import EMAIL, vouch_deletion
 from app.ledger.erasure import erase_personal
 from app.models import (
     ConsentRecord,
@@ -93,7 +95,8 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
     t = ConsentRecord.__table__
     row_ids = [i for chunk in _chunks(visitors) for i in db.session.execute(
         sa.select(t.c.id).where(t.c.site_id == site_id, t.c.visitor_id.in_(chunk))).scalars()]
-    entry = erase_personal(site_id, row_ids, reason=f"subject erasure {request_id or 'without request'}")
+    reason = f"subject erasure {request_id or 'without request'}"  # names the request, never the person
+    entry = erase_personal(site_id, row_ids, reason=reason)
     counts["consent_records"] = entry.record_count if entry is not None else 0
 
     links = IdentityLink.__table__
@@ -105,9 +108,14 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
         db.session.delete(p)
         counts["identities"] += 1
 
+    emails = EmailConsentRecord.__table__
+    email_rows = [i for h in email_hashes for i in db.session.execute(
+        sa.select(emails.c.id).where(emails.c.site_id == site_id, emails.c.email_hash == h)).scalars()]
+    # the email chain's deletion entry, so that verify tells this erasure from a deletion
+    vouch_deletion(EMAIL, site_id, email_rows, reason=reason)
+    for chunk in _chunks(email_rows):
+        counts["email_consent_records"] += db.session.execute(sa.delete(emails).where(emails.c.id.in_(chunk))).rowcount
     for email_hash in email_hashes:
-        counts["email_consent_records"] += db.session.execute(sa.delete(EmailConsentRecord.__table__).where(
-            EmailConsentRecord.site_id == site_id, EmailConsentRecord.email_hash == email_hash)).rowcount
         db.session.execute(sa.delete(EmailConsentState.__table__).where(
             EmailConsentState.site_id == site_id, EmailConsentState.email_hash == email_hash))
 
@@ -126,14 +134,13 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
 
 def _erase_events(site_id: int, visitors: set[str], email_hashes: set[str]) -> int:
     """Delete the outbox events (and, by cascade, their deliveries) that name the subject."""
+    e = WebhookEvent.__table__
     doomed = []
-    rows = db.session.execute(sa.select(WebhookEvent.id, WebhookEvent.type, WebhookEvent.data).where(
-        WebhookEvent.site_id == site_id, WebhookEvent.type.in_(VISITOR_EVENTS + EMAIL_EVENTS)))
-    for event_id, kind, data in rows:
-        data = data or {}
-        if (kind in VISITOR_EVENTS and data.get("visitor_id") in visitors) or (
-                kind in EMAIL_EVENTS and data.get("email_hash") in email_hashes):
-            doomed.append(event_id)
+    # matched by the database on the events' JSON (json_extract / ->>), a chunk of names at a time
+    for kinds, field, names in ((VISITOR_EVENTS, "visitor_id", visitors), (EMAIL_EVENTS, "email_hash", email_hashes)):
+        for chunk in _chunks(names):
+            doomed += db.session.execute(sa.select(e.c.id).where(
+                e.c.site_id == site_id, e.c.type.in_(kinds), e.c.data[field].as_string().in_(chunk))).scalars()
     for chunk in _chunks(doomed):
         db.session.execute(sa.delete(WebhookDelivery.__table__).where(WebhookDelivery.event_id.in_(chunk)))
         db.session.execute(sa.delete(WebhookEvent.__table__).where(WebhookEvent.id.in_(chunk)))
