@@ -150,8 +150,11 @@ def record(action: str, target: Target, site_id: int | None = None,
     check_target(target)
     details = summary(details or {})
     ctx = current()
+    # a visitor acting for themselves is the data subject: their address prefix is theirs, which an
+    # erasure must be able to remove, and sealed entries are never edited; so it is not kept
+    client_ip = None if ctx.actor == VISITOR else ctx.client_ip
     entry = AuditEntry(created_at=utcnow(), site_id=site_id, actor=ctx.actor, action=action,
-                       target_kind=target.kind, target_id=target.id, client_ip=ctx.client_ip,
+                       target_kind=target.kind, target_id=target.id, client_ip=client_ip,
                        request_id=ctx.request_id, details=details)
     entry.entry_hash = entry_hash(entry_fields(entry))
     db.session.add(entry)
