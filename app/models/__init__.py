@@ -7,4 +7,5 @@ from app.models.ledger import ConsentRecord, LedgerCheckpoint, LedgerErasure, Le
 from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site  # noqa: F401
 from app.models.subjects import SubjectRequest  # noqa: F401
 from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401
+from app.models.users import InstallationSetting, User, user_sites  # noqa: F401
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: F401
