@@ -3,6 +3,7 @@
 - `auth`: sign in (password, then a second factor's code where the user has one), sign out
 - `sites`: the sites a user may see, and each site's overview
 - `account`: the user's own password and second factor
+- `users`: the installation's users, for installation owners
 - `session`: Flask-Login's wiring, session rotation, the idle timeout
 - `forms`, `pages`: the forms (each with its CSRF token) and how a page or an error is answered
 
@@ -21,7 +22,7 @@ from app.admin import pages, session as admin_session
 from app.admin.blueprint import bp
 from app.extensions import csrf
 from app.services import audit
-from app.services.users import sign_in
+from app.services.users import roles, sign_in
 
 PUBLIC = {"admin.sign_in", "admin.sign_in_code"}  # reached without a session
 SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_second_factor", "admin.sign_out"}
@@ -29,7 +30,7 @@ SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_secon
 
 def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
-    from app.admin import account, auth, sites  # noqa: F401  (their routes join bp)
+    from app.admin import account, auth, sites, users  # noqa: F401  (their routes join bp)
 
     csrf.init_app(app)
     admin_session.init_app(app)
@@ -68,5 +69,12 @@ def guard():
 
 
 bp.after_request(pages.add_headers)
-bp.context_processor(lambda: {"current_user": current_user})
 bp.register_error_handler(Exception, pages.error_page)
+
+
+@bp.context_processor
+def template_globals():
+    """`current_user`, and `may(permission, site_id=None)` so a page shows only what the user may use."""
+    user = admin_session.signed_in_user()
+    return {"current_user": current_user,
+            "may": lambda permission, site_id=None: user is not None and roles.may(user, permission, site_id)}

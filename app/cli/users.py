@@ -2,6 +2,7 @@
 input (`--password-stdin`, one line) or asked for without echo, never taken as an argument, which
 the shell's history and the process list would keep."""
 import json
+import sys
 
 import click
 
@@ -14,7 +15,7 @@ users_cli = CommandGroup("users", help="Dashboard users: create, list, disable, 
 def read_password(from_stdin):
     """One line of standard input with --password-stdin; else asked twice, without echo."""
     if from_stdin:
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
