@@ -65,9 +65,14 @@ def change_password():
 @bp.post("/account/second-factor/setup")
 def set_up_second_factor():
     """Start setting up two-step sign-in: a new secret to type into an authenticator app."""
-    if not SetUpSecondFactorForm().validate_on_submit():
-        return _account_page(422)
-    second_factor.start_setup(admin_session.signed_in_user())
+    form = SetUpSecondFactorForm()
+    if not form.validate_on_submit():
+        return _account_page(422, setup_form=form)
+    try:
+        second_factor.start_setup(admin_session.signed_in_user())
+    except DomainError as e:
+        show_errors(form, e)
+        return _account_page(422, setup_form=form)
     return redirect(url_for("admin.account", _anchor="second-factor"))
 
 

@@ -215,3 +215,13 @@ def test_totp_secrets_are_sealed_again_when_the_master_key_rotates(app, dashboar
     assert audit_entries(app, "secret.rotated")[-1]["details"]["resealed"] == 1
     d.sign_in(email)
     assert d.sign_in_with_code(next_code(secret)).status_code == 302
+
+
+def test_a_factor_in_force_is_not_replaced_without_the_password(dashboard, make_user):
+    """A session left open must not be enough to move someone's second factor to another phone."""
+    d = dashboard()
+    d.sign_in(make_user("owner"))
+    enable_totp(d, pyotp.TOTP(set_up_totp(d)).now())
+    token = {k: v for k, v in d.form(ACCOUNT, f"{ACCOUNT}/password").items() if k.endswith("csrf_token")}
+    r = d.client.post(f"{ACCOUNT}/second-factor/setup", data={"setup-csrf_token": next(iter(token.values()))})
+    assert r.status_code == 422 and "turn it off first" in main_text(r)

@@ -32,8 +32,16 @@ def _opened(user: User, column: str) -> str | None:
     return unseal(sealed_context("users", column, user.id), token) if token else None
 
 
+def _not_set_up(user: User) -> None:
+    # replacing a factor in force takes removing it first, which proves the password: a session left
+    # open must not be enough to move someone's second factor to another phone
+    if user.has_second_factor:
+        raise UserError("Two-step sign-in is on already: turn it off first to set up another.")
+
+
 def start_setup(user: User) -> str:
     """A new pending secret for the user (replacing one not yet confirmed); returns it in base32."""
+    _not_set_up(user)
     secret = pyotp.random_base32()
     user.totp_pending = _sealed(user, "totp_pending", secret)
     db.session.commit()
@@ -64,6 +72,7 @@ def _matching_step(secret: str, code: str, after: int | None) -> int | None:
 def enable(user: User, code: str) -> None:
     """Turn the pending secret into the user's second factor, once `code` is one of its codes; every
     other session of theirs ends (it signed in without it)."""
+    _not_set_up(user)
     secret = pending_secret(user)
     if secret is None:
         raise UserError("Start setting up a second factor first.")
