@@ -28,6 +28,8 @@ def create_app(config=None, default_env="development"):
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "opsiq.sqlite")
+    if app.config.get("SESSION_COOKIE_SECURE") is None:  # the dashboard's cookie: https only in production
+        app.config["SESSION_COOKIE_SECURE"] = app.config["OPSIQ_ENV"] == "production"
     check_production(app.config)
 
     from app.api import front_door
@@ -84,6 +86,9 @@ def create_app(config=None, default_env="development"):
 
     app.register_blueprint(links.bp)
     app.register_blueprint(docs.bp)
+    from app import admin
+
+    admin.init_app(app)  # the dashboard: its blueprint, sessions (Flask-Login), CSRF on its own routes only
 
     from app import cli
 
@@ -92,14 +97,20 @@ def create_app(config=None, default_env="development"):
 
 
 def check_production(config):
-    """Production refuses to start on the development secret or without one."""
+    """Production refuses to start on the development secret or without one, and with a session
+    cookie that could travel over plain http.
+
+    SECRET_KEY signs the dashboard's sessions (whoever knows it can sign in as anyone) and keys
+    the rate limiters' hashes: in production it must come from the environment, not from code."""
     if config.get("OPSIQ_ENV") not in ("development", "production"):
         raise ConfigError("OPSIQ_ENV must be `development` or `production`")
     if config["OPSIQ_ENV"] == "production":
-        if not os.environ.get("SECRET_KEY") and config.get("SECRET_KEY") == Config.SECRET_KEY:
+        if not os.environ.get("SECRET_KEY"):
             raise ConfigError("SECRET_KEY must be set in the environment when OPSIQ_ENV=production")
         if config.get("SECRET_KEY") == Config.SECRET_KEY or len(config.get("SECRET_KEY") or "") < 16:
             raise ConfigError("SECRET_KEY is too short or the development default")
+        if not config.get("SESSION_COOKIE_SECURE"):
+            raise ConfigError("SESSION_COOKIE_SECURE cannot be off when OPSIQ_ENV=production (https sessions only)")
         from app.services.keyring import KeyringError, parse_master_key
 
         if not config.get("OPSIQ_MASTER_KEY"):

@@ -23,6 +23,8 @@ class Config:
     RATE_LIMITS = True
     RATE_LIMIT_BROWSER = "600/minute"
     RATE_LIMIT_SERVER = "60000/minute"
+    RATE_LIMIT_SIGN_IN = "5/15 minutes"  # failed dashboard sign-ins per account
+    RATE_LIMIT_SIGN_IN_ADDRESS = "20/15 minutes"  # failed dashboard sign-ins per client address
     HOT_PATHS = True  # app/api/front_door.py dispatches the consent write and check; False: all through Flask
     GROUP_COMMIT = True  # writes arriving together in one process share a transaction (PostgreSQL); False: one each
     HOT_CONNECTIONS = 8  # PostgreSQL connections the consent write and check may hold open per process
@@ -52,6 +54,16 @@ class Config:
     WEBHOOK_TIMEOUT = 10
     WEBHOOK_ALLOW_PRIVATE = None  # None: allowed in development, refused in production (SSRF)
 
+    # The dashboard (app/admin/). Its session cookie is sent to /admin only, never readable by scripts,
+    # not sent on cross-site subrequests, and Secure in production (None: decided by OPSIQ_ENV).
+    SESSION_COOKIE_NAME = "opsiq_session"
+    SESSION_COOKIE_PATH = "/admin"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = None
+    ADMIN_IDLE_MINUTES = 30  # a session unused this long is signed out
+    WTF_CSRF_CHECK_DEFAULT = False  # CSRF tokens are checked on the admin blueprint only (app/admin/__init__.py)
+
     # GET /metrics (app/metrics.py): the bearer token scrapers send. Unset: open in development; in
     # production not served (nor anything counted), since it tells anyone the traffic and the backlog.
     METRICS_TOKEN = None
@@ -78,6 +90,8 @@ def env_overrides():
                       ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
+    if os.environ.get("OPSIQ_ADMIN_IDLE_MINUTES"):
+        out["ADMIN_IDLE_MINUTES"] = float(os.environ["OPSIQ_ADMIN_IDLE_MINUTES"])
     if os.environ.get("AUDIT_RETENTION_DAYS"):
         out["AUDIT_RETENTION_DAYS"] = int(os.environ["AUDIT_RETENTION_DAYS"])
     if os.environ.get("OPSIQ_GROUP_COMMIT"):
@@ -86,7 +100,7 @@ def env_overrides():
         out["HOT_CONNECTIONS"] = int(os.environ["OPSIQ_HOT_CONNECTIONS"])
     if os.environ.get("OPSIQ_HOT_PATHS"):
         out["HOT_PATHS"] = os.environ["OPSIQ_HOT_PATHS"] not in ("0", "false", "no")
-    for name in ("RATE_LIMIT_BROWSER", "RATE_LIMIT_SERVER"):
+    for name in ("RATE_LIMIT_BROWSER", "RATE_LIMIT_SERVER", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_SIGN_IN_ADDRESS"):
         if os.environ.get(name):
             out[name] = os.environ[name]
     if os.environ.get("RATE_LIMITS"):

@@ -1,6 +1,8 @@
 """Extensions, created unbound and wired to the app in create_app."""
 from flask import current_app
+from flask_login import LoginManager
 from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -38,6 +40,16 @@ class Database(SQLAlchemy):
             self.session.remove()  # it is closed now: this only forgets it
 
 
+class DashboardLogin(LoginManager):
+    """Flask-Login for the dashboard, without its remember-me hook: that after_request reads the
+    session of every answer, which adds `Vary: Cookie` to the API's and the widget's (and the
+    dashboard offers no remember-me). The dashboard's templates get `current_user` from its
+    blueprint (app/admin/__init__.py)."""
+
+    def init_app(self, app, add_context_processor=False):
+        app.login_manager = self
+
+
 db = Database(model_class=Base)
 migrate = Migrate()
 api = JsonApi()
@@ -46,3 +58,5 @@ caches = Caches()
 ledger = Ledger()
 rate_limits = RateLimits()
 metrics = Metrics()
+login_manager = DashboardLogin()  # the dashboard's sessions (app/admin/session.py)
+csrf = CSRFProtect()  # checked on the admin blueprint only (WTF_CSRF_CHECK_DEFAULT is off)

@@ -2,8 +2,9 @@
 
 Each policy starts from BASE (nothing may load, the page is never framed, cannot change its base
 URL and posts no form) and allows only what that page uses. The pages set them: `app/links.py`
-(mail links), `app/docs.py` (the API docs), `app/demo.py` (the demo shop). The headers every answer
-carries, HTML or not (nosniff, HSTS), are `app.api.replies.security_headers`.
+(mail links), `app/docs.py` (the API docs), `app/demo.py` (the demo shop), `app/admin/` (the
+dashboard). The headers every answer carries, HTML or not (nosniff, HSTS), are
+`app.api.replies.security_headers`.
 """
 import base64
 import hashlib
@@ -52,3 +53,6 @@ def demo(nonce: str) -> str:
 
 # What the demo's gated ad frame shows: its stylesheet, framed by the demo page only.
 DEMO_AD = policy(style_src="'self'", frame_ancestors="'self'")
+
+# The dashboard (app/admin/): its stylesheet and script from static/admin/, forms posted back to it.
+ADMIN = policy(script_src="'self'", style_src="'self'", img_src="'self'", form_action="'self'")

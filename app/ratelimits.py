@@ -1,12 +1,15 @@
 """Rate limits: how many calls a browser or a server may make, with flask-limiter's `limits`.
 
-Two limits, read once in `init_app`:
+Limits, read once in `init_app`:
 
   RATE_LIMIT_BROWSER  per client address and site, for each browser endpoint (the consent write,
                       the site configuration and widget script, identity links); default 600/minute
   RATE_LIMIT_SERVER   per API key, for each server endpoint (checks, exports, administration);
                       default 60000/minute
-  RATE_LIMITS         False turns both off
+  RATE_LIMIT_SIGN_IN  failed dashboard sign-ins per account (its email, known or not); default
+                      5 per 15 minutes, cleared by a successful sign-in
+  RATE_LIMIT_SIGN_IN_ADDRESS  failed dashboard sign-ins per client address; default 20 per 15 minutes
+  RATE_LIMITS         False turns them all off
 
 Counters live in Redis when REDIS_URL is set, so every process of every server shares them;
 otherwise in each process's memory (a limit then holds per process: with N gunicorn workers a
@@ -19,9 +22,10 @@ The two busiest routes are answered outside Flask (app/api/front_door.py), so li
 where their handlers learn the caller: `browser()` where a browser endpoint has its site key,
 `server()` where an API key has been resolved (app/api/auth.py). A refused call raises
 RateLimited, which the API answers 429 with Retry-After in the one error shape. The counters are
-flask-limiter's (its Limiter owns the storage and the fixed-window strategy), so the dashboard's
-sign-in throttles can use its decorators on the same store. A client address is never stored:
-its counter is keyed by a keyed hash of it.
+flask-limiter's (its Limiter owns the storage and the fixed-window strategy). The dashboard's
+sign-in counts only failures, so it asks first (`sign_in_allowed`) and counts a failure after
+(`sign_in_failed`) on the same store; the dashboard answers its RateLimited with a 429 page. A
+client address, an API key or an email is never stored: each counter is keyed by a keyed hash.
 """
 import hashlib
 import math
@@ -37,15 +41,20 @@ from app.errors import RateLimited
 
 DEFAULT_BROWSER = "600/minute"
 DEFAULT_SERVER = "60000/minute"
+DEFAULT_SIGN_IN = "5/15 minutes"
+DEFAULT_SIGN_IN_ADDRESS = "20/15 minutes"
 
 
 class AppLimits:
     """One app's limits: the flask-limiter Limiter (its store and strategy) and the parsed limits."""
 
-    def __init__(self, limiter: Limiter, browser: str, server: str, secret: bytes, enabled: bool) -> None:
+    def __init__(self, limiter: Limiter, browser: str, server: str, secret: bytes, enabled: bool,
+                 sign_in: str = DEFAULT_SIGN_IN, sign_in_address: str = DEFAULT_SIGN_IN_ADDRESS) -> None:
         self.limiter = limiter
         self.browser = parse(browser)
         self.server = parse(server)
+        self.sign_in = parse(sign_in)
+        self.sign_in_address = parse(sign_in_address)
         self.secret = secret
         self.enabled = enabled
 
@@ -62,6 +71,31 @@ class AppLimits:
         raise RateLimited(f"Too many requests: the limit is {item}. Retry later.",
                           retry_after=max(1, math.ceil(reset_at - time.time())))
 
+    def spent(self, item, *identifiers: str) -> float | None:
+        """When the spent counter of `item` for these identifiers resets (a time.time()), or None while
+        another call is allowed (or the store is out of reach)."""
+        strategy = self.limiter.limiter
+        try:
+            if strategy.test(item, *identifiers):
+                return None
+            return strategy.get_window_stats(item, *identifiers)[0]
+        except Exception as e:  # noqa: BLE001  (the store is out of reach: let the call through)
+            current_app.logger.warning("rate limit store unavailable: %s: %s", type(e).__name__, e)
+            return None
+
+    def count(self, item, *identifiers: str) -> None:
+        """Count one against `item` whatever it stands at (a failure already answered)."""
+        try:
+            self.limiter.limiter.hit(item, *identifiers)
+        except Exception as e:  # noqa: BLE001
+            current_app.logger.warning("rate limit store unavailable: %s: %s", type(e).__name__, e)
+
+    def clear(self, item, *identifiers: str) -> None:
+        try:
+            self.limiter.limiter.clear(item, *identifiers)
+        except Exception as e:  # noqa: BLE001
+            current_app.logger.warning("rate limit store unavailable: %s: %s", type(e).__name__, e)
+
 
 class RateLimits:
     """The rate limits of the current app. Created unbound in app/extensions.py."""
@@ -77,7 +111,8 @@ class RateLimits:
         app.extensions["opsiq_rate_limits"] = AppLimits(
             limiter, config["RATE_LIMIT_BROWSER"], config["RATE_LIMIT_SERVER"],
             hashlib.sha256(("opsiq-rate-limit|" + config["SECRET_KEY"]).encode()).digest()[:16],
-            bool(config["RATE_LIMITS"]))
+            bool(config["RATE_LIMITS"]), config.get("RATE_LIMIT_SIGN_IN", DEFAULT_SIGN_IN),
+            config.get("RATE_LIMIT_SIGN_IN_ADDRESS", DEFAULT_SIGN_IN_ADDRESS))
 
     @property
     def state(self) -> AppLimits:
@@ -96,9 +131,35 @@ class RateLimits:
         if state.enabled:
             state.hit(state.server, "s", client_key(state.secret, api_key))
 
+    def sign_in_allowed(self, address: str | None, account: str) -> None:
+        """Whether a dashboard sign-in from this address for this account (a normalised email) may be
+        tried: RateLimited once either has spent its failures, until its window ends."""
+        state = current_app.extensions["opsiq_rate_limits"]
+        if not state.enabled:
+            return
+        resets = [t for t in (state.spent(state.sign_in_address, "ia", client_key(state.secret, address)),
+                              state.spent(state.sign_in, "ic", client_key(state.secret, account))) if t]
+        if resets:
+            wait = max(1, math.ceil(max(resets) - time.time()))
+            raise RateLimited(f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minute(s).",
+                              retry_after=wait)
+
+    def sign_in_failed(self, address: str | None, account: str) -> None:
+        """Count a failed sign-in (a wrong password or code) against the address and the account."""
+        state = current_app.extensions["opsiq_rate_limits"]
+        if state.enabled:
+            state.count(state.sign_in_address, "ia", client_key(state.secret, address))
+            state.count(state.sign_in, "ic", client_key(state.secret, account))
+
+    def sign_in_succeeded(self, account: str) -> None:
+        """A sign-in went through: the account's failures are forgotten (the address's are not)."""
+        state = current_app.extensions["opsiq_rate_limits"]
+        if state.enabled:
+            state.clear(state.sign_in, "ic", client_key(state.secret, account))
+
     @property
     def limiter(self) -> Limiter:
-        """The app's flask-limiter Limiter, for decorators on views (the dashboard's sign-in)."""
+        """The app's flask-limiter Limiter (its store and strategy)."""
         return self.state.limiter
 
 

@@ -5,6 +5,7 @@ listed as not needing it fails the test, so a new mutation cannot land without i
 """
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from app.services.webhooks.endpoints import create_endpoint
 from tests.conftest import IPS, from_ip, make_consent
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+PASSWORD = "correct horse battery staple"
 SIGNUP = {"source": "https://shop.example/newsletter", "wording": "Send me the newsletter.", "language": "en"}
 
 # (method, rule) -> why it writes no entry. Reads of no personal data, or the ledger's own records.
@@ -38,6 +40,8 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/audit-log"): "the log itself holds no personal data",
     ("GET", "/api/v1/openapi.json"): "documentation",
     ("GET", "/api/v1/docs"): "documentation",
+    ("POST", "/admin/account/second-factor/setup"): "a pending secret, in force only once a code proves it "
+                                                     "(user.totp_enabled)",
 }
 
 # (group, command) -> why it writes no entry.
@@ -55,6 +59,7 @@ CLI_NOT_AUDITED = {
     ("geoip", "info"): "a read",
     ("webhooks", "work"): "a periodic duty; its one audited effect, a 410 disabling, is tested below as `system`",
     ("audit", "list"): "a read of the log",
+    ("users", "list"): "a read of the operators' accounts (no data subject's)",
 }
 
 
@@ -146,7 +151,7 @@ def test_every_http_mutation_writes_one_entry_of_its_action(app, client, world):
     w["confirm_url"], w["unsubscribe_url"] = signup["confirm_url"], signup["unsubscribe_url"]
     operations = http_operations(client, w)
     routes = {(m, r.rule) for r in app.url_map.iter_rules() for m in r.methods - IGNORED_METHODS
-              if m != "GET" or r.rule.startswith("/api/v1/")}
+              if (m != "GET" or r.rule.startswith("/api/v1/")) and not r.rule.startswith("/admin/")}
     unclassified = routes - set(operations) - set(HTTP_NOT_AUDITED)
     assert not unclassified, f"audit these (app/services/audit.py) or say why not in HTTP_NOT_AUDITED: {unclassified}"
     assert not set(operations) & set(HTTP_NOT_AUDITED)
@@ -183,7 +188,7 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
                                                      "--url", "https://shop.example/p9"]),
         ("email-consents", "double-opt-in"): ("site.updated", ["email-consents", "double-opt-in", w["site_key"], "off"]),
         ("webhooks", "replay"): ("webhook.replayed", ["webhooks", "replay", "--site", w["site_key"]]),
-        ("demo", "ensure"): ("site.created", ["demo", "ensure"]),
+        ("demo", "ensure"): (("site.created", "user.created"), ["demo", "ensure"]),
         ("ledger", "rekey"): ("ledger.rekeyed", ["ledger", "rekey", w["site_key"]]),
         ("sites", "controller"): ("site.updated", ["sites", "controller", w["site_key"], "--organisation", "Shop Ltd"]),
         ("subjects", "export"): ("subject.exported", ["subjects", "export", w["site_key"], "--visitor-id",
@@ -192,6 +197,14 @@ def cli_operations(app, runner, w, tmp_path, monkeypatch):
         ("subjects", "erase"): ("subject.erased", ["subjects", "erase", w["site_key"], "--email", "nobody@example.com",
                                                    "--yes"]),
         ("retention", "purge"): ("retention.purged", ["retention", "purge", w["site_key"]]),
+        ("users", "create"): ("user.created", ["users", "create", "--email", "ops@shop.example", "--role", "viewer",
+                                               "--site", w["site_key"], "--password-stdin"], PASSWORD + "\n"),
+        ("users", "reset-password"): ("user.password_reset", ["users", "reset-password", "ops@shop.example",
+                                                              "--password-stdin"], "another long passphrase\n"),
+        ("users", "reset-2fa"): ("user.totp_removed", ["users", "reset-2fa", "ops@shop.example"]),
+        ("users", "disable"): ("user.disabled", ["users", "disable", "ops@shop.example"]),
+        ("users", "enable"): ("user.enabled", ["users", "enable", "ops@shop.example"]),
+        ("users", "require-2fa"): ("installation.updated", ["users", "require-2fa", "off"]),
     }
 
 
@@ -201,17 +214,19 @@ def test_every_cli_mutation_writes_one_entry_of_its_action(app, runner, world, t
                 for sub in group.commands}
     unclassified = commands - set(operations) - set(CLI_NOT_AUDITED)
     assert not unclassified, f"audit these (app/services/audit.py) or say why not in CLI_NOT_AUDITED: {unclassified}"
-    for command, (action, args) in operations.items():
+    for command, (action, args, *stdin) in operations.items():
         before = len(entries(app))
-        r = runner.invoke(args=args)
+        r = runner.invoke(args=args, input=stdin[0] if stdin else None)
         assert r.exit_code == 0, (command, r.output)
         new = entries(app)[before:]
-        assert [e["action"] for e in new] == [action], command
-        [e] = new
-        assert re.fullmatch(r"cli:[^@\s]+@\S+", e["actor"]) and e["client_ip"] is None, command
-        assert re.fullmatch(r"[0-9a-f]{32}", e["request_id"]), command
+        assert [e["action"] for e in new] == list(action if isinstance(action, tuple) else [action]), command
+        for e in new:
+            assert re.fullmatch(r"cli:[^@\s]+@\S+", e["actor"]) and e["client_ip"] is None, command
+            assert re.fullmatch(r"[0-9a-f]{32}", e["request_id"]) and e["request_id"] == new[0]["request_id"], command
         if command == ("keys", "rotate-master"):
             assert e["site_id"] is None and e["target_kind"] == "installation"
+        if command[0] == "users":
+            assert e["site_id"] is None and "shop.example" not in repr(e), command  # a user by id, never by email
 
 
 def test_a_receiver_gone_disables_its_endpoint_as_the_system(app, runner, client, site_ctx, receiver):
@@ -223,3 +238,64 @@ def test_a_receiver_gone_disables_its_endpoint_as_the_system(app, runner, client
     assert r.exit_code == 0, r.output
     last = entries(app)[-1]
     assert last["action"] == "webhook.disabled" and last["actor"] == "system" and "410" in last["details"]["reason"]
+
+
+def dashboard_operations(app, runner, make_site):
+    """(method, rule) -> (action, whose account is the actor, a call that performs it once), for the
+    dashboard's forms, each posted with its CSRF token from its page."""
+    import pyotp
+
+    from tests.admin.conftest import Dashboard
+
+    site_key, _ = make_site()
+    for email, role in (("owner@shop.example", "owner"), ("other@shop.example", "viewer")):
+        runner.invoke(args=["users", "create", "--email", email, "--role", role, "--site", site_key,
+                            "--password-stdin"], input=PASSWORD + "\n")
+    d = Dashboard(app, address=IPS["FR"])
+    state = {}
+
+    def set_up():
+        d.submit("/admin/account", "/admin/account/second-factor/setup")
+        html = d.get("/admin/account").get_data(as_text=True)
+        state["secret"] = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', html).group(1)
+        return d.submit("/admin/account", "/admin/account/second-factor/enable",
+                        **{"enable-code": pyotp.TOTP(state["secret"]).now()})
+
+    def code_step():
+        d.sign_out()
+        d.sign_in("owner@shop.example", "a second passphrase")  # the password: no entry until the code
+        return d.submit("/admin/login/code", code=pyotp.TOTP(state["secret"]).at(time.time() + 30))
+
+    return {
+        ("POST", "/admin/login"): ("user.signed_in", "owner", lambda: d.sign_in("owner@shop.example", PASSWORD)),
+        ("POST", "/admin/account/password"): ("user.password_changed", "owner", lambda: d.submit(
+            "/admin/account", "/admin/account/password", **{
+                "password-current_password": PASSWORD, "password-new_password": "a second passphrase",
+                "password-repeat_password": "a second passphrase"})),
+        ("POST", "/admin/account/second-factor/enable"): ("user.totp_enabled", "owner", set_up),
+        ("POST", "/admin/login/code"): ("user.signed_in", "owner", code_step),
+        ("POST", "/admin/account/second-factor/remove"): ("user.totp_removed", "owner", lambda: d.submit(
+            "/admin/account", "/admin/account/second-factor/remove", **{"remove-password": "a second passphrase"})),
+        ("POST", "/admin/logout"): ("user.signed_out", "owner", d.sign_out),
+    }
+
+
+def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make_site):
+    from tests.admin.conftest import user_id
+
+    operations = dashboard_operations(app, runner, make_site)
+    routes = {(m, r.rule) for r in app.url_map.iter_rules() for m in r.methods - IGNORED_METHODS
+              if m != "GET" and r.rule.startswith("/admin/")}
+    unclassified = routes - set(operations) - set(HTTP_NOT_AUDITED)
+    assert not unclassified, f"audit these (app/services/audit.py) or say why not in HTTP_NOT_AUDITED: {unclassified}"
+    owner = f"user:{user_id(runner, 'owner@shop.example')}"
+    for route, (action, _, call) in operations.items():
+        before = len(entries(app))
+        r = call()
+        assert r.status_code == 302, (route, r.status_code, r.get_data(as_text=True)[-500:])
+        new = entries(app)[before:]
+        assert [e["action"] for e in new][-1:] == [action], (route, new)
+        e = new[-1]
+        assert e["actor"] == owner and e["target_kind"] == "user" and e["target_id"] == owner[5:], route
+        assert e["site_id"] is None and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
+        assert e["request_id"] == r.headers["X-Request-ID"], route

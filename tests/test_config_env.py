@@ -67,3 +67,26 @@ def test_what_gunicorn_loads_is_production_unless_told_otherwise(tmp_path):
     refused = run({})
     assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
     assert run({"OPSIQ_ENV": "development"}).stdout.strip() == "development"
+
+
+def test_production_takes_the_session_secret_from_the_environment_only(monkeypatch, tmp_path):
+    """SECRET_KEY signs the dashboard's sessions: in production it comes from the environment, never from
+    code, and the session cookie cannot be made to travel over plain http."""
+    from app.services.keyring import new_master_key
+
+    monkeypatch.setenv("OPSIQ_ENV", "production")
+    monkeypatch.setenv("OPSIQ_MASTER_KEY", new_master_key())
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    db = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set in the environment"):
+        create_app({**db, "SECRET_KEY": "a-long-secret-written-in-code-somewhere"})
+    monkeypatch.setenv("SECRET_KEY", "a-long-enough-production-secret")
+    with pytest.raises(ConfigError, match="SESSION_COOKIE_SECURE"):
+        create_app({**db, "SESSION_COOKIE_SECURE": False})
+    app = create_app(db)
+    assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax" and app.config["SESSION_COOKIE_PATH"] == "/admin"
+    monkeypatch.setenv("OPSIQ_ENV", "development")
+    monkeypatch.setenv("OPSIQ_ADMIN_IDLE_MINUTES", "5")
+    app = create_app(db)
+    assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["ADMIN_IDLE_MINUTES"] == 5

@@ -59,3 +59,22 @@ def test_the_ledger_integrity_columns_and_tables_come_and_go(tmp_path):
         assert "mac" not in {c["name"] for c in inspector.get_columns("ledger_seals")}
         assert "ledger_erasures" not in inspector.get_table_names()
         db.engine.dispose()
+
+
+def test_the_users_tables_come_and_go(tmp_path):
+    """0011 adds the dashboard's users, their site grants and the installation settings; downgrade
+    removes them and leaves the sites."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.sqlite",
+                      "CACHE_CHANNEL": ""})
+    tables = {"users", "user_sites", "installation_settings"}
+    with app.app_context():
+        upgrade(revision="0010_side_chains")
+        assert not tables & set(sa.inspect(db.engine).get_table_names())
+        upgrade(revision="0011_users")
+        assert tables <= set(sa.inspect(db.engine).get_table_names())
+        assert {"email", "password_hash", "role", "all_sites", "disabled", "totp_secret", "session_version",
+                "last_sign_in_at"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("users")}
+        downgrade(revision="0010_side_chains")
+        names = set(sa.inspect(db.engine).get_table_names())
+        assert not tables & names and "sites" in names
+        db.engine.dispose()

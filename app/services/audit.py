@@ -45,17 +45,23 @@ ACTIONS = (
     "export.read", "ledger.rekeyed",
     "subject.exported", "subject.erased", "retention.purged", "subject_request.created", "subject_request.fulfilled",
     "subject_request.listed",
+    # the dashboard's accounts (app/services/users/): a user named by id, never by email
+    "user.created", "user.disabled", "user.enabled", "user.password_reset", "user.password_changed",
+    "user.totp_enabled", "user.totp_removed", "user.signed_in", "user.sign_in_failed", "user.signed_out",
+    "installation.updated",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",
-                "subject_request")
+                "subject_request", "user")
 HASHED_KINDS = ("email", "external_id", "visitor", "person")
 _KEYED_HASH = re.compile(r"[0-9a-f]{64}")
 
-# Actors: an API key (`key:` and its stored prefix), a command (`cli:user@host`), a periodic duty,
-# a caller with no key (a visitor's browser, a link in a mail), or code run with no context set.
+# Actors: an API key (`key:` and its stored prefix), a command (`cli:user@host`), a dashboard user
+# (`user:<id>`), a periodic duty, a caller with no key (a visitor's browser, a link in a mail), a
+# sign-in for an account that does not exist, or code run with no context set.
 SYSTEM = "system"
 VISITOR = "visitor"
+ANONYMOUS = "anonymous"
 UNATTRIBUTED = "unattributed"
 
 MAX_TEXT, MAX_ITEMS = 200, 50  # of a string and a list in `details`
@@ -85,6 +91,11 @@ _current: ContextVar[Context | None] = ContextVar("opsiq_audit_context", default
 def api_key_actor(key_id: str) -> str:
     """The actor of a request made with an API key, by its non-secret id (services/sites/keys.api_key_id)."""
     return f"key:{key_id}"
+
+
+def user_actor(user_id: int) -> str:
+    """The actor of a dashboard user's request (and of a sign-in attempt for their account): by id."""
+    return f"user:{user_id}"
 
 
 def cli_actor() -> str:

@@ -4,6 +4,10 @@ Each site has a keyring: a 256-bit data key (AES-256-GCM for emails and external
 lookup key (HMAC-SHA256 of the normalised value, so records are found without decrypting), and
 the secrets that sign identity tokens and confirmation/unsubscribe links. The keyring is stored
 encrypted under the master key; rotating the master key re-wraps keyrings and touches no record.
+
+Secrets that belong to no site (a dashboard user's TOTP secret) are sealed with `seal` under a key
+derived from the master key, bound to the row and column that hold them (SEALED_COLUMNS);
+rotating the master key seals them again.
 """
 import base64
 import hashlib
@@ -15,7 +19,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from app.extensions import caches, db
@@ -78,13 +85,63 @@ def wrap(master: bytes, site_id: int, keys: Mapping[str, Any]) -> str:
 
 def unwrap(master: bytes, site_id: int, wrapped: str) -> dict[str, Any]:
     """A site's keys from what `wrap` stored; KeyringError if this master key did not seal them."""
-    from cryptography.exceptions import InvalidTag
-
     blob = base64.b64decode(wrapped)
     try:
         return json.loads(AESGCM(master).decrypt(blob[:12], blob[12:], _aad(site_id)))
     except InvalidTag:
         raise KeyringError(f"site {site_id}: keyring does not open with this master key") from None
+
+
+# --- installation secrets: sealed in their row, under a key derived from the master key -------------
+
+# (table, column) of every value `seal` protects; rotate_master seals each again under the new key
+SEALED_COLUMNS = (("users", "totp_secret"), ("users", "totp_pending"))
+_SEAL_INFO = b"opsiq installation secrets v1"
+
+
+def sealed_context(table: str, column: str, row_id: int) -> str:
+    """What a sealed value is bound to: its table, column and row, so it cannot be moved to another."""
+    return f"{table}.{column}.{row_id}"
+
+
+def _seal_key(master: bytes) -> AESGCM:
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(master))
+
+
+def seal(context: str, text: str, master: bytes | None = None) -> str:
+    """`text` sealed (AES-256-GCM) under this app's master key, bound to `context` (sealed_context)."""
+    nonce = os.urandom(12)
+    ct = _seal_key(master_key() if master is None else master).encrypt(nonce, text.encode(), context.encode())
+    return "m1:" + base64.b64encode(nonce + ct).decode()
+
+
+def unseal(context: str, token: str, master: bytes | None = None) -> str:
+    """The text `seal` sealed for `context`; KeyringError if another master key or context sealed it."""
+    blob = base64.b64decode(token.removeprefix("m1:"))
+    try:
+        return _seal_key(master_key() if master is None else master).decrypt(blob[:12], blob[12:],
+                                                                             context.encode()).decode()
+    except InvalidTag:
+        raise KeyringError(f"{context}: does not open with this master key") from None
+
+
+def _reseal_all(old_master: bytes, new_master: bytes) -> int:
+    """Seal every SEALED_COLUMNS value again under `new_master` (those already under it are left)."""
+    done = 0
+    for table_name, column in SEALED_COLUMNS:
+        table = db.metadata.tables[table_name]
+        rows = db.session.execute(sa.select(table.c.id, table.c[column]).where(table.c[column].is_not(None))).all()
+        for row_id, token in rows:
+            context = sealed_context(table_name, column, row_id)
+            try:
+                unseal(context, token, new_master)
+                continue
+            except KeyringError:
+                text = unseal(context, token, old_master)  # neither key: KeyringError, nothing committed
+            db.session.execute(sa.update(table).where(table.c.id == row_id).values(
+                {column: seal(context, text, new_master)}))
+            done += 1
+    return done
 
 
 class Keyring:
@@ -169,7 +226,8 @@ def _load_keyring(site_id: int) -> Keyring:
 
 
 def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:
-    """Re-wrap every keyring under `new_master`; records are untouched. Returns (rewrapped, already)."""
+    """Re-wrap every keyring under `new_master`, and seal the installation secrets again; records are
+    untouched. Returns (keyrings rewrapped, keyrings already under it)."""
     new_fp, old_fp = fingerprint(new_master), fingerprint(old_master)
     done = already = 0
     for row in db.session.execute(db.select(SiteKeyring).order_by(SiteKeyring.id)).scalars():
@@ -183,8 +241,9 @@ def rotate_master(old_master: bytes, new_master: bytes) -> tuple[int, int]:
         row.master_fingerprint = new_fp
         row.rewrapped_at = utcnow()
         done += 1
+    resealed = _reseal_all(old_master, new_master)
     caches.changed("keyrings")  # every site's
     audit.record("secret.rotated", audit.Target("installation", None), None,
-                 {"secret": "master", "rewrapped": done, "already": already})
+                 {"secret": "master", "rewrapped": done, "already": already, "resealed": resealed})
     db.session.commit()
     return done, already

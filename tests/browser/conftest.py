@@ -126,6 +126,16 @@ def visit(browser, live_server, demo_site):
         v.close()
 
 
+def axe_violations(page):
+    """axe-core's violations on the page: (rule, help, targets) each."""
+    # From the page's own origin: our pages' policies refuse inline scripts, add_script_tag(path=) makes one.
+    url = page.evaluate("() => location.origin") + "/__axe.js"
+    page.route(url, lambda route: route.fulfill(path=AXE, content_type="application/javascript"))
+    page.add_script_tag(url=url)
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [(x["id"], x["help"], [n["target"] for n in x["nodes"]]) for x in result["violations"]]
+
+
 def ledger_rows(app, site_key, **where):
     """The site's consent records (as dicts), oldest first, optionally filtered by column values."""
     with app.app_context():

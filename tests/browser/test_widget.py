@@ -8,7 +8,7 @@ from app.extensions import db
 from app.services.sites.administration import require_site
 from app.services.sites.documents import export_site, import_site
 from app.services.sites.snapshot import site_snapshot
-from tests.browser.conftest import AXE, GPC_ON, SHADOW, ledger_rows
+from tests.browser.conftest import GPC_ON, SHADOW, axe_violations, ledger_rows
 from tests.conftest import IPS, set_purpose
 
 ALL_RAN = ["analytics:external", "analytics:inline", "marketing:inline"]
@@ -372,15 +372,6 @@ def test_dialog_traps_focus_and_escape_closes(app, visit, demo_site):
     v.wait_acked()
     [row] = ledger_rows(app, demo_site)
     assert (row["method"], row["event"]) == ("dismiss", "refused")
-
-
-def axe_violations(page):
-    # From the page's own origin: the demo's policy refuses inline scripts, add_script_tag(path=) makes one.
-    url = page.evaluate("() => location.origin") + "/__axe.js"
-    page.route(url, lambda route: route.fulfill(path=AXE, content_type="application/javascript"))
-    page.add_script_tag(url=url)
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [(x["id"], x["help"], [n["target"] for n in x["nodes"]]) for x in result["violations"]]
 
 
 def test_axe_finds_no_violations(visit):
