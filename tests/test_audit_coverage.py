@@ -42,6 +42,7 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/docs"): "documentation",
     ("POST", "/admin/account/second-factor/setup"): "a pending secret, in force only once a code proves it "
                                                      "(user.totp_enabled)",
+    ("POST", "/admin/sites/<site_key>/preview"): "renders the editor's form in the real widget, stores nothing",
 }
 
 # (group, command) -> why it writes no entry.
@@ -266,8 +267,24 @@ def dashboard_operations(app, runner, make_site):
         d.sign_in("owner@shop.example", "a second passphrase")  # the password: no entry until the code
         return d.submit("/admin/login/code", code=pyotp.TOTP(state["secret"]).at(time.time() + 30))
 
+    banner = f"/admin/sites/{site_key}/banner?lang=en"
+
+    def save(title):
+        return d.submit(banner, banner, title=title)
+
+    def publish():
+        save("Published title")
+        return d.submit(f"/admin/sites/{site_key}/publish", f"/admin/sites/{site_key}/publish")
+
+    def discard():
+        save("A title for nothing")
+        return d.submit(banner, f"/admin/sites/{site_key}/banner/discard")
+
     return {
         ("POST", "/admin/login"): ("user.signed_in", "owner", lambda: d.sign_in("owner@shop.example", PASSWORD)),
+        ("POST", "/admin/sites/<site_key>/banner"): ("draft.saved", "owner", lambda: save("A draft title")),
+        ("POST", "/admin/sites/<site_key>/publish"): ("policy.published", "owner", publish),
+        ("POST", "/admin/sites/<site_key>/banner/discard"): ("draft.discarded", "owner", discard),
         ("POST", "/admin/account/password"): ("user.password_changed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/password", **{
                 "password-current_password": PASSWORD, "password-new_password": "a second passphrase",
@@ -296,6 +313,9 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
         new = entries(app)[before:]
         assert [e["action"] for e in new][-1:] == [action], (route, new)
         e = new[-1]
-        assert e["actor"] == owner and e["target_kind"] == "user" and e["target_id"] == owner[5:], route
-        assert e["site_id"] is None and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
+        assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
+        if route[1].startswith("/admin/sites/"):  # a change to the site, by its user
+            assert e["target_kind"] == "site" and e["site_id"] is not None, route
+        else:  # a change to the user's own account
+            assert e["target_kind"] == "user" and e["target_id"] == owner[5:] and e["site_id"] is None, route
         assert e["request_id"] == r.headers["X-Request-ID"], route

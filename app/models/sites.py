@@ -104,3 +104,18 @@ class ReceiptKey(db.Model):
     secret: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SiteDraft(db.Model):
+    """A site's unpublished edits (app/services/sites/drafts.py): a whole site document, which
+    visitors never see until it is published."""
+
+    __tablename__ = "site_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"), unique=True)
+    document: Mapped[dict] = mapped_column(sa.JSON)
+    # the published document's hash when the draft was begun: a publish from elsewhere since shows
+    base_hash: Mapped[str] = mapped_column(sa.String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(sa.String(200))

@@ -35,7 +35,7 @@ from app.models import AuditEntry, PolicyVersion, Site, utcnow
 from app.services import export  # a module: export audits its own reads with this one
 from app.services.geo import truncate_ip
 
-# The closed list of actions, one home. The last four are reserved for the privacy operations.
+# The closed list of actions, one home.
 ACTIONS = (
     "site.created", "site.updated", "purpose.changed", "texts.changed", "policy.published",
     "key.created", "key.revoked", "secret.rotated",
@@ -49,6 +49,8 @@ ACTIONS = (
     "user.created", "user.disabled", "user.enabled", "user.password_reset", "user.password_changed",
     "user.totp_enabled", "user.totp_removed", "user.signed_in", "user.sign_in_failed", "user.signed_out",
     "installation.updated",
+    # the banner editor's drafts (app/services/sites/drafts.py)
+    "draft.saved", "draft.discarded",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",

@@ -22,18 +22,55 @@ _addresses = itertools.count(1)
 
 
 class Forms(HTMLParser):
-    """The forms of a page: each one's action and the values of its inputs by name."""
+    """The forms of a page: each one's action and the values its fields would send, by name, as a
+    browser sends them (a checkbox only when checked, a textarea's text, a select's chosen option;
+    a field outside its form joins the one its `form` attribute names)."""
 
     def __init__(self):
         super().__init__()
         self.forms = []
+        self._text = self._select = None
+
+    def _target(self, attrs):
+        if attrs.get("form"):
+            return next((f for f in self.forms if f["id"] == attrs["form"]), None)
+        return self.forms[-1] if self.forms and self.forms[-1]["open"] else None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": attrs.get("action"), "fields": {}})
-        elif tag == "input" and self.forms and attrs.get("name"):
-            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+            self.forms.append({"action": attrs.get("action"), "id": attrs.get("id"), "fields": {}, "open": True})
+            return
+        form = self._target(attrs)
+        if form is None or not attrs.get("name"):
+            if tag == "option" and self._select is not None and ("selected" in attrs or self._select[2] is None):
+                self._select[0]["fields"][self._select[1]] = attrs.get("value") or ""
+                self._select[2] = True if "selected" in attrs else None
+            return
+        name = attrs["name"]
+        if tag == "input" and attrs.get("type") in ("checkbox", "radio"):
+            if "checked" in attrs:
+                form["fields"][name] = attrs.get("value") or "on"
+        elif tag == "input" and attrs.get("type") not in ("submit", "button"):
+            form["fields"][name] = attrs.get("value") or ""
+        elif tag == "textarea":
+            self._text = (form, name, [])
+        elif tag == "select":
+            self._select = [form, name, None]
+
+    def handle_data(self, data):
+        if self._text is not None:
+            self._text[2].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "textarea" and self._text is not None:
+            form, name, parts = self._text
+            form["fields"][name] = "".join(parts).removeprefix("\n")
+            self._text = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "form" and self.forms:
+            self.forms[-1]["open"] = False
 
 
 def page_forms(html):

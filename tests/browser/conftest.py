@@ -126,13 +126,32 @@ def visit(browser, live_server, demo_site):
         v.close()
 
 
-def axe_violations(page):
-    """axe-core's violations on the page: (rule, help, targets) each."""
+# Once what moves has settled (shadow roots' animations too, started or about to): halfway through its
+# fade-in the banner's text is lighter than it will be.
+SETTLED = """async () => {
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))
+  const roots = [document, ...[...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(Boolean)]
+  await Promise.all(roots.flatMap(root => root.getAnimations()).map(a => a.finished.catch(() => 0)))
+}"""
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    """Where the pages' screenshots go: OPSIQ_SCREENSHOTS if set (to look at them), else the test's tmp dir."""
+    folder = os.environ.get("OPSIQ_SCREENSHOTS") or str(tmp_path)
+    os.makedirs(folder, exist_ok=True)
+    return lambda page, name: page.screenshot(path=os.path.join(folder, f"admin-{name}.png"), full_page=True)
+
+
+def axe_violations(page, frame=None):
+    """axe-core's violations on the page (or in one of its frames): (rule, help, targets) each."""
     # From the page's own origin: our pages' policies refuse inline scripts, add_script_tag(path=) makes one.
-    url = page.evaluate("() => location.origin") + "/__axe.js"
+    where = frame or page
+    url = where.evaluate("() => location.origin") + "/__axe.js"
     page.route(url, lambda route: route.fulfill(path=AXE, content_type="application/javascript"))
-    page.add_script_tag(url=url)
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    where.add_script_tag(url=url)
+    where.evaluate(SETTLED)
+    result = where.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [(x["id"], x["help"], [n["target"] for n in x["nodes"]]) for x in result["violations"]]
 
 

@@ -1,19 +1,7 @@
 """The dashboard in real Chromium against the running app: a person signs in through the page's
 labelled fields and sees their sites; every page passes axe-core and reads at phone width."""
-import os
-
-import pytest
-
 from tests.admin.conftest import PASSWORD, new_address
 from tests.browser.conftest import axe_violations
-
-
-@pytest.fixture
-def screenshots(tmp_path):
-    """Where the pages' screenshots go: OPSIQ_SCREENSHOTS if set (to look at them), else the test's tmp dir."""
-    folder = os.environ.get("OPSIQ_SCREENSHOTS") or str(tmp_path)
-    os.makedirs(folder, exist_ok=True)
-    return lambda page, name: page.screenshot(path=os.path.join(folder, f"admin-{name}.png"), full_page=True)
 
 
 def test_an_owner_signs_in_through_the_page_and_sees_the_site_list(app, browser, live_server, runner, make_site,

@@ -1,5 +1,6 @@
 """A site snapshot resolved for one visitor: the regime for where they are, the language that best
 matches theirs, the banner texts and purposes in it, and Google Consent Mode's defaults."""
+import dataclasses
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import LanguageAccept
@@ -33,9 +34,12 @@ def choose_language(snap: "SiteSnapshot", accept_language: str | None) -> str:
 
 
 def resolve_config(snap: "SiteSnapshot", location: Location, accept_language: str | None, gpc_header: bool,
-                   endpoint: str) -> dict:
-    """The configuration for one visitor: regime, language, texts and purposes in that language."""
+                   endpoint: str, regime: str | None = None) -> dict:
+    """The configuration for one visitor: regime, language, texts and purposes in that language.
+    `regime` forces the regime (the dashboard's preview of each one)."""
     decision = regimes.decide_regime(location.country, location.region, snap.regime_overrides, snap.uses_google)
+    if regime is not None and regime != decision.regime:
+        decision = dataclasses.replace(decision, regime=regime, source="preview")
     lang = choose_language(snap, accept_language)
     defaults = {p["slug"]: effective_default(p, decision.regime) for p in snap.purposes}
     denied = consent_mode_values(snap, {p["slug"]: p["legal_basis"] == "necessary" for p in snap.purposes})

@@ -1,0 +1,82 @@
+"""The banner editor in real Chromium: an editor changes the German description, sees it in the
+live preview of the real widget (which axe-core passes in every regime), publishes it, and a German
+visitor who had already chosen is asked again, with the new text."""
+from app.extensions import db
+from app.services.sites.administration import create_site
+from tests.admin.conftest import PASSWORD, new_address
+from tests.browser.conftest import Visitor, axe_violations
+
+NEW = "Neu formuliert: Wir fragen erst, dann messen wir."
+
+
+def test_edit_preview_publish_and_the_visitor_is_asked_again(app, browser, live_server, runner, screenshots):
+    with app.app_context():
+        site, _ = create_site("Laden", [live_server], ["en", "de"], "en", policy_url=f"{live_server}/demo/privacy")
+        key = site.site_key
+        db.session.remove()
+    r = runner.invoke(args=["users", "create", "--email", "eve@laden.example", "--role", "editor", "--site", key,
+                            "--password-stdin"], input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    visitor = Visitor(browser, live_server, key, where="DE", language="de")
+    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    # routed, so never from the browser's cache: /w/<site_key>.js may be cached for 5 minutes, and
+    # the test asks what the server serves now
+    visitor.page.route("**/w/*", lambda route: route.continue_())
+    try:
+        visitor.open()
+        assert visitor.banner_shown()
+        visitor.click("Alle akzeptieren")
+        visitor.wait_acked()
+
+        page.goto(f"{live_server}/admin/login")
+        page.get_by_label("Email").fill("eve@laden.example")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server}/admin/")
+        page.goto(f"{live_server}/admin/sites/{key}/banner?lang=de")
+        preview = page.frame_locator("iframe[name=preview]")
+        preview.locator("#opsiq-consent").get_by_role("button", name="Alle akzeptieren").wait_for()
+        assert axe_violations(page) == []
+        screenshots(page, "banner-editor")
+
+        page.get_by_label("description", exact=True).fill(NEW)  # the preview follows as one types
+        preview.locator("#opsiq-consent").get_by_text(NEW).first.wait_for()
+        frame = page.frame(name="preview")
+        assert axe_violations(page, frame) == []
+        for regime, label in (("opt_out", "Opt-out (US-CA)"), ("notice", "Notice")):
+            page.get_by_label("Regime", exact=True).select_option(label=label)
+            page.wait_for_function("r => frames[0].opsiqConsent && frames[0].opsiqConsent.get().regime == r",
+                                   arg=regime)
+            preview.locator("#opsiq-consent").get_by_text(NEW).first.wait_for()
+            assert axe_violations(page, page.frame(name="preview")) == [], regime
+        page.get_by_label("Show").select_option(label="Preferences dialog")
+        preview.locator("#opsiq-consent").get_by_role("dialog").wait_for()
+        assert axe_violations(page, page.frame(name="preview")) == []
+        screenshots(page, "banner-preview-dialog")
+        # the preview stored nothing where the site's pages on this origin would read it
+        assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('opsiq.'))") == []
+
+        page.get_by_role("button", name="Save draft").click()
+        page.get_by_text("Draft saved.").wait_for()
+        visitor.open()  # saved, not published: the visitor's choice stands, no banner
+        assert not visitor.banner_shown()
+
+        page.get_by_role("link", name="review and publish").click()
+        table = page.get_by_role("table")
+        assert "texts.de.description" in table.inner_text() and NEW in table.inner_text()
+        assert axe_violations(page) == []
+        screenshots(page, "publish")
+        page.get_by_role("button", name="Publish").click()
+        page.get_by_text("as policy version 2: every visitor is asked again").wait_for()
+
+        visitor.open()  # a new policy version: asked again, in the new words
+        assert visitor.banner_shown()
+        visitor.page.locator("#opsiq-consent").get_by_text(NEW).first.wait_for()
+        assert errors == [] and visitor.errors == []
+    finally:
+        visitor.close()
+        ctx.close()
