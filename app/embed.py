@@ -10,6 +10,7 @@ from app.api.browser import resolved_config
 from app.errors import RateLimited
 from app.extensions import rate_limits
 from app.schemas.sites import SiteConfigOut
+from app.services.sites import sightings
 from app.services.sites.snapshot import site_snapshot
 
 bp = Blueprint("embed", __name__)
@@ -70,4 +71,5 @@ def get_widget(site_key):
         return script_response(f"console.warn({warning})\n", status=404, cache="no-cache")
     before, after = widget_parts(os.path.join(current_app.static_folder, "widget.js"))
     config = SiteConfigOut().dump(resolved_config(snap))
+    sightings.saw(snap, sightings.origin_of(request.headers.get("Referer")), "widget")  # the page it is on
     return script_response(before + js_literal(config) + after)

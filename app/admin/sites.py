@@ -14,6 +14,7 @@ from app.admin.blueprint import bp
 from app.admin.pages import page
 from app.admin.session import signed_in_user
 from app.errors import NotFound
+from app.services.sites import sightings
 from app.services.sites.documents import export_site
 from app.services.sites.snapshot import build_snapshot
 from app.services.users import access, roles
@@ -39,11 +40,16 @@ def home():
 
 @bp.get("/sites/<site_key>")
 def site_overview(site_key):
-    """A site's overview: the tag to embed, and its settings and purposes, read only."""
+    """A site's overview: getting started (the tag, the gating markup, where it has been seen
+    working), and its settings and purposes, read only."""
     user = signed_in_user()
     site = access.site_for(user, site_key, "site.read")
-    return site_page("admin/site/overview.html", site, user, doc=export_site(site), policy=build_snapshot(site).policy,
-                     sections=OVERVIEW_SECTIONS,
+    doc = export_site(site)
+    purposes = [p["slug"] for p in doc["purposes"] if p["legal_basis"] != "necessary"]
+    return site_page("admin/site/overview.html", site, user, doc=doc, policy=build_snapshot(site).policy,
+                     sections=OVERVIEW_SECTIONS, sightings=sightings.sightings(site.id),
+                     gate_purpose=purposes[0] if purposes else "analytics",
+                     frame_purpose=purposes[-1] if purposes else "marketing",
                      widget_url=url_for("embed.get_widget", site_key=site.site_key, _external=True))
 
 

@@ -15,6 +15,7 @@ from app.schemas.consent import ConsentIn, ConsentOut, fast_consent_input
 from app.schemas.sites import SiteConfigOut
 from app.services.consent import record_consent
 from app.services.geo import truncate_ip
+from app.services.sites import sightings
 from app.services.sites.resolution import resolve_config
 from app.services.sites.snapshot import site_snapshot
 
@@ -73,6 +74,7 @@ def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
     data = fast_consent_input(body) or load_body(_consent_in, body)
     snap = browser_site(data["site_key"], origin, ip)
     result = record_consent(snap, data, ip, user_agent, gpc_from(sec_gpc))
+    sightings.saw(snap, origin, "decision")
     return Reply(201 if result.created else 200, consent_answer(result), cors_headers(origin))
 
 
@@ -94,7 +96,9 @@ def get_site_config(site_key):
     snap = browser_site(site_key, origin, request.remote_addr)
     headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Language, Sec-GPC, Origin"}
     headers.update(cors_headers(origin, vary=headers["Vary"]))
-    return resolved_config(snap), 200, headers
+    config = resolved_config(snap)
+    sightings.saw(snap, origin, "widget")
+    return config, 200, headers
 
 
 @blp.post("/consents")

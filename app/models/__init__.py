@@ -11,7 +11,7 @@ from app.models.ledger import (  # noqa: F401
     LedgerErasure,
     LedgerSeal,
 )
-from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, SiteDraft  # noqa: F401
+from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, SiteDraft, SiteSighting  # noqa: F401
 from app.models.subjects import SubjectRequest  # noqa: F401
 from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401
 from app.models.users import InstallationSetting, User, user_sites  # noqa: F401

@@ -119,3 +119,17 @@ class SiteDraft(db.Model):
     base_hash: Mapped[str] = mapped_column(sa.String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(sa.String(200))
+
+
+class SiteSighting(db.Model):
+    """The first time the tag was seen working on one of a site's origins: its widget loaded from a
+    page there (`widget`), or a decision arrived from there (`decision`). Names no visitor."""
+
+    __tablename__ = "site_sightings"
+    __table_args__ = (sa.UniqueConstraint("site_id", "origin", "kind", name="uq_site_sighting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # widget | decision
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
