@@ -8,3 +8,4 @@ from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site  #
 from app.models.subjects import SubjectRequest  # noqa: F401
 from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: F401
+from app.models.stats import ConsentPurposeRollup, ConsentRollup, ConsentRollupMark  # noqa: F401
