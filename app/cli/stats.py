@@ -5,7 +5,7 @@ import sys
 import click
 
 from app.cli.common import CommandGroup, fail, site_or_fail, sites_or_one
-from app.extensions import db, ledger
+from app.extensions import ledger
 from app.models import utcnow
 from app.services.stats import overview, period, rollup, scan
 
@@ -21,14 +21,14 @@ def _as_of(site_id):
 @click.argument("site_key", required=False)
 @click.option("--lag", default=None, type=float,
               help="Leave records younger than this many seconds (default: LEDGER_SEAL_LAG).")
-def rollup_command(site_key, lag):
-    """Count the decisions recorded since the last rollup (all sites, or one), 50,000 records a
-    transaction; `flask worker` does this every OPSIQ_WORKER_ROLLUP_SECONDS."""
+@click.option("--batch", default=rollup.BATCH, type=click.IntRange(1), help="Records a transaction.")
+def rollup_command(site_key, lag, batch):
+    """Count the decisions recorded since the last rollup (all sites, or one), in transactions of
+    50,000 records; `flask worker` does this every OPSIQ_WORKER_ROLLUP_SECONDS."""
     lag = ledger.state.seal_lag if lag is None else lag
-    for site in sites_or_one(site_key):
-        counted = rollup.rollup_site(site.id, lag)
-        click.echo(f"{site.site_key}: rolled up {counted} record(s); complete up to {_as_of(site.id)}")
-        db.session.remove()
+    for site_id, key in [(s.id, s.site_key) for s in sites_or_one(site_key)]:  # rollup_site commits
+        counted = rollup.rollup_site(site_id, lag, batch=batch)
+        click.echo(f"{key}: rolled up {counted} record(s); complete up to {_as_of(site_id)}")
 
 
 def _date(value, name):

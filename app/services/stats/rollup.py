@@ -70,15 +70,30 @@ def mark_of(site_id: int) -> ConsentRollupMark | None:
     return db.session.get(ConsentRollupMark, site_id)
 
 
+UPSERT_CHUNK = 20_000  # rows a statement
+
+
 def _upsert_adding(table: sa.Table, rows: list[dict], added: tuple[str, ...]) -> None:
-    """Insert rows, adding their `added` columns to those of rows already there with the same key."""
-    if not rows:
+    """Insert rows, adding their `added` columns to those of rows already there with the same key.
+    On PostgreSQL the rows travel as one JSON document a statement (as the ledger's do,
+    app/ledger/postgres.py): one statement, not one a row."""
+    key = [c.name for c in table.primary_key.columns]
+    if not _is_postgres():
+        stmt = sqlite.insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: table.c[c] + stmt.excluded[c] for c in added})
+        if rows:
+            db.session.execute(stmt, rows)
         return
-    insert = postgresql.insert if _is_postgres() else sqlite.insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in added})
-    db.session.execute(stmt, rows)
+    dialect = postgresql.dialect()
+    names = [c.name for c in table.columns]
+    shape = ", ".join(f"{c.name} {c.type.compile(dialect)}" for c in table.columns)
+    stmt = sa.text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)}"
+        f" FROM json_to_recordset(CAST(:rows AS json)) AS r({shape})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in added))
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        db.session.execute(stmt, {"rows": json.dumps(rows[start:start + UPSERT_CHUNK], default=str)})
 
 
 def _batch_counts(site_id: int, after: int, last: int) -> tuple[int, Counter, defaultdict]:
