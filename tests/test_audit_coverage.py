@@ -36,6 +36,7 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/webhooks"): "the site's endpoints, no personal data",
     ("GET", "/api/v1/webhooks/<endpoint_id>/deliveries"): "delivery states, no personal data",
     ("GET", "/api/v1/audit-log"): "the log itself holds no personal data",
+    ("GET", "/api/v1/stats"): "anonymous counts of decisions, no one's record",
     ("GET", "/api/v1/openapi.json"): "documentation",
     ("GET", "/api/v1/docs"): "documentation",
 }
@@ -55,6 +56,8 @@ CLI_NOT_AUDITED = {
     ("geoip", "info"): "a read",
     ("webhooks", "work"): "a periodic duty; its one audited effect, a 410 disabling, is tested below as `system`",
     ("audit", "list"): "a read of the log",
+    ("stats", "rollup"): "anonymous counts kept from the ledger, its own bookkeeping (as the worker does every 10 s)",
+    ("stats", "check"): "a read",
 }
 
 
