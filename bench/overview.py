@@ -110,7 +110,8 @@ def bulk_records(site_id, n, visitors, seed=1):
             "\\N", "given" if granted else "refused", method, text, created.isoformat(),
             (created + dt.timedelta(days=180)).isoformat(), config_hash, policy_for(day, rnd),
             "https://bench.example/privacy", "en", regime, country or "\\N", region or "\\N", "2018-07-03", ip, ua,
-            f"https://bench.example/p/{i % 1000}", "t" if gpc else "f", "\\N", "browser", "%064x" % rnd.getrandbits(256),
+            f"https://bench.example/p/{i % 1000}", "t" if gpc else "f", "\\N", "browser",
+            "%064x" % rnd.getrandbits(256),
         )) + "\n"
 
 

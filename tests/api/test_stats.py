@@ -41,7 +41,8 @@ def publish_version_2(runner, site_key):
 
 def write(client, site_key, place="DE", **fields):
     """One decision from an address in `place`; the record's answer."""
-    r = client.post("/api/v1/consents", json=make_consent(site_key, **fields), headers=from_ip(IPS[place], Origin=ORIGIN))
+    r = client.post("/api/v1/consents", json=make_consent(site_key, **fields),
+                    headers=from_ip(IPS[place], Origin=ORIGIN))
     assert r.status_code == 201, r.json
     return r.json
 
