@@ -10,9 +10,10 @@ from app.services.stats.figures import BREAKDOWNS, Figures, Overview
 
 def render_csv(overview: Overview) -> Iterator[str]:
     """CSV text: breakdown, key, decisions, a count per method, gpc_signal (decisions with a GPC
-    signal), then per purpose (by slug) its decided, granted and opt-in rate. Rows: `total`, each `day` (no purposes: they are counted over
-    the period only), then each country, region, policy version and regime; a group without a
-    value (no country known) has an empty key. Cells that would start a formula are neutralised."""
+    signal), then per purpose (by slug) its decided, granted and opt-in rate. Rows: `total`, each
+    `day` (no purposes: they are counted over the period only), then each country, region, policy
+    version and regime; a group without a value (no country known) has an empty key. Cells that
+    would start a formula are neutralised."""
     slugs = [p.purpose for p in overview.totals.purposes]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
