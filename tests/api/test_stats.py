@@ -2,6 +2,7 @@
 through POST /api/v1/consents, equal to a scan of the ledger, on the UTC day of each record, and
 refusing a period it cannot answer in the one error shape. Time passes through a fake clock (the
 ledger's `utcnow`) where a test needs records on given days."""
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -9,6 +10,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from app import create_app
 from app.extensions import db
 from app.models import ConsentRecord, Site
 from app.services.stats import overview, period, scan
@@ -198,6 +200,22 @@ def at(monkeypatch, when):
     monkeypatch.setattr("app.ledger.postgres.utcnow", lambda: when)
 
 
+@contextlib.contextmanager
+def rollup_runner(app):
+    """A CLI runner to roll up with: on PostgreSQL, an app's whose sessions keep another time zone
+    than UTC (a record's day is its UTC day whatever the server's TimeZone)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        yield app.test_cli_runner()
+        return
+    options = {"connect_args": {"options": "-c TimeZone=Pacific/Kiritimati"}}  # UTC+14
+    other = create_app({**app.config, "SQLALCHEMY_ENGINE_OPTIONS": options})
+    try:
+        yield other.test_cli_runner()
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
 def test_a_decision_counts_on_its_utc_day_and_in_its_month(app, client, runner, site_ctx, monkeypatch):
     """Either side of two midnights (the last of March, UTC), and periods read from day rows, month
     rows or both, give the same counts as the ledger's own times."""
@@ -211,7 +229,8 @@ def test_a_decision_counts_on_its_utc_day_and_in_its_month(app, client, runner, 
         at(monkeypatch, when)
         write(client, site_key, "DE", method="accept_all")
     monkeypatch.undo()
-    rollup(runner, site_key)
+    with rollup_runner(app) as far_east:
+        rollup(far_east, site_key)
     body = stats(client, auth, **{"from": "2026-02-10", "to": "2026-04-05"})
     days = {d["day"]: d["decisions"] for d in body["days"] if d["decisions"]}
     assert days == {"2026-02-27": 1, "2026-03-01": 1, "2026-03-31": 2, "2026-04-01": 1}
