@@ -1,6 +1,6 @@
 """`flask stats rollup`, the worker's rollup duty and `flask stats check`: every decision counted
-once, whoever rolls up and however many at once; young records left for the next round; the
-check naming any count that differs from the ledger."""
+once, whoever rolls up and however many at once; young records left for the next round; counts
+that outlive a retention purge; the check naming any count that differs from the ledger."""
 import subprocess
 import sys
 
@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import ConsentRecord, ConsentRollup, ConsentRollupMark
 from tests.api.test_stats import stats, write
+from tests.cli.test_retention import later, set_retention
+from tests.ledger.test_integrity import seal
 from tests.servers import ROOT, production_env
 
 
@@ -101,3 +103,24 @@ def test_check_compares_the_rollups_with_the_ledger(app, client, runner, site_ct
     assert "countries.US.decisions: rollups 2, ledger 1" in r.output
     r = runner.invoke(args=["stats", "check", site_key, "--from", "2026-05-02", "--to", "2026-05-01"])
     assert r.exit_code == 1 and "after --to" in r.output
+
+
+def test_a_retention_purge_leaves_the_counts_and_check_says_why_the_ledger_differs(app, client, runner, site_ctx,
+                                                                                   monkeypatch):
+    site_key, _, auth = site_ctx
+    set_retention(app, site_key, 30)
+    write(client, site_key, "DE", visitor_id="visitor-purged-1", method="accept_all")
+    write(client, site_key, "DE", visitor_id="visitor-purged-1", method="reject_all")  # the first one is replaced
+    write(client, site_key, "FR", visitor_id="visitor-purged-2")
+    runner.invoke(args=["stats", "rollup", site_key, "--lag", "0"])
+    before = stats(client, auth)
+    seal(runner, site_key)
+    later(monkeypatch, 31)  # past 30 days' retention: the replaced decision goes, those in force stay
+    r = runner.invoke(args=["retention", "purge", site_key])
+    assert r.exit_code == 0 and "purged 1 consent record(s)" in r.output, r.output
+    runner.invoke(args=["stats", "rollup", site_key, "--lag", "0"])
+    after = stats(client, auth)
+    assert after["totals"] == before["totals"] and after["totals"]["decisions"] == 3
+    r = runner.invoke(args=["stats", "check", site_key])
+    assert r.exit_code == 1 and "totals.decisions: rollups 3, ledger 2" in r.output, r.output
+    assert "1 record(s) were purged by retention: the rollups still count them" in r.output
