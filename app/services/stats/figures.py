@@ -56,12 +56,15 @@ class Tally:
         self.purposes: defaultdict = defaultdict(lambda: [0, 0])
 
     def add_day(self, day: dt.date, method: str, gpc: bool, n: int) -> None:
+        """Count n decisions of a day, by method and GPC signal."""
         self.days[(day, method, gpc)] += n
 
     def add_cell(self, cell: tuple, n: int) -> None:
+        """Count n decisions of a cell (CELL_FIELDS)."""
         self.cells[cell] += n
 
     def add_purpose(self, where: tuple, purpose: str, decided: int, granted: int) -> None:
+        """Count a purpose decided and granted so many times, where (PURPOSE_FIELDS but the purpose)."""
         counts = self.purposes[(*where, purpose)]
         counts[0] += decided
         counts[1] += granted
@@ -71,7 +74,7 @@ class Tally:
         self.add_day(day, cell[4], cell[5], 1)
         self.add_cell(cell, 1)
         for slug, granted in purpose_outcomes(decisions):
-            self.add_purpose(cell[:4], slug, 1, int(granted))
+            self.add_purpose(cell[:len(PURPOSE_FIELDS) - 1], slug, 1, int(granted))
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,23 @@ class Overview:
 
 
 class _Group:
+    """Running counts of a group of decisions."""
+
     def __init__(self) -> None:
         self.decisions = 0
         self.gpc = 0
         self.methods: Counter = Counter()
         self.purposes: defaultdict = defaultdict(lambda: [0, 0])
+
+    def count(self, method: str, gpc: bool, n: int) -> None:
+        self.decisions += n
+        self.methods[method] += n
+        self.gpc += n if gpc else 0
+
+    def count_purpose(self, slug: str, decided: int, granted: int) -> None:
+        counts = self.purposes[slug]
+        counts[0] += decided
+        counts[1] += granted
 
     def figures(self, key: str | None) -> Figures:
         methods = {m: self.methods[m] for m in METHODS}
@@ -151,29 +166,21 @@ def build_overview(start: dt.date, end: dt.date, country: str | None, region: st
     totals = _Group()
     groups = {name: defaultdict(_Group) for name in BREAKDOWNS}
     index = {name: CELL_FIELDS.index(field) for name, field in BREAKDOWNS.items()}
+
+    def groups_of(key: tuple) -> list[_Group]:
+        """The totals and each breakdown's group a cell or purpose key is in (a region's only if it has one)."""
+        return [totals] + [groups[name][key[i]] for name, i in index.items() if name != "regions" or key[i] is not None]
+
     for cell, n in tally.cells.items():
-        method, gpc = cell[4], cell[5]
-        for group in [totals] + [groups[name][cell[i]] for name, i in index.items()
-                                 if name != "regions" or cell[i] is not None]:
-            group.decisions += n
-            group.methods[method] += n
-            group.gpc += n if gpc else 0
+        for group in groups_of(cell):
+            group.count(cell[4], cell[5], n)
     for key, (decided, granted) in tally.purposes.items():
-        slug = key[4]
-        for group in [totals] + [groups[name][key[i]] for name, i in index.items()
-                                 if name != "regions" or key[i] is not None]:
-            counts = group.purposes[slug]
-            counts[0] += decided
-            counts[1] += granted
+        for group in groups_of(key):
+            group.count_purpose(key[-1], decided, granted)
     per_day = defaultdict(_Group)
     for (day, method, gpc), n in tally.days.items():
-        g = per_day[day]
-        g.decisions += n
-        g.methods[method] += n
-        g.gpc += n if gpc else 0
-    series = []
-    for day in days:
-        g = per_day.get(day) or _Group()
-        series.append(DayFigures(day, g.decisions, {m: g.methods[m] for m in METHODS}, g.gpc))
-    return Overview(start, end, country, region, as_of, totals.figures(None), tuple(series),
+        per_day[day].count(method, gpc, n)
+    series = tuple(DayFigures(day, g.decisions, {m: g.methods[m] for m in METHODS}, g.gpc)
+                   for day in days for g in [per_day.get(day) or _Group()])
+    return Overview(start, end, country, region, as_of, totals.figures(None), series,
                     **{name: _ranked(groups[name]) for name in BREAKDOWNS})

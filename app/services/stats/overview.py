@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ConsentPurposeRollup, ConsentRollup
-from app.services.stats.figures import CELL_FIELDS, Overview, Tally, build_overview, place_code
+from app.services.stats.figures import CELL_FIELDS, PURPOSE_FIELDS, Overview, Tally, build_overview, place_code
 from app.services.stats.period import Period
 from app.services.stats.rollup import EMPTY, mark_of
 
@@ -59,8 +59,8 @@ def site_overview(site_id: int, span: Period, country: str | None = None, region
     fields = [cells.c[f] for f in CELL_FIELDS]
     for *cell, n in db.session.execute(sa.select(*fields, sa.func.sum(cells.c.decisions)).group_by(*fields)):
         tally.add_cell((*map(_value, cell[:4]), cell[4], bool(cell[5])), int(n))
-    rows = _over_spans(purposes, [*CELL_FIELDS[:4], "purpose", "decided", "granted"], site_id, span, country, region)
-    fields = [rows.c[f] for f in (*CELL_FIELDS[:4], "purpose")]
+    rows = _over_spans(purposes, [*PURPOSE_FIELDS, "decided", "granted"], site_id, span, country, region)
+    fields = [rows.c[f] for f in PURPOSE_FIELDS]
     for *where, purpose, decided, granted in db.session.execute(
             sa.select(*fields, sa.func.sum(rows.c.decided), sa.func.sum(rows.c.granted)).group_by(*fields)):
         tally.add_purpose(tuple(map(_value, where)), purpose, int(decided), int(granted))
