@@ -71,3 +71,8 @@ $(APIDOCS_DEPS): apidocs/package.json apidocs/package-lock.json
 ## apidocs-check: static/docs/ is what the pinned redoc package gives (rebuild: cd apidocs && npm run build)
 apidocs-check: $(APIDOCS_DEPS)
 	node apidocs/build.mjs --check
+
+## bench-overview: PostgreSQL (127.0.0.1:5432) + gunicorn; a site with 10,000,000 records (BENCH_ARGS="--records N"): the rollup's records/s, the overview's and a consent-log search's server time
+.PHONY: bench-overview
+bench-overview: install
+	$(BIN)/python bench/overview.py $(BENCH_ARGS)

@@ -31,6 +31,7 @@ class Config:
     WORKER_WEBHOOK_BATCH = 100  # app/worker.py: webhook deliveries per round
     WORKER_SEAL_SECONDS = 5  # app/worker.py: seconds between sealing rounds
     WORKER_RETENTION_SECONDS = 24 * 3600  # app/worker.py: seconds between retention purges (daily)
+    WORKER_ROLLUP_SECONDS = 10  # app/worker.py: seconds between statistics rollups (app/services/stats/rollup.py)
     AUDIT_RETENTION_DAYS = 365  # app/services/retention.py: audit entries kept this long (the seed's 12 months)
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
@@ -87,7 +88,8 @@ def env_overrides():
         out["LEDGER_SEAL_INTERVAL"] = float(os.environ["OPSIQ_LEDGER_SEAL_INTERVAL"])
     for name, key in (("OPSIQ_LEDGER_SEAL_LAG", "LEDGER_SEAL_LAG"),
                       ("OPSIQ_WORKER_SEAL_SECONDS", "WORKER_SEAL_SECONDS"),
-                      ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS")):
+                      ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS"),
+                      ("OPSIQ_WORKER_ROLLUP_SECONDS", "WORKER_ROLLUP_SECONDS")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
     if os.environ.get("OPSIQ_ADMIN_IDLE_MINUTES"):

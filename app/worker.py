@@ -5,7 +5,8 @@ does one bounded round of its work and says how much it did; the worker runs a d
 while its rounds come back full, and otherwise after the duty's interval. Several workers may run
 (on several hosts): each duty coordinates through the database, so two never do the same work
 (webhook deliveries are claimed with SKIP LOCKED and a lease, app/services/webhooks/delivery.py;
-a site is sealed under an advisory lock, app/ledger/seals.py). A duty that fails (the database
+a site is sealed under an advisory lock, app/ledger/seals.py, and rolled up under another, moving
+its mark only from where it found it, app/services/stats/rollup.py). A duty that fails (the database
 out of reach, say) is logged and tried again after its interval, doubled on each failure up to a
 minute; it never stops the others. SIGTERM and SIGINT end the worker after the round in progress.
 
@@ -16,6 +17,8 @@ Configuration, read once when the worker starts:
                           OPSIQ_LEDGER_SEAL_INTERVAL=0 so the write path leaves sealing to the worker
   LEDGER_SEAL_LAG         records younger than this are left for the next round (5; OPSIQ_LEDGER_SEAL_LAG)
   WORKER_RETENTION_SECONDS  seconds between retention purges (86400; OPSIQ_WORKER_RETENTION_SECONDS)
+  WORKER_ROLLUP_SECONDS   seconds between statistics rollups (10; OPSIQ_WORKER_ROLLUP_SECONDS); records
+                          younger than LEDGER_SEAL_LAG wait for the next round, as for the seals
 """
 import signal
 import threading
@@ -29,6 +32,7 @@ from app.extensions import db
 
 MAX_BACKOFF = 60.0
 RETENTION_PER_ROUND = 50_000  # consent records a site per retention round, so the other duties get their turn
+ROLLUP_PER_ROUND = 50_000  # consent records a site per statistics rollup round, likewise
 
 
 def retention_settings(config):
@@ -97,6 +101,17 @@ def purge_retention(settings, per_round: int) -> Callable[[], tuple[int, bool]]:
     return run
 
 
+def rollup_statistics(lag: float, per_round: int) -> Callable[[], tuple[int, bool]]:
+    from app.services.stats.rollup import rollup_sites
+
+    def run():
+        """Count every site's decisions recorded since its mark and older than `lag`, at most
+        `per_round` records a site (full: more remain)."""
+        return rollup_sites(lag, limit=per_round)
+
+    return run
+
+
 def duties_for(app: Flask) -> list[Duty]:
     """The periodic duties of this app, with their intervals from its configuration."""
     config = app.config
@@ -105,6 +120,8 @@ def duties_for(app: Flask) -> list[Duty]:
         Duty("ledger seal", float(config["WORKER_SEAL_SECONDS"]), seal_ledger(float(config["LEDGER_SEAL_LAG"]))),
         Duty("retention", float(config["WORKER_RETENTION_SECONDS"]), purge_retention(
             retention_settings(config), RETENTION_PER_ROUND)),
+        Duty("rollup", float(config["WORKER_ROLLUP_SECONDS"]), rollup_statistics(
+            float(config["LEDGER_SEAL_LAG"]), ROLLUP_PER_ROUND)),
     ]
 
 

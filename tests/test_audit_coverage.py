@@ -38,6 +38,7 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/webhooks"): "the site's endpoints, no personal data",
     ("GET", "/api/v1/webhooks/<endpoint_id>/deliveries"): "delivery states, no personal data",
     ("GET", "/api/v1/audit-log"): "the log itself holds no personal data",
+    ("GET", "/api/v1/stats"): "anonymous counts of decisions, no one's record",
     ("GET", "/api/v1/openapi.json"): "documentation",
     ("GET", "/api/v1/docs"): "documentation",
     ("POST", "/admin/account/second-factor/setup"): "a pending secret, in force only once a code proves it "
@@ -61,6 +62,8 @@ CLI_NOT_AUDITED = {
     ("webhooks", "work"): "a periodic duty; its one audited effect, a 410 disabling, is tested below as `system`",
     ("audit", "list"): "a read of the log",
     ("users", "list"): "a read of the operators' accounts (no data subject's)",
+    ("stats", "rollup"): "anonymous counts kept from the ledger, its own bookkeeping (as the worker does every 10 s)",
+    ("stats", "check"): "a read",
 }
 
 

@@ -78,3 +78,30 @@ def test_the_users_tables_come_and_go(tmp_path):
         names = set(sa.inspect(db.engine).get_table_names())
         assert not tables & names and "sites" in names
         db.engine.dispose()
+
+
+def test_the_rollup_tables_come_and_go_as_the_models_declare_them(tmp_path):
+    """0014 adds the statistics rollups and their marks, as app/models/stats.py declares them
+    (columns, types, primary keys); downgrade removes them and leaves the ledger as it was."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/m.sqlite",
+                      "CACHE_CHANNEL": ""})
+    tables = {"consent_rollups", "consent_purpose_rollups", "consent_rollup_marks"}
+    with app.app_context():
+        upgrade(revision="0013_site_sightings")
+        assert not tables & set(sa.inspect(db.engine).get_table_names())
+        upgrade()
+        assert tables <= set(sa.inspect(db.engine).get_table_names())
+        with db.engine.connect() as conn:
+            drift = [d for d in compare_metadata(MigrationContext.configure(conn), db.metadata)
+                     if any(name in repr(d) for name in tables)]
+        assert drift == []
+        pk = sa.inspect(db.engine).get_pk_constraint("consent_purpose_rollups")["constrained_columns"]
+        assert pk == ["site_id", "span", "day", "country", "region", "policy_version", "regime", "method", "gpc",
+                      "purpose"]
+        downgrade(revision="0013_site_sightings")
+        assert not tables & set(sa.inspect(db.engine).get_table_names())
+        assert "consent_records" in sa.inspect(db.engine).get_table_names()
+        db.engine.dispose()

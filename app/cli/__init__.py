@@ -14,6 +14,7 @@ def init_app(app):
         policy,
         retention,
         sites,
+        stats,
         subjects,
         users,
         webhooks,
@@ -22,6 +23,6 @@ def init_app(app):
 
     for group in (sites.sites_cli, keys.keys_cli, policy.policy_cli, ledger.ledger_cli, geoip.geoip_cli,
                   demo.demo_cli, identities.identities_cli, email.email_cli, webhooks.webhooks_cli, audit.audit_cli,
-                  subjects.subjects_cli, retention.retention_cli, users.users_cli):
+                  subjects.subjects_cli, retention.retention_cli, users.users_cli, stats.stats_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker.worker_command)

@@ -23,7 +23,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.hashing import canonical_json, sha256_hex
 from app.ledger import macs
-from app.ledger.seals import GENESIS, SEAL_BATCH, SEAL_LOCK, _aware, seal_covers, sealable_rows, sealing_lock
+from app.ledger.seals import GENESIS, SEAL_BATCH, SEAL_LOCK, aware, seal_covers, sealable_rows, sealing_lock
 from app.models import AuditEntry, ChainDeletion, ChainSeal, EmailConsentRecord, Site, utcnow
 from app.services.audit import entry_fields, entry_hash
 from app.services.webhooks.outbox import enqueue
@@ -32,7 +32,7 @@ INSTALLATION = 0  # the scope of the audit entries that belong to no site
 
 
 def _utc_iso(value: dt.datetime) -> str:
-    return _aware(value).astimezone(dt.timezone.utc).isoformat()
+    return aware(value).astimezone(dt.timezone.utc).isoformat()
 
 
 def _email_row_hash(row: Mapping[str, Any]) -> str:
@@ -99,7 +99,7 @@ def chain_head(seal: ChainSeal) -> dict:
     """What names a side chain's seal outside the database (an anchor, the `ledger.sealed` event)."""
     return {"chain": seal.chain, "seq": seal.seq, "seal_hash": seal.seal_hash, "mac": seal.mac,
             "last_id": seal.last_id, "record_count": seal.record_count,
-            "covers_until": _aware(seal.covers_until).isoformat(), "sealed_at": _aware(seal.sealed_at).isoformat()}
+            "covers_until": aware(seal.covers_until).isoformat(), "sealed_at": aware(seal.sealed_at).isoformat()}
 
 
 def seal_chain(chain: Chain, scope: int, lag_seconds: float = 5, batch: int = SEAL_BATCH) -> int:
@@ -245,7 +245,7 @@ def verify_chain(chain: Chain, scope: int, key: bytes, anchor: dict | None = Non
         unsealed += 1
         if _check_row(chain, row) is None:
             finding("altered", f"{chain.noun} {row['id']} does not match its own hash (not sealed yet)", row=row["id"])
-        elif head is not None and row["created_at"] <= _aware(head.covers_until):
+        elif head is not None and row["created_at"] <= aware(head.covers_until):
             finding("inserted", f"{chain.noun} {row['id']} is dated before the last {chain.name} seal but is in none",
                     row=row["id"])
     if anchor is not None:

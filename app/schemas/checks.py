@@ -10,7 +10,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.ledger.rules import is_visitor_id
-from app.schemas.common import EMAIL_MAX, IP_ADDRESS, SLUG_MAX, VISITOR_ID, Pattern, StrictBool, StrictSchema, given
+from app.schemas.common import (COUNTRY, EMAIL_MAX, IP_ADDRESS, REGION, SLUG_MAX, VISITOR_ID, StrictBool, StrictSchema,
+                                given)
 from app.services.email_consent.records import PURPOSE as EMAIL_PURPOSE
 
 
@@ -31,9 +32,9 @@ class ConsentCheckIn(StrictSchema):
         "description": "With purpose email_marketing: may this address be emailed? (no visitor_id)"})
     ip = fields.IP(load_default=None, allow_none=True, metadata={**IP_ADDRESS,
         "description": "The visitor's address as the caller saw it: sets the regime when nothing is recorded"})
-    country = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}$"),
+    country = fields.String(load_default=None, allow_none=True, validate=COUNTRY,
                             metadata={"description": "ISO 3166-1 alpha-2, used when there is no record and no ip"})
-    region = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$"),
+    region = fields.String(load_default=None, allow_none=True, validate=REGION,
                            metadata={"description": "ISO 3166-2, e.g. US-CA"})
     gpc = StrictBool(load_default=False, metadata={
         "description": "The visitor's request carried Sec-GPC: 1; denies sale-and-share purposes"})

@@ -32,6 +32,9 @@ VISITOR_SECRET = Pattern(VISITOR_SECRET_PATTERN, error="22 to 128 characters: le
 # location.href never has one); the service or the URL parser may still refuse what a pattern cannot see.
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20][^\x00-\x20]*$"
 HTTP_URL = Pattern(HTTP_URL_PATTERN, error="must be an http(s) URL")
+# ISO 3166-1 alpha-2 and ISO 3166-2 codes as the ledger stores them (upper case; either case is taken)
+COUNTRY = Pattern(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code, e.g. DE")
+REGION = Pattern(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$", error="an ISO 3166-2 code, e.g. US-CA")
 # fields.IP takes an IPv4 or an IPv6 address; JSON Schema names the two formats apart
 IP_ADDRESS = {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 
