@@ -31,7 +31,7 @@ test: install browser-deps widget-check apidocs-check
 test-postgres: install browser-deps widget-check apidocs-check
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
-## bench: gunicorn + PostgreSQL (127.0.0.1:5432, user postgres) + wrk; prints req/s, p50/p99 and ratios to hello-world
+## bench: gunicorn + PostgreSQL (127.0.0.1:5432, user postgres) + wrk; prints req/s, p50/p99 and ratios to hello-world, and writes during a 500,000-record retention purge
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -76,18 +76,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def process_ticks(pid):
+    """(command, user+system clock ticks) of a process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return st[st.index("(") + 1:st.rindex(")")], int(fields[11]) + int(fields[12])
+
+
 def cpu_ticks():
     """{pid: (command, user+system clock ticks)} for every process: to split a run's CPU by owner."""
     out = {}
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            fields = st[st.rindex(")") + 2:].split()
-            out[int(pid)] = (st[st.index("(") + 1:st.rindex(")")], int(fields[11]) + int(fields[12]))
+        if pid.isdigit() and (ticks := process_ticks(int(pid))) is not None:
+            out[int(pid)] = ticks
     return out
 
 

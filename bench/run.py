@@ -7,8 +7,23 @@ the other in the same run, `GET /healthz` (the floor), `POST /api/v1/consents` (
 several countries through X-Forwarded-For) and `POST /api/v1/consent-checks`. Then the ledger is
 grown to a million records (COPY) and sealed, and the same three run again. Also measured: a
 batch check of 10,000 items and the export of the million-record ledger streamed (records/s),
-with the gunicorn workers' peak resident memory. Results print as a table and are saved as JSON
-in bench/out/. This is a script, not a test: figures depend on the machine.
+with the gunicorn workers' peak resident memory.
+
+Last, writes during a retention purge (`--purge N`, 500,000 by default; 0 skips it). A site of
+its own (the first site's grown ledger has random hashes, which verify would name) gets N records
+COPY'd with real hashes, dated past its retention_days and long expired (so none is a decision in
+force), from the visitors the writes come from, and sealed (`flask ledger seal SITE --lag 0`). On
+a fresh gunicorn, one normal write round of --seconds to that site; then `flask retention purge
+SITE` starts as a subprocess (non-tty: its summary line) and the same write round runs until it
+exits (wrk stopped by SIGINT; at most PURGE_BOUND, 300 s). Printed: the purge's records/s over the
+command's wall time and its CPU (Python, and its PostgreSQL backend's), write req/s and p99 in both
+rounds with their ratios, the share of the CPUs busy, and what the app's backends waited on in each
+(pg_stat_activity every 50 ms: a lock, above all one the purge holds, would be the stall the purge
+must not cause). The run fails unless the purge removed exactly the N old records, no write failed
+and `flask ledger verify SITE` passes after it (its line is printed).
+
+Results print as a table and are saved as JSON in bench/out/. This is a script, not a test:
+figures depend on the machine.
 """
 import argparse
 import datetime as dt
@@ -18,17 +33,20 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import harness
-from bench.harness import ROOT, Server, connect, cpu_ticks, flask, log, production_env
+from bench.harness import ROOT, Server, connect, cpu_ticks, flask, log, process_ticks, production_env
 
 OUT = os.path.join(ROOT, "bench", "out")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -126,21 +144,44 @@ def cpu_per_request(before, after, app_pids, requests):
     return split
 
 
-def run_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script, app_pids=()):
+def machine_jiffies():
+    """(busy, all) clock ticks of every CPU since boot (/proc/stat): the machine's load over a run, whoever ran."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:8]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # less idle and iowait
+
+
+def start_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script):
+    """wrk running in the background for `seconds` (SIGINT ends it sooner, and it still reports)."""
     env = dict(os.environ, BENCH_KIND=kind, BENCH_SITE_KEY=site_key, BENCH_API_KEY=api_key,
                BENCH_VISITORS=str(visitors))
-    before = cpu_ticks()
-    out = subprocess.run([wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script,
-                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
-    after = cpu_ticks()
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    before = cpu_ticks(), machine_jiffies()
+    proc = subprocess.Popen([wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script,
+                             f"http://127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    return proc, before, kind
+
+
+def finish_wrk(started, app_pids=(), stop=False):
+    """Wait for a start_wrk run (SIGINT first if `stop`); its figures."""
+    proc, (before, (busy, total)), kind = started
+    if stop and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    after, (busy_after, total_after) = cpu_ticks(), machine_jiffies()
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
-        sys.exit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
+        sys.exit(f"wrk failed:\n{stdout}\n{stderr}")
     r = json.loads(line[6:])
     return {"kind": kind, "rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000,
             "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000, "requests": r["requests"],
-            "errors": r["errors"] + r["status_errors"],
+            "seconds": r["duration_us"] / 1e6, "errors": r["errors"] + r["status_errors"],
+            "machine_busy": (busy_after - busy) / max(total_after - total, 1),
             **cpu_per_request(before, after, set(app_pids), r["requests"])}
+
+
+def run_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script, app_pids=()):
+    return finish_wrk(start_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script), app_pids)
 
 
 def site_id_of(dbname, site_key):
@@ -160,32 +201,54 @@ def grow_ledger(dbname, site_id, target, visitors):
     if n <= 0:
         return
     log(f"growing the ledger from {have:,} to {target:,} records (COPY)")
+    load_records(dbname, site_id, n, visitors, seed=target)  # another seed per size: record ids must not repeat
+
+
+def load_records(dbname, site_id, n, visitors, seed, days_ago=0, verifiable=False):
+    """COPY `n` records of the site, dated over 149 days up to `days_ago` + 1 days ago, each valid for
+    180 days, among `visitors` visitor ids. With `verifiable`, each has a salt, personal digest and
+    record hash by the ledger's rules (app/ledger/rules.py), so `flask ledger verify` passes (about
+    17 us a record); otherwise its hash is random."""
+    from app.ledger import rules
+
     cols = ("record_id", "site_id", "visitor_id", "client_record_id", "event", "method", "decisions", "created_at",
             "expires_at", "config_hash", "policy_version", "policy_url", "language", "regime", "country", "region",
-            "geoip_build", "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source", "record_hash")
+            "geoip_build", "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source",
+            "personal_salt", "personal_digest", "record_hash")
     places = [("DE", "DE-BE", "opt_in", "81.169.145.0"), ("US", "US-CA", "opt_out", "128.32.0.0"),
               ("JP", "JP-13", "notice", "133.242.0.0"), ("FR", "FR-IDF", "opt_in", "2.2.2.0")]
-    decisions = [json.dumps({"necessary": True, "analytics": a, "marketing": m, "preferences": p})
-                 for a in (True, False) for m in (True, False) for p in (True, False)]
+    maps = [{"necessary": True, "analytics": a, "marketing": m, "preferences": p}
+            for a in (True, False) for m in (True, False) for p in (True, False)]
+    decisions = [json.dumps(d) for d in maps]
     config_hash = hashlib.sha256(b"bench").hexdigest()
-    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=150)
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=150 + days_ago)
     step = dt.timedelta(days=149) / n
     build = dt.date(2018, 7, 3)
-    rnd = random.Random(target)  # another seed per size: record ids must not repeat
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    rnd = random.Random(seed)
     with psycopg_connect(dbname, autocommit=False) as conn:
         with conn.cursor() as cur:
             with cur.copy(f"COPY consent_records ({', '.join(cols)}) FROM STDIN") as copy:
                 for i in range(n):
                     created = start + step * i
                     c, r, regime, ip = places[i & 3]
-                    copy.write_row((
-                        str(uuid.UUID(int=rnd.getrandbits(128), version=4)), site_id,
-                        f"bench-v-{rnd.randrange(visitors) if i % 10 else i % visitors}", None,
-                        "given", "custom", decisions[i & 7], created, created + dt.timedelta(days=180), config_hash,
-                        "1", "https://bench.example/privacy", "en", regime, c, r, build, ip,
-                        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
-                        f"https://bench.example/p/{i}", False, None, "browser", "%064x" % rnd.getrandbits(256),
-                    ))
+                    row = dict(
+                        record_id=str(uuid.UUID(int=rnd.getrandbits(128), version=4)), site_id=site_id,
+                        visitor_id=f"bench-v-{rnd.randrange(visitors) if i % 10 else i % visitors}",
+                        client_record_id=None, event="given", method="custom", decisions=maps[i & 7],
+                        created_at=created, expires_at=created + dt.timedelta(days=180), config_hash=config_hash,
+                        policy_version="1", policy_url="https://bench.example/privacy", language="en", regime=regime,
+                        country=c, region=r, geoip_build=build, ip_truncated=ip, user_agent=agent,
+                        page_url=f"https://bench.example/p/{i}", gpc=False, prev_record_id=None, source="browser",
+                        personal_salt=None, personal_digest=None)
+                    if verifiable:
+                        row["personal_salt"] = os.urandom(rules.SALT_BYTES).hex()
+                        row["personal_digest"] = rules.personal_digest(row["personal_salt"], row)
+                        row["record_hash"] = rules.record_hash(row)
+                    else:
+                        row["record_hash"] = "%064x" % rnd.getrandbits(256)
+                    row["decisions"] = decisions[i & 7]
+                    copy.write_row(tuple(row[k] for k in cols))
         conn.commit()
     with psycopg_connect(dbname) as conn:
         conn.execute("VACUUM ANALYZE consent_records")
@@ -247,6 +310,154 @@ def bench_export(server, api_key, limit):
             "complete": tail.rstrip().endswith(b"}")}
 
 
+PURGE_BOUND = 300  # seconds the writes go on at most while a purge runs (then it is waited for, as long again)
+
+
+PURGE_APP = "opsiq-bench-purge"  # the purge's application_name (PGAPPNAME), to find its backend
+
+
+class Waits(threading.Thread):
+    """Samples every 50 ms what the database's active backends are waiting on (pg_stat_activity; none:
+    on CPU), the app's apart from the purge's; the app's waits for a lock (wait_event_type 'Lock': a
+    row, transaction, relation or extension lock), all and those behind the purge, with who holds it;
+    and the CPU of the purge's backends (/proc, last seen before each exits)."""
+
+    QUERY = ("SELECT w.application_name, coalesce(w.wait_event_type || ':' || w.wait_event, 'CPU'), "
+             "left(w.query, 100), CASE WHEN w.wait_event_type = 'Lock' THEN (SELECT array_agg(CASE WHEN "
+             "b.application_name = %s THEN 'the purge' ELSE 'the app' END || ': ' || left(b.query, 100)) "
+             "FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(w.pid))) END, w.pid "
+             "FROM pg_stat_activity w WHERE w.datname = %s AND w.state = 'active' AND w.pid <> pg_backend_pid()")
+
+    def __init__(self, dbname):
+        super().__init__(daemon=True)
+        self.dbname, self.done = dbname, threading.Event()
+        self.samples = self.lock_samples = self.max_locked = self.purge_lock_samples = 0
+        self.app, self.purge = {}, {}  # {wait event: backend-samples}
+        self.seen = []  # a few [wait event, waiter, holder]
+        self.backend_ticks = {}
+
+    def run(self):
+        with psycopg_connect(self.dbname) as conn:
+            while not self.done.is_set():
+                locked = behind_purge = 0
+                for app, event, query, holders, pid in conn.execute(self.QUERY, (PURGE_APP, self.dbname)):
+                    mine = app == PURGE_APP
+                    counts = self.purge if mine else self.app
+                    counts[event] = counts.get(event, 0) + 1
+                    if mine and (ticks := process_ticks(pid)) is not None:
+                        self.backend_ticks[pid] = ticks[1]
+                    if not mine and event.startswith("Lock:"):
+                        locked += 1
+                        behind_purge += any(h.startswith("the purge") for h in holders or ())
+                        if len(self.seen) < 5 and [event, query, holders] not in self.seen:
+                            self.seen.append([event, query, holders])
+                self.samples += 1
+                self.lock_samples += locked > 0
+                self.purge_lock_samples += behind_purge > 0
+                self.max_locked = max(self.max_locked, locked)
+                self.done.wait(0.05)
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        top = lambda counts: dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        return {"samples": self.samples, "samples_with_lock_waits": self.lock_samples,
+                "samples_with_lock_waits_behind_purge": self.purge_lock_samples,
+                "max_waiting_on_locks": self.max_locked, "seen": self.seen, "app_waits": top(self.app),
+                "purge_waits": top(self.purge),
+                "purge_backend_cpu_s": sum(self.backend_ticks.values()) / os.sysconf("SC_CLK_TCK")}
+
+
+def site_counts(dbname, site_id, retention_days):
+    """(records of the site, of them past its retention)."""
+    with psycopg_connect(dbname) as conn:
+        return conn.execute("SELECT count(*), count(*) FILTER (WHERE created_at < now() - make_interval(days => %s)) "
+                            "FROM consent_records WHERE site_id = %s", (retention_days, site_id)).fetchone()
+
+
+def bench_purge(args, env, dbname, wrk, script):
+    """Writes while `flask retention purge` removes `args.purge` records past retention, beside a
+    normal write round: both on a site of their own, whose old records (real hashes) belong to the
+    visitors the writes come from. Checks the purge removed them all and the ledger still verifies."""
+    n = args.purge
+    creds = json.loads(flask(env, "sites", "create", "--name", "Bench purge", "--origin", "https://bench.example",
+                             "--json"))
+    site_key, api_key = creds["site_key"], creds["api_key"]
+    site_id = site_id_of(dbname, site_key)
+    with psycopg_connect(dbname) as conn:
+        days = conn.execute("SELECT retention_days FROM sites WHERE id = %s", (site_id,)).fetchone()[0]
+    # older than the retention by a month or more, and long expired: none is a decision in force
+    log(f"purge phase: loading {n:,} records over {days} days old into site {site_key} (COPY, real hashes)")
+    load_records(dbname, site_id, n, args.visitors, seed=f"purge-{n}", days_ago=days + 30, verifiable=True)
+    log("sealing them (flask ledger seal --lag 0)")
+    flask(env, "ledger", "seal", site_key, "--lag", "0")
+    with psycopg_connect(dbname) as conn:
+        conn.execute("CHECKPOINT")
+    total, old = site_counts(dbname, site_id, days)
+    if old != n:
+        sys.exit(f"purge phase: {old:,} records past retention after loading {n:,}")
+    server = Server(env, args.workers, args.threads, args.worker_class)
+    try:
+        pids = lambda: server.worker_pids() + [server.proc.pid]
+        run_wrk(wrk, server.port, "write", site_key, api_key, args.visitors, 2, args.connections, script)
+        waits = Waits(dbname)
+        waits.start()
+        normal = run_wrk(wrk, server.port, "write", site_key, api_key, args.visitors, args.seconds,
+                         args.connections, script, pids())
+        normal_waits = waits.stop()
+        log(f"normal write {normal['rps']:8.0f} req/s  p50 {normal['p50_ms']:6.1f} ms  p99 {normal['p99_ms']:6.1f} ms"
+            f"  errors {normal['errors']}")
+        total_before, old_before = site_counts(dbname, site_id, days)
+        waits = Waits(dbname)
+        waits.start()
+        started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        purge = subprocess.Popen([os.path.join(harness.BIN, "flask"), "retention", "purge", site_key],
+                                 env=dict(env, PGAPPNAME=PURGE_APP),
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writes = start_wrk(wrk, server.port, "write", site_key, api_key, args.visitors, PURGE_BOUND,
+                           args.connections, script)
+        try:
+            out, err = purge.communicate(timeout=2 * PURGE_BOUND)
+        except subprocess.TimeoutExpired:
+            purge.kill()
+            finish_wrk(writes, stop=True)
+            sys.exit(f"flask retention purge still running after {2 * PURGE_BOUND} s: killed")
+        took = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the purge is the one child reaped meanwhile
+        purge_cpu = usage.ru_utime + usage.ru_stime - children.ru_utime - children.ru_stime
+        during = finish_wrk(writes, pids(), stop=True)
+        locks = waits.stop()
+    finally:
+        server.stop()
+    if purge.returncode != 0:
+        sys.exit(f"flask retention purge failed ({purge.returncode}):\n{out}\n{err}")
+    summary = out.strip().splitlines()[-1] if out.strip() else ""
+    found = re.search(r": purged (\d+) consent record", summary)
+    purged = int(found.group(1)) if found else None
+    total_after, old_after = site_counts(dbname, site_id, days)
+    log(f"purge: {summary}")
+    log(f"during the purge: write {during['rps']:8.0f} req/s  p50 {during['p50_ms']:6.1f} ms  "
+        f"p99 {during['p99_ms']:6.1f} ms  max {during['max_ms']:.0f} ms  errors {during['errors']}; "
+        f"lock waits in {locks['samples_with_lock_waits']} of {locks['samples']} samples "
+        f"({locks['samples_with_lock_waits_behind_purge']} behind the purge)")
+    if purged != n or old_before - old_after != n or old_after:
+        sys.exit(f"the purge did not remove the {n:,} old records: it reports {purged}, "
+                 f"{old_before:,} were past retention before and {old_after:,} after")
+    verify = flask(env, "ledger", "verify", site_key, check=False)
+    verdict = verify.stdout.strip().splitlines()[0] if verify.stdout.strip() else verify.stderr.strip()
+    log(f"flask ledger verify: {verdict}")
+    if verify.returncode != 0:
+        sys.exit(f"flask ledger verify failed after the purge:\n{verify.stdout[:3000]}\n{verify.stderr[-3000:]}")
+    if normal["errors"] or during["errors"]:
+        sys.exit(f"write errors: {normal['errors']} in the normal round, {during['errors']} during the purge")
+    return {"records": n, "purged": purged, "seconds": took, "records_per_s": purged / took, "summary": summary,
+            "command_cpu_s": purge_cpu,
+            "site_records_before": total_before, "site_records_after": total_after,
+            "normal": normal, "during": during, "window_covers_purge": during["seconds"] >= took - 1,
+            "rps_ratio": during["rps"] / normal["rps"], "p99_ratio": during["p99_ms"] / normal["p99_ms"],
+            "waits": {"normal": normal_waits, "during": locks}, "verify": verdict}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
@@ -263,6 +474,8 @@ def main():
     # few enough that nearly every visitor already has records at the small size too: checks at both
     # sizes then do the same work (a found record), and only the ledger's size differs
     ap.add_argument("--visitors", type=int, default=2_000, help="distinct visitor ids")
+    ap.add_argument("--purge", type=int, default=500_000,
+                    help="records past retention that `flask retention purge` removes while writes go on (0: skip)")
     ap.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     ap.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL"),
                     help="REDIS_URL for the server: rate limit counters (and cache changes) shared through it")
@@ -335,6 +548,8 @@ def main():
             server.stop()
             server = None
             results["runs"][str(size)] = run
+        if args.purge:
+            results["purge"] = bench_purge(args, env, dbname, wrk, script)
     finally:
         if server:
             server.stop()
@@ -408,6 +623,35 @@ def print_table(results):
         print(f"export of {ex['records']:,} records (JSON, streamed): {ex['records_per_s']:,.0f} records/s, "
               f"{ex['mb']:.0f} MB in {ex['seconds']:.1f} s; worker peak RSS {ex['worker_peak_rss_mb_before']:.0f} MB "
               f"before, {ex['worker_peak_rss_mb_after']:.0f} MB after")
+    pg = results.get("purge")
+    if pg:
+        print_purge(pg)
+
+
+def print_purge(pg):
+    """The writes during the purge beside the normal round before it, and the purge's own rate."""
+    print(f"\nretention purge (`flask retention purge SITE_KEY`, batches of 1,000 rows): {pg['purged']:,} records in "
+          f"{pg['seconds']:.1f} s of the command's wall time, {pg['records_per_s']:,.0f} records/s")
+    print(f"{'':>10} {'round':<28} {'req/s':>8} {'x normal':>8} {'p50 ms':>7} {'p99 ms':>7} {'x normal':>8}"
+          f" {'max ms':>7} {'errors':>7} {'seconds':>8} {'CPUs busy':>10}")
+    for name, r in (("writes, normal round", pg["normal"]), ("writes during the purge", pg["during"])):
+        normal = pg["normal"]
+        print(f"{'':>10} {name:<28} {r['rps']:>8.0f} {r['rps'] / normal['rps']:>8.2f} {r['p50_ms']:>7.1f} "
+              f"{r['p99_ms']:>7.1f} {r['p99_ms'] / normal['p99_ms']:>8.2f} {r['max_ms']:>7.0f} {r['errors']:>7} "
+              f"{r['seconds']:>8.1f} {r['machine_busy']:>10.0%}")
+    lw = pg["waits"]["during"]
+    print(f"the purge's CPU: {pg['command_cpu_s']:.1f} s in the command (Python), "
+          f"{lw['purge_backend_cpu_s']:.1f} s in its PostgreSQL backend(s)")
+    print(f"the app's backends waiting on a lock while it ran: in {lw['samples_with_lock_waits']} of {lw['samples']} "
+          f"samples (every 50 ms), at most {lw['max_waiting_on_locks']} at once; behind the purge: in "
+          f"{lw['samples_with_lock_waits_behind_purge']}")
+    for wait, waiter, holders in lw["seen"]:
+        print(f"  {wait}: {waiter!r}... behind {'; '.join(holders or ['?'])}...")
+    share = lambda counts, w: ", ".join(f"{k} {v / max(w['samples'], 1):.2f}" for k, v in list(counts.items())[:5])
+    for name, w in (("normal round", pg["waits"]["normal"]), ("during the purge", lw)):
+        print(f"the app's active backends per sample, {name}: {share(w['app_waits'], w) or 'none'}")
+    print(f"the purge's backend per sample: {share(lw['purge_waits'], lw) or 'none'}")
+    print(f"flask ledger verify after it: {pg['verify']}")
 
 
 if __name__ == "__main__":
