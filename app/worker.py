@@ -83,6 +83,7 @@ def seal_ledger(lag: float) -> Callable[[], tuple[int, bool]]:
 
 
 def purge_retention(settings, per_round: int) -> Callable[[], tuple[int, bool]]:
+    from app.errors import Conflict
     from app.models import Site
     from app.services import retention
 
@@ -92,8 +93,11 @@ def purge_retention(settings, per_round: int) -> Callable[[], tuple[int, bool]]:
         total, full = 0, False
         sites = db.session.execute(db.select(Site).order_by(Site.id)).scalars().all()
         for i, site in enumerate(sites):
-            counts = retention.purge_site(site, settings, record_empty=False, limit=per_round,
-                                          installation=i == 0)
+            try:
+                counts = retention.purge_site(site, settings, record_empty=False, limit=per_round,
+                                              installation=i == 0)
+            except Conflict:
+                continue  # another purge of the site is running (a person's `flask retention purge`)
             total += counts.removed()
             full = full or counts.consent_records >= per_round
         return total, full

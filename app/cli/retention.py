@@ -5,6 +5,7 @@ import click
 from flask import current_app
 
 from app.cli.common import CommandGroup, sites_or_one
+from app.errors import Conflict
 from app.services import retention
 
 retention_cli = CommandGroup("retention", help="Purge consent records, deliveries, confirmations and audit entries "
@@ -28,11 +29,19 @@ def purge_command(site_key, dry_run):
     ago, expired email confirmations, audit entries older than AUDIT_RETENTION_DAYS."""
     settings = retention.Settings.from_config(current_app.config)
     terminal = sys.stdout.isatty()
+    busy = False
     for i, site in enumerate(sites_or_one(site_key)):
         installation = site_key is None and i == 0  # installation-wide audit entries go with a run over every site
-        if terminal and not dry_run:
-            with click.progressbar(length=retention.consent_candidates(site), label=site.site_key) as bar:
-                counts = retention.purge_site(site, settings, installation=installation, progress=bar.update)
-        else:
-            counts = retention.purge_site(site, settings, dry_run=dry_run, installation=installation)
+        try:
+            if terminal and not dry_run:
+                with click.progressbar(length=retention.consent_candidates(site), label=site.site_key) as bar:
+                    counts = retention.purge_site(site, settings, installation=installation, progress=bar.update)
+            else:
+                counts = retention.purge_site(site, settings, dry_run=dry_run, installation=installation)
+        except Conflict as e:  # another purge (the worker's, say) has the site: the others still go
+            click.echo(f"{site.site_key}: skipped: {e.message}", err=True)
+            busy = True
+            continue
         click.echo(_summary(site.site_key, counts, dry_run))
+    if busy:
+        sys.exit(1)

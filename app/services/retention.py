@@ -19,12 +19,14 @@ Per site and run:
 A dry run counts the same things and changes nothing. A run that purged something, or that a
 person asked for, leaves one `retention.purged` audit entry per site with the counts.
 """
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
+from app.errors import Conflict
 from app.extensions import db
 from app.ledger import chains
 from app.ledger.purge import PURGE_BATCH, purge_sealed_range
@@ -41,6 +43,7 @@ from app.models import (
 from app.services import audit
 
 CHUNK = 10_000  # candidates per ledger checkpoint
+PURGE_LOCK = 0x9E7A1  # advisory lock namespace of the purges (with the site id as second key)
 WEBHOOK_RETENTION_DAYS = 30
 
 
@@ -83,7 +86,35 @@ def purge_site(site: Site, settings: Settings, dry_run: bool = False, record_emp
 
     `limit`: stop after about this many consent records (the worker's bounded round); `progress`
     is called with each chunk's count; `installation`: also installation-wide audit entries.
-    The audit entry is written unless dry, and unless nothing was removed and not `record_empty`."""
+    The audit entry is written unless dry, and unless nothing was removed and not `record_empty`.
+    Conflict when another purge of the site is running (PostgreSQL: the site's purge lock)."""
+    if dry_run:
+        return _purge(site, settings, True, record_empty, limit, installation, progress)
+    with _purging(site.id):
+        return _purge(site, settings, False, record_empty, limit, installation, progress)
+
+
+@contextlib.contextmanager
+def _purging(site_id: int):
+    """On PostgreSQL, the site's purge lock for the whole run, held on a connection of its own (the
+    purge commits every batch, and two purges of a site would each vouch for the same rows in their
+    checkpoints); Conflict when another purge has it. SQLite writes one at a time."""
+    if db.engine.dialect.name != "postgresql":
+        yield
+        return
+    args = {"ns": PURGE_LOCK, "site": site_id}
+    with db.engine.connect() as conn:
+        if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :site)"), args).scalar():
+            raise Conflict("another purge of this site is running: it is left to that one")
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, :site)"), args)
+            conn.commit()
+
+
+def _purge(site: Site, settings: Settings, dry_run: bool, record_empty: bool, limit: int | None, installation: bool,
+           progress: Callable[[int], None] | None) -> Counts:
     now = utcnow()
     counts = Counts()
     _consent_records(site, now, dry_run, settings.batch, limit, counts, progress)

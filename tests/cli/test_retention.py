@@ -139,3 +139,26 @@ def test_the_worker_runs_the_purge(app, runner, history, monkeypatch):
     assert target == site_key and actor == "system"
     assert verify(runner, site_key).exit_code == 0
     assert time.perf_counter() - start < 60
+
+
+@pytest.mark.skipif("postgresql" not in __import__("os").environ.get("TEST_DATABASE_URL", ""),
+                    reason="the purge lock is PostgreSQL's (run with TEST_DATABASE_URL)")
+def test_a_site_another_purge_holds_is_left_to_it(app, runner, history, monkeypatch):
+    site_key, ids = history
+    later(monkeypatch, 31)
+    with app.app_context():
+        sid = db.session.execute(sa.select(Site.id).where(Site.site_key == site_key)).scalar_one()
+        other = db.engine.connect()  # another process's purge, holding the site's lock
+        assert other.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :site)"),
+                             {"ns": retention.PURGE_LOCK, "site": sid}).scalar()
+    try:
+        r = runner.invoke(args=["retention", "purge", site_key])
+        assert r.exit_code == 1 and f"{site_key}: skipped: another purge of this site is running" in r.output, r.output
+        assert ids["a_old"] in records(app)  # nothing went
+        r = runner.invoke(args=["worker", "--once"])  # the worker leaves it too, and does its other duties
+        assert r.exit_code == 0 and ids["a_old"] in records(app), r.output
+    finally:
+        other.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+        other.close()
+    r = runner.invoke(args=["retention", "purge", site_key])  # once free, it goes
+    assert r.exit_code == 0 and ids["a_old"] not in records(app), r.output
