@@ -6,9 +6,9 @@ dashboard never tells anyone which other sites exist; a page their role does not
 A site's pages share one layout (admin/site/base.html) with a navigation built from SITE_PAGES,
 showing each page only to users whose role has its permission. The overview is made of the
 sections in OVERVIEW_SECTIONS, each a template of its own: a new page joins SITE_PAGES, a new
-part of the overview joins OVERVIEW_SECTIONS.
+part of the overview joins OVERVIEW_SECTIONS (and OVERVIEW_CONTEXT for what it shows).
 """
-from flask import url_for
+from flask import request, url_for
 
 from app.admin.blueprint import bp
 from app.admin.pages import page
@@ -22,6 +22,8 @@ from app.services.users import access, roles
 # (endpoint, label, permission) of each page of a site, in the order of its navigation
 SITE_PAGES = [("admin.site_overview", "Overview", "site.read")]
 OVERVIEW_SECTIONS = ["admin/site/_embed.html", "admin/site/_settings.html", "admin/site/_purposes.html"]
+# functions (site, query arguments) -> what their sections show, added by the modules that own them
+OVERVIEW_CONTEXT = []
 
 
 def site_page(template, site, user, **context):
@@ -46,7 +48,8 @@ def site_overview(site_key):
     site = access.site_for(user, site_key, "site.read")
     doc = export_site(site)
     purposes = [p["slug"] for p in doc["purposes"] if p["legal_basis"] != "necessary"]
-    return site_page("admin/site/overview.html", site, user, doc=doc, policy=build_snapshot(site).policy,
+    extra = {k: v for provide in OVERVIEW_CONTEXT for k, v in provide(site, request.args).items()}
+    return site_page("admin/site/overview.html", site, user, doc=doc, policy=build_snapshot(site).policy, **extra,
                      sections=OVERVIEW_SECTIONS, sightings=sightings.sightings(site.id),
                      gate_purpose=purposes[0] if purposes else "analytics",
                      frame_purpose=purposes[-1] if purposes else "marketing",

@@ -103,7 +103,8 @@ def test_a_correction_publishes_without_asking_again(client, editor):
 def test_purposes_origins_and_overrides_are_edited_and_checked(client, editor):
     d, key, _ = editor
     page = f"/admin/sites/{key}/banner?lang=en"
-    r = d.submit(page, page, **{"purpose-analytics-title": "Audience measurement", "purpose-analytics-cookies": "_ga*, _gid",
+    r = d.submit(page, page, **{"purpose-analytics-title": "Audience measurement",
+                                "purpose-analytics-cookies": "_ga*, _gid",
                                 "origins": "https://shop.example\nhttps://www.shop.example",
                                 "regime_overrides": "US-NY = opt_in", "new-purpose-slug": "video",
                                 "new-purpose-title": "Embedded videos"})
