@@ -40,7 +40,6 @@ from app.services.subjects.requests import get_request, list_requests, record_re
 from app.services.users import access
 
 SITE_PAGES.append(("admin.subject_requests", "Requests", "subject_requests.manage"))
-SELECTOR_LABELS = SELECTOR_CHOICES
 KIND_LABELS = {"access": "Access", "erasure": "Erasure", "rectification": "Rectification", "objection": "Objection"}
 ERASED_LABELS = {"consent_records": "Consent records (their personal fields; the decisions stay, anonymous)",
                  "identities": "Identities (the person's email and external id)",
@@ -54,7 +53,7 @@ _RESULT = "subject_erasure"  # the session's key for the counts of the erasure j
 def subject_shown(selector: dict) -> tuple[str, str | None]:
     """(the identifier's label, its value as the list shows it: an email masked; None once erased)."""
     [(name, value)] = selector.items()
-    return SELECTOR_LABELS[name], (mask(value) if name == "email" and value else value)
+    return SELECTOR_CHOICES[name], (mask(value) if name == "email" and value else value)
 
 
 def _register(site, user, form=None, status=200):
@@ -127,7 +126,7 @@ def _confirmation(site, user, request_id, form=None, status=200):
     scope = erasure_scope(site.id, req["selector"]) if answerable else None
     return site_page("admin/site/erase.html", site, user, status=status, req=req, answerable=answerable,
                      scope=scope, form=form or ConfirmErasureForm(formdata=None), kind_labels=KIND_LABELS,
-                     erased_labels=ERASED_LABELS, selector_label=SELECTOR_LABELS[next(iter(req["selector"]))],
+                     erased_labels=ERASED_LABELS, selector_label=SELECTOR_CHOICES[next(iter(req["selector"]))],
                      value=value)
 
 
