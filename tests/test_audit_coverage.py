@@ -283,11 +283,29 @@ def dashboard_operations(app, runner, make_site):
         save("A title for nothing")
         return d.submit(banner, f"/admin/sites/{site_key}/banner/discard")
 
+    requests = f"/admin/sites/{site_key}/requests"
+
+    def record_request(kind="access"):
+        return d.submit(requests, requests, **{"request-kind": kind, "request-selector": "email",
+                                               "request-value": "max@example.com",
+                                               "request-received_at": time.strftime("%Y-%m-%d", time.gmtime())})
+
+    def answer(kind, action, **fields):
+        record_request(kind)
+        rid = re.findall(rf'/requests/([0-9a-f-]{{36}})/{action}"', d.get(requests).get_data(as_text=True))[-1]
+        return d.submit(f"{requests}/{rid}/erase" if action == "erase" else requests, f"{requests}/{rid}/{action}",
+                        **fields)
+
     return {
         ("POST", "/admin/login"): ("user.signed_in", "owner", lambda: d.sign_in("owner@shop.example", PASSWORD)),
         ("POST", "/admin/sites/<site_key>/banner"): ("draft.saved", "owner", lambda: save("A draft title")),
         ("POST", "/admin/sites/<site_key>/publish"): ("policy.published", "owner", publish),
         ("POST", "/admin/sites/<site_key>/banner/discard"): ("draft.discarded", "owner", discard),
+        ("POST", "/admin/sites/<site_key>/requests"): ("subject_request.created", "owner", record_request),
+        ("POST", "/admin/sites/<site_key>/requests/<request_id>/export"): ("subject.exported", "owner", lambda: answer(
+            "access", "export")),
+        ("POST", "/admin/sites/<site_key>/requests/<request_id>/erase"): ("subject.erased", "owner", lambda: answer(
+            "erasure", "erase", **{"erase-confirm": "ERASE"})),
         ("POST", "/admin/account/password"): ("user.password_changed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/password", **{
                 "password-current_password": PASSWORD, "password-new_password": "a second passphrase",
@@ -298,6 +316,10 @@ def dashboard_operations(app, runner, make_site):
             "/admin/account", "/admin/account/second-factor/remove", **{"remove-password": "a second passphrase"})),
         ("POST", "/admin/logout"): ("user.signed_out", "owner", d.sign_out),
     }
+
+
+# dashboard POSTs that answer a download, not a redirect
+DOWNLOADS = {("POST", "/admin/sites/<site_key>/requests/<request_id>/export")}
 
 
 def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make_site):
@@ -312,13 +334,14 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
     for route, (action, _, call) in operations.items():
         before = len(entries(app))
         r = call()
-        assert r.status_code == 302, (route, r.status_code, r.get_data(as_text=True)[-500:])
+        assert r.status_code == (200 if route in DOWNLOADS else 302), (route, r.status_code,
+                                                                        r.get_data(as_text=True)[-500:])
         new = entries(app)[before:]
         assert [e["action"] for e in new][-1:] == [action], (route, new)
         e = new[-1]
         assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
-        if route[1].startswith("/admin/sites/"):  # a change to the site, by its user
-            assert e["target_kind"] == "site" and e["site_id"] is not None, route
+        if route[1].startswith("/admin/sites/"):  # a change to the site, or a person's data read or erased, by its user
+            assert e["target_kind"] in ("site", "email") and e["site_id"] is not None, route
         else:  # a change to the user's own account
             assert e["target_kind"] == "user" and e["target_id"] == owner[5:] and e["site_id"] is None, route
         assert e["request_id"] == r.headers["X-Request-ID"], route
