@@ -64,7 +64,16 @@ def sign_receipt(snap: "SiteSnapshot", record: Record) -> str:
     return (payload + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode("ascii")
 
 
+def _stored(columns: Mapping) -> Record:
+    return Record(**{name: columns.get(name) for name in RECORD_COLUMNS})
+
+
 def receipt_for_columns(snap: "SiteSnapshot", columns: Mapping) -> str:
     """The receipt of a stored record read back as its columns (a row of the export's columns, or
     every column): what the write path signed, under the site's newest receipt secret."""
-    return sign_receipt(snap, Record(**{name: columns.get(name) for name in RECORD_COLUMNS}))
+    return sign_receipt(snap, _stored(columns))
+
+
+def payload_for_columns(columns: Mapping, site_key: str) -> dict:
+    """The payload a receipt of a stored record (read back as its columns) carries."""
+    return receipt_payload(_stored(columns), site_key)
