@@ -3,6 +3,7 @@
 - `auth`: sign in (password, then a second factor's code where the user has one), sign out
 - `sites`: the sites a user may see, and each site's overview
 - `banner`: the banner editor, its live preview of the real widget, and publishing
+- `consent_log`: the consent log: records searched and paged, each record's proof, the CSV export
 - `account`: the user's own password and second factor
 - `users`: the installation's users, for installation owners
 - `session`: Flask-Login's wiring, session rotation, the idle timeout
@@ -32,6 +33,7 @@ SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_secon
 def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
     from app.admin import account, auth, banner, sites, users  # noqa: F401  (their routes join bp)
+    from app.admin import consent_log  # noqa: F401
 
     csrf.init_app(app)
     admin_session.init_app(app)
