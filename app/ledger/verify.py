@@ -98,6 +98,7 @@ def verify_site(site_id: int, anchor: dict | None = None, key: bytes | None = No
     checkpoints = _checkpoints(site_id, key, problems)
     sealed_ids = set()
     prev = GENESIS
+    prev_last = 0  # a seal answers for its chain's rows after the seal before it, up to its last one
     expected_seq = 1
     unkeyed = erased_count = purged = 0
     seals = db.session.execute(
@@ -114,10 +115,13 @@ def verify_site(site_id: int, anchor: dict | None = None, key: bytes | None = No
         expected_seq = seal.seq + 1
         sealed = {int(i): h for i, h in seal.entries}
         sealed_ids.update(sealed)
+        # from the row after the previous seal's last, not its own first: a row put between two seals'
+        # ranges (at an id another site's row freed, or the sequence skipped) is in neither
         rows = db.session.execute(
-            db.select(ConsentRecord).where(ConsentRecord.site_id == site_id,
-                                           ConsentRecord.id.between(seal.first_id, seal.last_id))
+            db.select(ConsentRecord).where(ConsentRecord.site_id == site_id, ConsentRecord.id > prev_last,
+                                           ConsentRecord.id <= seal.last_id)
         ).scalars()
+        prev_last = seal.last_id
         seen = set()
         for rec in rows:
             seen.add(rec.id)
@@ -167,9 +171,10 @@ def verify_record(rec: ConsentRecord, key: bytes | None = None) -> dict:
     record's with the erasure entry that lists it), the seal that holds it, whether that seal
     chains to the one before it and carries the ledger's MAC, and whether it holds this hash.
 
-    Returns {"ok", "hash_ok", "erasure" (the entry's id, or None), "seal" (the LedgerSeal, or
-    None), "seal_ok", "problems"} with the problems named as verify_site names them. Reads the
-    record's seal and the one before it, and for an erased record the site's erasure entries."""
+    Returns {"ok", "hash_ok", "erasure" (the entry's id, or None), "seal" (the LedgerSeal that
+    answers for the record's row, or None while none does), "sealed" (whether that seal lists it),
+    "seal_ok", "problems"} with the problems named as verify_site names them. Reads that seal and
+    the one before it, and for an erased record the site's erasure entries."""
     key = macs.ledger_key() if key is None else key
     site_id = rec.site_id
     problems = []
@@ -177,9 +182,10 @@ def verify_record(rec: ConsentRecord, key: bytes | None = None) -> dict:
     erased = _erasures(site_id, key, problems, rec.id, entry_of) if rec.erased_at is not None else {}
     actual = _actual_hash(rec, erased, problems)
     hash_ok = actual is not None and actual == rec.record_hash
-    seal = db.session.execute(db.select(LedgerSeal).where(
-        LedgerSeal.site_id == site_id, LedgerSeal.first_id <= rec.id, LedgerSeal.last_id >= rec.id)).scalar()
-    seal_ok = False
+    # the seal answering for the record's row: the first to end at or after it (as verify_site reads them)
+    seal = db.session.execute(db.select(LedgerSeal).where(LedgerSeal.site_id == site_id, LedgerSeal.last_id >= rec.id)
+                              .order_by(LedgerSeal.seq).limit(1)).scalar()
+    seal_ok = in_seal = False
     if seal is not None:
         before = db.session.execute(db.select(LedgerSeal.seal_hash).where(
             LedgerSeal.site_id == site_id, LedgerSeal.seq == seal.seq - 1)).scalar() if seal.seq > 1 else GENESIS
@@ -190,7 +196,8 @@ def verify_record(rec: ConsentRecord, key: bytes | None = None) -> dict:
         problems += found
         seal_ok = before is not None and not found
         sealed = {int(i): h for i, h in seal.entries}
-        if rec.id not in sealed:
+        in_seal = rec.id in sealed
+        if not in_seal:
             problems.append({"kind": "inserted", "record_id": rec.record_id,
                              "detail": f"record {rec.record_id} was not in seal {seal.seq}"})
         elif not hash_ok or sealed[rec.id] != rec.record_hash:
@@ -204,7 +211,7 @@ def verify_record(rec: ConsentRecord, key: bytes | None = None) -> dict:
         problems.append({"kind": "inserted", "record_id": rec.record_id,
                          "detail": f"record {rec.record_id} is dated before the last seal but is in none"})
     return {"ok": not problems, "hash_ok": hash_ok, "erasure": entry_of.get(rec.id), "seal": seal,
-            "seal_ok": seal_ok, "problems": problems}
+            "sealed": in_seal, "seal_ok": seal_ok, "problems": problems}
 
 
 def rekey_site(site_id: int, key: bytes, old_key: bytes | None = None) -> int:

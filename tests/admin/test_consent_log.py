@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.ledger import rules
 from app.models import ConsentRecord, LedgerSeal
 from app.services.consent_log import PAGE_SIZE, RECORD_FIELDS
 from tests.admin.conftest import audit_entries, main_text, page_forms, user_id
@@ -262,6 +263,30 @@ def test_a_records_page_shows_every_field_its_receipt_and_its_proof(app, client,
     assert "This record does not verify" in text and "Hash: verifies." in text
     assert "the seal does not verify" in text and "does not carry the ledger's MAC" in text
     assert d.get(f"/admin/sites/{key}/consents/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_a_record_forged_between_two_seals_shows_it_is_in_no_seal(app, client, runner, make_site, officer):
+    d, key, _, _ = officer
+    other, _ = make_site(name="Other")
+    record(client, key)
+    runner.invoke(args=["ledger", "seal", key, "--lag", "0"])
+    freed = record(client, other)["record_id"]
+    record(client, key)
+    runner.invoke(args=["ledger", "seal", key, "--lag", "0"])
+    late = record(client, key)["record_id"]
+    with app.app_context():  # the late record moved, back-dated and re-hashed by the rules, to the freed row id
+        t = ConsentRecord.__table__
+        gap = db.session.execute(sa.select(t.c.id).where(t.c.record_id == freed)).scalar()
+        forged = dict(db.session.execute(sa.select(t).where(t.c.record_id == late)).mappings().one())
+        db.session.execute(sa.delete(t).where(t.c.id.in_([gap, forged["id"]])))
+        forged.update(id=gap, created_at=forged["created_at"] - dt.timedelta(hours=1))
+        forged["record_hash"] = rules.hash_in_stored_form(forged, forged["record_hash"])
+        db.session.execute(sa.insert(t).values(**forged))
+        db.session.commit()
+    text = main_text(d.get(f"/admin/sites/{key}/consents/{late}"))
+    assert "This record does not verify" in text and "Hash: verifies." in text
+    assert "In no seal: seal 2 answers for this row but does not list it" in text
+    assert f"record {late} was not in seal 2" in text
 
 
 def test_an_erased_record_shows_it_is_erased_and_still_verifies(client, runner, site_ctx, dashboard, make_user):
