@@ -44,6 +44,9 @@ HTTP_NOT_AUDITED = {
     ("POST", "/admin/account/second-factor/setup"): "a pending secret, in force only once a code proves it "
                                                      "(user.totp_enabled)",
     ("POST", "/admin/sites/<site_key>/preview"): "renders the editor's form in the real widget, stores nothing",
+    ("POST", "/admin/sites/<site_key>/consents"): "the consent log's search, a read that changes nothing; a look-up "
+                                                   "by email or external id writes consent_log.searched "
+                                                   "(tests/admin/test_consent_log.py)",
 }
 
 # (group, command) -> why it writes no entry.

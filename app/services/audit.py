@@ -51,6 +51,8 @@ ACTIONS = (
     "installation.updated",
     # the banner editor's drafts (app/services/sites/drafts.py)
     "draft.saved", "draft.discarded",
+    # the consent log's look-ups of a person by email or external id (app/services/consent_log.py)
+    "consent_log.searched",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",
