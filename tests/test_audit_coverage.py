@@ -289,6 +289,15 @@ def dashboard_operations(app, runner, make_site):
         secret = re.search(r'<code id="new-secret">([^<]+)</code>', d.submit(keys, keys).get_data(True)).group(1)
         return d.submit(f"{keys}/{secret[:17]}/revoke", f"{keys}/{secret[:17]}/revoke")
 
+    hooks = f"/admin/sites/{site_key}/webhooks"
+
+    def add_hook():
+        r = d.submit(hooks, hooks, url="https://hooks.example.net/in", events=["consent.recorded"])
+        state["endpoint"] = f"{hooks}/{re.search(r'<code>(ep_[0-9a-f]+)</code>', d.get(hooks).get_data(True)).group(1)}"
+        # a decision it is owed: a dead letter once the endpoint is disabled, for the replay below
+        app.test_client().post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"]))
+        return r
+
     return {
         ("POST", "/admin/login"): ("user.signed_in", "owner", lambda: d.sign_in("owner@shop.example", PASSWORD)),
         ("POST", "/admin/sites/<site_key>/banner"): ("draft.saved", "owner", lambda: save("A draft title")),
@@ -296,6 +305,13 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/banner/discard"): ("draft.discarded", "owner", discard),
         ("POST", "/admin/sites/<site_key>/keys"): ("key.created", "owner", lambda: d.submit(keys, keys, name="ci")),
         ("POST", "/admin/sites/<site_key>/keys/<key_id>/revoke"): ("key.revoked", "owner", revoke_key),
+        ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): ("secret.rotated", "owner", lambda: d.submit(
+            hooks, f"{state['endpoint']}/rotate")),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): ("webhook.disabled", "owner", lambda: d.submit(
+            f"{state['endpoint']}/disable", f"{state['endpoint']}/disable")),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/replay"): ("webhook.replayed", "owner", lambda: d.submit(
+            hooks, f"{state['endpoint']}/replay")),
         ("POST", "/admin/account/password"): ("user.password_changed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/password", **{
                 "password-current_password": PASSWORD, "password-new_password": "a second passphrase",
@@ -309,7 +325,8 @@ def dashboard_operations(app, runner, make_site):
 
 
 # dashboard POSTs that answer with a page showing a new secret (never put in a redirect or the session)
-SHOWN_ONCE = {("POST", "/admin/sites/<site_key>/keys")}
+SHOWN_ONCE = {("POST", "/admin/sites/<site_key>/keys"), ("POST", "/admin/sites/<site_key>/webhooks"),
+              ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate")}
 
 
 def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make_site):
