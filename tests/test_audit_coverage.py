@@ -305,6 +305,8 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/banner/discard"): ("draft.discarded", "owner", discard),
         ("POST", "/admin/sites/<site_key>/keys"): ("key.created", "owner", lambda: d.submit(keys, keys, name="ci")),
         ("POST", "/admin/sites/<site_key>/keys/<key_id>/revoke"): ("key.revoked", "owner", revoke_key),
+        ("POST", "/admin/sites/<site_key>/settings"): ("site.updated", "owner", lambda: d.submit(
+            f"/admin/sites/{site_key}/settings", f"/admin/sites/{site_key}/settings", email_double_opt_in="off")),
         ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): ("secret.rotated", "owner", lambda: d.submit(
             hooks, f"{state['endpoint']}/rotate")),

@@ -33,7 +33,7 @@ SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_secon
 def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
     from app.admin import account, auth, banner, sites, statistics, users  # noqa: F401  (their routes join bp)
-    from app.admin import keys, webhooks  # noqa: F401
+    from app.admin import keys, settings, webhooks  # noqa: F401
 
     csrf.init_app(app)
     admin_session.init_app(app)
