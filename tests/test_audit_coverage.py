@@ -255,6 +255,9 @@ def dashboard_operations(app, runner, make_site):
     for email, role in (("owner@shop.example", "owner"), ("other@shop.example", "viewer")):
         runner.invoke(args=["users", "create", "--email", email, "--role", role, "--site", site_key,
                             "--password-stdin"], input=PASSWORD + "\n")
+    # an installation owner, who manages the users
+    runner.invoke(args=["users", "create", "--email", "admin@shop.example", "--role", "owner", "--password-stdin"],
+                  input=PASSWORD + "\n")
     d = Dashboard(app, address=IPS["FR"])
     state = {}
 
@@ -282,6 +285,24 @@ def dashboard_operations(app, runner, make_site):
     def discard():
         save("A title for nothing")
         return d.submit(banner, f"/admin/sites/{site_key}/banner/discard")
+
+    a = Dashboard(app, address=IPS["FR"])
+    a.sign_in("admin@shop.example", PASSWORD)
+    other = "/admin/users/" + re.search(r'href="/admin/users/(\d+)">other@', a.get("/admin/users").get_data(True)).group(1)
+    users = {
+        ("POST", "/admin/users"): ("user.created", "admin", lambda: a.submit(
+            "/admin/users", "/admin/users", email="made@shop.example", role="viewer", sites=[site_key])),
+        ("POST", "/admin/users/<int:user_id>"): ("user.role_changed", "admin", lambda: a.submit(
+            other, other, role="editor", sites=[site_key])),
+        ("POST", "/admin/users/<int:user_id>/disable"): ("user.disabled", "admin", lambda: a.submit(
+            f"{other}/disable", f"{other}/disable")),
+        ("POST", "/admin/users/<int:user_id>/enable"): ("user.enabled", "admin", lambda: a.submit(
+            other, f"{other}/enable")),
+        ("POST", "/admin/users/<int:user_id>/reset-password"): ("user.password_reset", "admin", lambda: a.submit(
+            f"{other}/reset-password", f"{other}/reset-password")),
+        ("POST", "/admin/users/<int:user_id>/reset-second-factor"): ("user.totp_removed", "admin", lambda: a.submit(
+            f"{other}/reset-second-factor", f"{other}/reset-second-factor")),
+    }
 
     keys = f"/admin/sites/{site_key}/keys"
 
@@ -323,12 +344,14 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/account/second-factor/remove"): ("user.totp_removed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/second-factor/remove", **{"remove-password": "a second passphrase"})),
         ("POST", "/admin/logout"): ("user.signed_out", "owner", d.sign_out),
+        **users,
     }
 
 
 # dashboard POSTs that answer with a page showing a new secret (never put in a redirect or the session)
 SHOWN_ONCE = {("POST", "/admin/sites/<site_key>/keys"), ("POST", "/admin/sites/<site_key>/webhooks"),
-              ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate")}
+              ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"), ("POST", "/admin/users"),
+              ("POST", "/admin/users/<int:user_id>/reset-password")}
 
 
 def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make_site):
@@ -339,8 +362,10 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
               if m != "GET" and r.rule.startswith("/admin/")}
     unclassified = routes - set(operations) - set(HTTP_NOT_AUDITED)
     assert not unclassified, f"audit these (app/services/audit.py) or say why not in HTTP_NOT_AUDITED: {unclassified}"
-    owner = f"user:{user_id(runner, 'owner@shop.example')}"
-    for route, (action, _, call) in operations.items():
+    actors = {"owner": f"user:{user_id(runner, 'owner@shop.example')}",
+              "admin": f"user:{user_id(runner, 'admin@shop.example')}"}
+    for route, (action, whose, call) in operations.items():
+        owner = actors[whose]
         before = len(entries(app))
         r = call()
         # a redirect, or the answer page that shows a new secret once
@@ -352,6 +377,8 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
         assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
         if route[1].startswith("/admin/sites/"):  # a change to the site (or its keys, endpoints), by its user
             assert e["target_kind"] in ("site", "api_key", "webhook") and e["site_id"] is not None, route
+        elif route[1].startswith("/admin/users"):  # a change to another user's account, by an installation owner
+            assert e["target_kind"] == "user" and e["target_id"] != owner[5:] and e["site_id"] is None, route
         else:  # a change to the user's own account
             assert e["target_kind"] == "user" and e["target_id"] == owner[5:] and e["site_id"] is None, route
         assert e["request_id"] == r.headers["X-Request-ID"], route
