@@ -5,7 +5,8 @@
 - `banner`: the banner editor, its live preview of the real widget, and publishing
 - `statistics`: the overview's figures and charts (the stats API's, from the rollups)
 - `account`: the user's own password and second factor
-- `users`: the installation's users, for installation owners
+- `users`: the installation's users, for installation owners: made, changed, disabled, reset
+- `keys`, `webhooks`, `settings`: a site's API keys, webhook endpoints, and email double-opt-in default
 - `session`: Flask-Login's wiring, session rotation, the idle timeout
 - `forms`, `pages`: the forms (each with its CSRF token) and how a page or an error is answered
 
