@@ -288,7 +288,8 @@ def dashboard_operations(app, runner, make_site):
 
     a = Dashboard(app, address=IPS["FR"])
     a.sign_in("admin@shop.example", PASSWORD)
-    other = "/admin/users/" + re.search(r'href="/admin/users/(\d+)">other@', a.get("/admin/users").get_data(True)).group(1)
+    listing = a.get("/admin/users").get_data(as_text=True)
+    other = "/admin/users/" + re.search(r'href="/admin/users/(\d+)">other@', listing).group(1)
     users = {
         ("POST", "/admin/users"): ("user.created", "admin", lambda: a.submit(
             "/admin/users", "/admin/users", email="made@shop.example", role="viewer", sites=[site_key])),
@@ -329,12 +330,12 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/settings"): ("site.updated", "owner", lambda: d.submit(
             f"/admin/sites/{site_key}/settings", f"/admin/sites/{site_key}/settings", email_double_opt_in="off")),
         ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
-        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): ("secret.rotated", "owner", lambda: d.submit(
-            hooks, f"{state['endpoint']}/rotate")),
-        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): ("webhook.disabled", "owner", lambda: d.submit(
-            f"{state['endpoint']}/disable", f"{state['endpoint']}/disable")),
-        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/replay"): ("webhook.replayed", "owner", lambda: d.submit(
-            hooks, f"{state['endpoint']}/replay")),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): (
+            "secret.rotated", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/rotate")),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): (
+            "webhook.disabled", "owner", lambda: d.submit(*[f"{state['endpoint']}/disable"] * 2)),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/replay"): (
+            "webhook.replayed", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/replay")),
         ("POST", "/admin/account/password"): ("user.password_changed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/password", **{
                 "password-current_password": PASSWORD, "password-new_password": "a second passphrase",
