@@ -4,6 +4,8 @@
 - `sites`: the sites a user may see, and each site's overview
 - `banner`: the banner editor, its live preview of the real widget, and publishing
 - `statistics`: the overview's figures and charts (the stats API's, from the rollups)
+- `subject_requests`: the register of data-subject requests, with export and erasure
+- `audit_log`: a site's audit log, filtered, and as CSV
 - `account`: the user's own password and second factor
 - `users`: the installation's users, for installation owners: made, changed, disabled, reset
 - `keys`, `webhooks`, `settings`: a site's API keys, webhook endpoints, and email double-opt-in default
@@ -34,6 +36,7 @@ SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_secon
 def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
     from app.admin import account, auth, banner, sites, statistics, users  # noqa: F401  (their routes join bp)
+    from app.admin import subject_requests, audit_log  # noqa: F401  (after the others: in their navigation's order)
     from app.admin import keys, settings, webhooks  # noqa: F401
 
     csrf.init_app(app)

@@ -48,11 +48,11 @@ def end_request(_error):
 @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=PAGE)
 @blp.error_response(400, "A cursor this API did not issue")
 def list_audit_log(args):
-    """The site's audit log, oldest first: filtered by time and action, paged by cursor."""
+    """The site's audit log, oldest first: filtered by time, action and actor, paged by cursor."""
     fmt = args["format"] or format_from_accept()
     after = decode_cursor(args["cursor"]) if args["cursor"] else 0
     entries, more = audit.list_entries(g.site.id, after=after, start=args["from_"], end=args["to"],
-                                       action=args["action"], limit=args["limit"])
+                                       action=args["action"], actor=args["actor"], limit=args["limit"])
     next_cursor = encode_cursor(entries[-1]["id"]) if more else None
     headers = page_headers(next_cursor)
     if fmt == "csv":

@@ -23,7 +23,16 @@ from app.errors import Conflict
 from app.extensions import db
 from app.hashing import canonical_json, sha256_hex
 from app.ledger import macs
-from app.ledger.seals import GENESIS, SEAL_BATCH, SEAL_LOCK, aware, seal_covers, sealable_rows, sealing_lock
+from app.ledger.seals import (
+    GENESIS,
+    SEAL_BATCH,
+    SEAL_LOCK,
+    aware,
+    commit_seal,
+    seal_covers,
+    sealable_rows,
+    sealing_lock,
+)
 from app.models import AuditEntry, ChainDeletion, ChainSeal, EmailConsentRecord, Site, utcnow
 from app.services.audit import entry_fields, entry_hash
 from app.services.webhooks.outbox import enqueue
@@ -129,10 +138,7 @@ def seal_chain(chain: Chain, scope: int, lag_seconds: float = 5, batch: int = SE
         db.session.add(seal)
         if scope != INSTALLATION:
             enqueue(scope, "ledger.sealed", chain_head(seal), now=seal.sealed_at)
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            db.session.rollback()  # another process sealed this batch first
+        if not commit_seal():
             return total
         total += len(rows)
         if len(rows) < batch:

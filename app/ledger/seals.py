@@ -111,15 +111,22 @@ def seal_site(site_id: int, lag_seconds: float = 5, limit: int | None = None, ba
                          mac=macs.seal_mac(key, site_id, seq, digest), sealed_at=utcnow())
         db.session.add(new)
         enqueue(site_id, "ledger.sealed", seal_head(new), now=new.sealed_at)
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            db.session.rollback()  # another process sealed this batch first
+        if not commit_seal():
             return total
         total += len(rows)
         if len(rows) < size:
             return total
     return total
+
+
+def commit_seal() -> bool:
+    """Commit a new seal; False (rolled back) when another process took its sequence number first."""
+    try:
+        db.session.commit()
+        return True
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # another process sealed this batch first
+        return False
 
 
 def seal_head(seal: LedgerSeal) -> dict:

@@ -13,6 +13,9 @@ class AuditLogArgs(StrictSchema):
                                  metadata={"description": "Entries at or after (ISO 8601 with zone)"})
     to = fields.AwareDateTime(load_default=None, metadata={"description": "Entries before"})
     action = fields.String(load_default=None, validate=validate.OneOf(ACTIONS))
+    actor = fields.String(load_default=None, validate=validate.Length(1, 200), metadata={
+        "description": "Entries of this actor only, exactly as entries name it: key:<API key id>, "
+                       "cli:<user>@<host>, user:<dashboard user id>, system, visitor"})
     cursor = fields.String(load_default=None, validate=validate.Length(1, 200),
                            metadata={"description": "`next_cursor` of the previous page"})
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT))
@@ -32,7 +35,8 @@ class AuditEntryOut(ma.Schema):
     id = fields.Integer()
     time = fields.DateTime()
     site_key = fields.String(allow_none=True)
-    actor = fields.String(metadata={"description": "key:<API key id>, cli:<user>@<host>, system, visitor"})
+    actor = fields.String(metadata={"description": "key:<API key id>, cli:<user>@<host>, user:<dashboard user id>, "
+                                                   "system, visitor, anonymous"})
     action = fields.String()
     target = fields.Nested(AuditTargetOut)
     client_ip = fields.String(allow_none=True, metadata={"description": "Truncated (IPv4 /24, IPv6 /48)"})

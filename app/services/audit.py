@@ -101,6 +101,12 @@ def user_actor(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def user_id_of(actor: str) -> int | None:
+    """The dashboard user's id in a `user:<id>` actor, else None."""
+    kind, _, rest = actor.partition(":")
+    return int(rest) if kind == "user" and re.fullmatch(r"[0-9]{1,18}", rest) else None
+
+
 def cli_actor() -> str:
     """The actor of a command: `cli:` with the OS user and the host."""
     try:
@@ -262,18 +268,24 @@ def record_site_import(site_id: int, site_key: str, before: Mapping[str, Any] | 
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
+CSV_CHUNK = 500  # rows per piece of a CSV answer
 CSV_COLUMNS = ("id", "time", "site_key", "actor", "action", "target_kind", "target_id", "client_ip", "request_id",
                "details", "entry_hash")
 
 
 def list_entries(site_id: int | None = None, all_sites: bool = False, after: int = 0,
                  start: dt.datetime | None = None, end: dt.datetime | None = None, action: str | None = None,
-                 limit: int = DEFAULT_LIMIT) -> tuple[list[dict[str, Any]], bool]:
-    """(a page of entries, oldest first, as plain dicts; whether another page follows).
+                 limit: int = DEFAULT_LIMIT, actor: str | None = None, before: int | None = None,
+                 newest_first: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    """(a page of entries as plain dicts, oldest first, or newest first with `newest_first`;
+    whether another page follows).
 
-    One site's entries, or with `all_sites` every entry, installation-wide ones too (the CLI)."""
+    One site's entries, or with `all_sites` every entry, installation-wide ones too (the CLI).
+    Paged by entry id: those after `after` (oldest first) or before `before` (newest first)."""
     t = AuditEntry.__table__
     cond = [t.c.id > after]
+    if before is not None:
+        cond.append(t.c.id < before)
     if not all_sites:
         cond.append(t.c.site_id == site_id)
     if start is not None:
@@ -282,12 +294,26 @@ def list_entries(site_id: int | None = None, all_sites: bool = False, after: int
         cond.append(t.c.created_at < end)
     if action is not None:
         cond.append(t.c.action == action)
+    if actor is not None:
+        cond.append(t.c.actor == actor)
     rows = db.session.execute(
-        sa.select(t, Site.site_key).outerjoin(Site, Site.id == t.c.site_id).where(*cond).order_by(t.c.id)
-        .limit(limit + 1)
+        sa.select(t, Site.site_key).outerjoin(Site, Site.id == t.c.site_id).where(*cond)
+        .order_by(t.c.id.desc() if newest_first else t.c.id).limit(limit + 1)
     ).mappings().all()
     db.session.rollback()  # end the read transaction
     return [entry_doc(r) for r in rows[:limit]], len(rows) > limit
+
+
+def iter_entries(site_id: int, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Every entry of the site that list_entries' `filters` (start, end, action, actor) select,
+    oldest first, a page of MAX_LIMIT at a time (so a long log is never one query's worth of memory)."""
+    after = 0
+    while True:
+        page, more = list_entries(site_id, after=after, limit=MAX_LIMIT, **filters)
+        yield from page
+        if not more:
+            return
+        after = page[-1]["id"]
 
 
 def entry_doc(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,9 +338,13 @@ def render_csv(docs: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for d in docs:
+    for n, d in enumerate(docs, 1):
         writer.writerow([export.csv_cell(v) for v in (
             d["id"], d["time"].isoformat(), d["site_key"], d["actor"], d["action"], d["target"]["kind"],
             d["target"]["id"], d["client_ip"], d["request_id"], json.dumps(d["details"], separators=(",", ":"),
                                                                            sort_keys=True), d["entry_hash"])])
+        if n % CSV_CHUNK == 0:  # written as it is read: a long log streams
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
     yield out.getvalue()

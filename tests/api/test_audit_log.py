@@ -95,6 +95,19 @@ def test_the_api_shows_a_key_its_own_site_only_filtered_and_paged(app, client, r
     assert [e["action"] for e in other] == ["site.created", "policy.published"]
 
 
+def test_the_api_filters_by_actor(client, runner, site_ctx):
+    site_key, api_key, auth = site_ctx
+    runner.invoke(args=["keys", "rotate-receipt", site_key])
+    client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["consent.recorded"]},
+                headers=auth)
+    key_actor = "key:" + api_key[:17]
+    assert [e["action"] for e in log(client, auth, actor=key_actor)["entries"]] == ["webhook.created"]
+    [cli] = log(client, auth, action="secret.rotated")["entries"]
+    assert [e["action"] for e in log(client, auth, actor=cli["actor"])["entries"]] == ["secret.rotated"]
+    assert log(client, auth, actor="user:999")["entries"] == []
+    assert client.get("/api/v1/audit-log?actor=" + "x" * 201, headers=auth).status_code == 422
+
+
 def test_the_audit_log_as_csv(app, client, runner, site_ctx):
     site_key, _, auth = site_ctx
     runner.invoke(args=["keys", "rotate-receipt", site_key])
@@ -144,7 +157,7 @@ def test_a_refused_mutation_writes_no_entry(app, client, site_ctx):
 def test_the_openapi_document_describes_the_audit_log(client):
     doc = client.get("/api/v1/openapi.json").json
     op = doc["paths"]["/api/v1/audit-log"]["get"]
-    assert {p["name"] for p in op["parameters"]} >= {"from", "to", "action", "cursor", "limit"}
+    assert {p["name"] for p in op["parameters"]} >= {"from", "to", "action", "actor", "cursor", "limit"}
     assert op["security"] == [{"ApiKey": []}]
     assert "AuditEntryOut" in json.dumps(doc["components"]["schemas"])
 

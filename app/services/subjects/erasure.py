@@ -49,6 +49,52 @@ CHUNK = 5000  # ids per IN (): SQLite's bound-variable limit
 # outbox events whose data names a visitor, and those that name an address (by its keyed hash)
 VISITOR_EVENTS = ("consent.recorded", "consent.withdrawn", "identity.linked")
 EMAIL_EVENTS = ("email_consent.confirmed", "email_consent.withdrawn")
+# what an erasure counts, in the order it answers them
+ERASED_KINDS = ("consent_records", "identities", "identity_links", "email_consent_records", "webhook_events",
+                "subject_requests")
+
+
+def _resolve(site_id: int, name: str, value: str) -> tuple[list[Identity], set[str], set[str]]:
+    """Who the selector names: (the people, their visitor ids, their addresses' keyed hashes)."""
+    people: list[Identity] = []
+    if name == "visitor_id":
+        visitors = {value}
+    else:
+        person = find_person(site_id, **{name: value})
+        if person is not None:
+            people.append(person)
+        visitors = {link.visitor_id for p in people for link in db.session.execute(
+            db.select(IdentityLink).where(IdentityLink.identity_id == p.id)).scalars()}
+    email_hashes = {p.email_hash for p in people if p.email_hash}
+    if name == "email":
+        email_hashes.add(keyring(site_id).email_hash(value))
+    return people, visitors, email_hashes
+
+
+def erasure_scope(site_id: int, selectors: dict[str, str | None]) -> dict[str, int]:
+    """What erase_subject would erase now, per kind (the same keys and counts), erasing nothing: for a
+    person to confirm before it cannot be undone. It reads counts only."""
+    name, value = selector_of(selectors)
+    people, visitors, email_hashes = _resolve(site_id, name, value)
+    t, links, emails = ConsentRecord.__table__, IdentityLink.__table__, EmailConsentRecord.__table__
+    counts = dict.fromkeys(ERASED_KINDS, 0)
+    link_ids = set()
+    for chunk in _chunks(visitors):
+        counts["consent_records"] += db.session.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.site_id == site_id, t.c.visitor_id.in_(chunk), t.c.erased_at.is_(None))).scalar_one()
+        link_ids.update(db.session.execute(sa.select(links.c.id).where(
+            links.c.site_id == site_id, links.c.visitor_id.in_(chunk))).scalars())
+    for p in people:
+        link_ids.update(db.session.execute(sa.select(links.c.id).where(links.c.identity_id == p.id)).scalars())
+    counts["identities"], counts["identity_links"] = len(people), len(link_ids)
+    for h in email_hashes:
+        counts["email_consent_records"] += db.session.execute(sa.select(sa.func.count()).select_from(emails).where(
+            emails.c.site_id == site_id, emails.c.email_hash == h)).scalar_one()
+    counts["webhook_events"] = len(_events_naming(site_id, visitors, email_hashes))
+    counts["subject_requests"] = db.session.execute(sa.select(sa.func.count()).select_from(SubjectRequest).where(
+        SubjectRequest.site_id == site_id,
+        SubjectRequest.selector_hash == selector_hash(site_id, name, value))).scalar_one()
+    return counts
 
 
 def _chunks(values):
@@ -65,18 +111,7 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
     site_id = snap.id
     name, value = selector_of(selectors)
     ring = keyring(site_id)
-    people: list[Identity] = []
-    if name == "visitor_id":
-        visitors = {value}
-    else:
-        person = find_person(site_id, **{name: value})
-        if person is not None:
-            people.append(person)
-        visitors = {link.visitor_id for p in people for link in db.session.execute(
-            db.select(IdentityLink).where(IdentityLink.identity_id == p.id)).scalars()}
-    email_hashes = {p.email_hash for p in people if p.email_hash}
-    if name == "email":
-        email_hashes.add(ring.email_hash(value))
+    people, visitors, email_hashes = _resolve(site_id, name, value)
     if request_id:
         fulfil_request(site_id, request_id, "erasure", selectors, now, commit=False)
 
@@ -90,8 +125,7 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
     if name in ("email", "external_id"):
         sealed.setdefault(name, value)
 
-    counts = {"consent_records": 0, "identities": 0, "identity_links": 0, "email_consent_records": 0,
-              "webhook_events": 0, "subject_requests": 0}
+    counts = dict.fromkeys(ERASED_KINDS, 0)
     t = ConsentRecord.__table__
     row_ids = [i for chunk in _chunks(visitors) for i in db.session.execute(
         sa.select(t.c.id).where(t.c.site_id == site_id, t.c.visitor_id.in_(chunk))).scalars()]
@@ -132,15 +166,21 @@ def erase_subject(snap: "SiteSnapshot", selectors: dict[str, str | None], reques
     return counts
 
 
-def _erase_events(site_id: int, visitors: set[str], email_hashes: set[str]) -> int:
-    """Delete the outbox events (and, by cascade, their deliveries) that name the subject."""
+def _events_naming(site_id: int, visitors: set[str], email_hashes: set[str]) -> list[int]:
+    """The ids of the outbox events that name the subject's visitors or address."""
     e = WebhookEvent.__table__
-    doomed = []
+    found = []
     # matched by the database on the events' JSON (json_extract / ->>), a chunk of names at a time
     for kinds, field, names in ((VISITOR_EVENTS, "visitor_id", visitors), (EMAIL_EVENTS, "email_hash", email_hashes)):
         for chunk in _chunks(names):
-            doomed += db.session.execute(sa.select(e.c.id).where(
+            found += db.session.execute(sa.select(e.c.id).where(
                 e.c.site_id == site_id, e.c.type.in_(kinds), e.c.data[field].as_string().in_(chunk))).scalars()
+    return found
+
+
+def _erase_events(site_id: int, visitors: set[str], email_hashes: set[str]) -> int:
+    """Delete the outbox events (and, by cascade, their deliveries) that name the subject."""
+    doomed = _events_naming(site_id, visitors, email_hashes)
     for chunk in _chunks(doomed):
         db.session.execute(sa.delete(WebhookDelivery.__table__).where(WebhookDelivery.event_id.in_(chunk)))
         db.session.execute(sa.delete(WebhookEvent.__table__).where(WebhookEvent.id.in_(chunk)))

@@ -9,7 +9,7 @@ the same hash identities use (app/services/keyring.py).
 import datetime as dt
 from typing import Any
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Gone, Invalid, NotFound
 from app.extensions import db
 from app.models import Site, SubjectRequest, utcnow
 from app.services import audit
@@ -97,6 +97,34 @@ def list_requests(site_id: int | None = None, status: str | None = None,
     return out
 
 
+def _find(site_id: int, request_id: str) -> SubjectRequest:
+    req = db.session.execute(db.select(SubjectRequest).where(
+        SubjectRequest.site_id == site_id, SubjectRequest.request_id == request_id)).scalar_one_or_none()
+    if req is None:
+        raise NotFound("No such request on this site.", errors={"request_id": ["no such request"]})
+    return req
+
+
+def get_request(site_id: int, request_id: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """One request of the site's register, its selector decrypted (None once its subject was erased):
+    a read of personal data, audited as the register's listing is; committed. NotFound if the site
+    has no such request."""
+    doc = request_doc(_find(site_id, request_id), now)
+    audit.record("subject_request.listed", audit.Target("subject_request", request_id), site_id,
+                 {"request_id": request_id, "count": 1})
+    db.session.commit()
+    return doc
+
+
+def request_subject(site_id: int, request_id: str) -> tuple[str, dict[str, str]]:
+    """(the request's kind, {selector: value} of whom it is about), for the export or erasure that
+    answers it (which audits itself); Gone once the subject was erased and the request names no one."""
+    req = _find(site_id, request_id)
+    if not req.selector_enc:
+        raise Gone("The subject of that request was erased: the request names no one any more.")
+    return req.kind, {req.selector: keyring(site_id).decrypt(f"subject_request.{req.selector}", req.selector_enc)}
+
+
 def site_key_of(site_id: int) -> str:
     return db.session.execute(db.select(Site.site_key).where(Site.id == site_id)).scalar_one()
 
@@ -109,10 +137,7 @@ def fulfil_request(site_id: int, request_id: str, kind: str, selectors: dict[str
     The action must answer that request: its kind, and the same subject by the same selector
     (Invalid otherwise); a request of another site is NotFound, one already fulfilled a Conflict.
     """
-    req = db.session.execute(db.select(SubjectRequest).where(
-        SubjectRequest.site_id == site_id, SubjectRequest.request_id == request_id)).scalar_one_or_none()
-    if req is None:
-        raise NotFound("No such request on this site.", errors={"request_id": ["no such request"]})
+    req = _find(site_id, request_id)
     if req.status == "fulfilled":
         raise Conflict(f"That request was fulfilled at {req.fulfilled_at.isoformat()}.")
     selector, value = selector_of(selectors)

@@ -97,6 +97,14 @@ def set_role(user: User, role: str, site_keys: tuple[str, ...] | list[str] = ())
     db.session.commit()
 
 
+def emails_by_id(user_ids) -> dict[int, str]:
+    """{user id: email} of those of these ids that name a user (for showing who an audit actor is)."""
+    ids = sorted({int(i) for i in user_ids})
+    if not ids:
+        return {}
+    return dict(db.session.execute(db.select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
 def list_users() -> list[User]:
     """Every user, oldest first."""
     return list(db.session.execute(db.select(User).order_by(User.id)).scalars())
