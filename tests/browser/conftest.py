@@ -135,6 +135,19 @@ SETTLED = """async () => {
 }"""
 
 
+def sign_in(page, base, email, password=None, wait=True):
+    """Sign in to the dashboard through its page, by the labelled fields; then wait for the site list
+    (unless `wait` is False: a sign-in meant to fail)."""
+    from tests.admin.conftest import PASSWORD
+
+    page.goto(f"{base}/admin/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD if password is None else password)
+    page.get_by_role("button", name="Sign in").click()
+    if wait:
+        page.wait_for_url(f"{base}/admin/")
+
+
 @pytest.fixture
 def screenshots(tmp_path):
     """Where the pages' screenshots go: OPSIQ_SCREENSHOTS if set (to look at them), else the test's tmp dir."""

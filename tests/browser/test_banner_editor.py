@@ -4,7 +4,7 @@ visitor who had already chosen is asked again, with the new text."""
 from app.extensions import db
 from app.services.sites.administration import create_site
 from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import Visitor, axe_violations
+from tests.browser.conftest import Visitor, axe_violations, sign_in
 
 NEW = "Neu formuliert: Wir fragen erst, dann messen wir."
 
@@ -32,11 +32,7 @@ def test_edit_preview_publish_and_the_visitor_is_asked_again(app, browser, live_
         visitor.click("Alle akzeptieren")
         visitor.wait_acked()
 
-        page.goto(f"{live_server}/admin/login")
-        page.get_by_label("Email").fill("eve@laden.example")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/admin/")
+        sign_in(page, live_server, "eve@laden.example")
         page.goto(f"{live_server}/admin/sites/{key}/banner?lang=de")
         preview = page.frame_locator("iframe[name=preview]")
         preview.locator("#opsiq-consent").get_by_role("button", name="Alle akzeptieren").wait_for()

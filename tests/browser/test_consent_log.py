@@ -2,7 +2,7 @@
 officer pastes the receipt the widget kept, finds the record and opens its page, which says the
 record verifies; every page passes axe-core and reads at phone width."""
 from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 
 def test_a_privacy_officer_finds_a_visitors_record_by_its_receipt(app, browser, live_server, runner, demo_site,
@@ -23,11 +23,7 @@ def test_a_privacy_officer_finds_a_visitors_record_by_its_receipt(app, browser, 
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     try:
-        page.goto(f"{live_server}/admin/login")
-        page.get_by_label("Email").fill("pia@demo.example")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/admin/")
+        sign_in(page, live_server, "pia@demo.example")
         page.get_by_role("link", name="Demo shop").click()
         page.get_by_role("link", name="Consent log").click()
         page.wait_for_url(f"{live_server}/admin/sites/{demo_site}/consents")

@@ -3,7 +3,7 @@ rollup, the page's choices and purposes tables show the API's figures; the chart
 axe-core and the page reads at phone width."""
 from tests.admin.conftest import PASSWORD, new_address
 from tests.api.test_stats import rollup, stats, write_known_set
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 
 def test_the_overview_shows_the_apis_counts(app, browser, live_server, client, runner, site_ctx, screenshots):
@@ -19,11 +19,7 @@ def test_the_overview_shows_the_apis_counts(app, browser, live_server, client, r
     errors = []
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     try:
-        page.goto(f"{live_server}/admin/login")
-        page.get_by_label("Email").fill("val@shop.example")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/admin/")
+        sign_in(page, live_server, "val@shop.example")
         page.goto(f"{live_server}/admin/sites/{site_key}")
         cells = page.locator("#table-methods tbody tr").evaluate_all(
             "rows => rows.map(r => [...r.children].map(c => c.textContent.trim()))")

@@ -3,7 +3,7 @@ request, erases her through the confirmation step, sees what went, and finds the
 request in the site's audit log; axe-core passes every page, and each reads at phone width."""
 from tests.admin.conftest import PASSWORD, new_address
 from tests.admin.test_requests_page import JANE, api_requests, jane
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 
 def test_an_owner_erases_a_person_from_the_requests_page_and_the_audit_log_shows_it(
@@ -19,11 +19,7 @@ def test_an_owner_erases_a_person_from_the_requests_page_and_the_audit_log_shows
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     try:
-        page.goto(f"{live_server}/admin/login")
-        page.get_by_label("Email").fill("ann@corner.example")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/admin/")
+        sign_in(page, live_server, "ann@corner.example")
         page.goto(f"{live_server}/admin/sites/{key}")
         page.get_by_role("link", name="Requests").click()
         page.get_by_text("No open requests.").wait_for()

@@ -5,7 +5,7 @@ their role; axe-core finds nothing on any page, and each is screenshotted."""
 from app.extensions import db
 from app.services.sites.administration import create_site
 from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 
 def test_keys_webhooks_settings_and_users_pages(app, browser, live_server, runner, screenshots):
@@ -24,11 +24,7 @@ def test_keys_webhooks_settings_and_users_pages(app, browser, live_server, runne
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     base = f"{live_server}/admin/sites/{key}"
     try:
-        page.goto(f"{live_server}/admin/login")
-        page.get_by_label("Email").fill("olga@laden.example")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/admin/")
+        sign_in(page, live_server, "olga@laden.example")
 
         page.goto(f"{base}/keys")
         assert axe_violations(page) == []
