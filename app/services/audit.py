@@ -51,6 +51,8 @@ ACTIONS = (
     "installation.updated",
     # the banner editor's drafts (app/services/sites/drafts.py)
     "draft.saved", "draft.discarded",
+    # proof packs (app/services/proof/)
+    "proof.built", "proof.rebuilt", "proof.exported",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",
