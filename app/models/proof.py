@@ -56,3 +56,5 @@ class ProofRequest(db.Model):
                                                    unique=True)
     document: Mapped[dict] = mapped_column(sa.JSON)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)  # builds that failed (app/services/proof/packs.py)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))

@@ -48,6 +48,8 @@ def upgrade():
                   nullable=False, unique=True),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_error", sa.String(300), nullable=True),
     )
 
 

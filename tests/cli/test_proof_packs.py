@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import PolicyVersion, ProofFile, ProofPack
 from app.services.sites.administration import create_site
+from tests.admin.conftest import PASSWORD, Dashboard, main_text
 from tests.browser.conftest import CHROMIUM, in_ci
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -156,6 +157,30 @@ def test_the_dashboards_publish_path_requests_a_pack_too(app, runner, shop, tmp_
         config = json.loads(z.read("config-en-opt_in.json"))
         assert json.loads(z.read("manifest.json"))["seal"] == "not sealed yet"
     assert config["texts"]["title"] == "Cookies at the shop"  # the document as published with version 7
+
+
+def test_the_dashboards_publish_requests_a_pack_of_the_draft_it_published(app, runner, shop):
+    email = "editor@shop.example"
+    ok_in = runner.invoke(args=["users", "create", "--email", email, "--role", "editor", "--site", shop,
+                                "--password-stdin"], input=PASSWORD + "\n")
+    assert ok_in.exit_code == 0, ok_in.output
+    d = Dashboard(app)
+    assert d.sign_in(email).status_code == 302
+    page = f"/admin/sites/{shop}/banner?lang=de"
+    assert d.submit(page, page, description="Neu gefragt: nur mit Erlaubnis.").status_code == 302
+    r = d.submit(f"/admin/sites/{shop}/publish", f"/admin/sites/{shop}/publish")  # asks again: version 2
+    assert r.status_code == 302, main_text(r)
+    assert [p["version"] for p in packs(app)] == []  # not built in the request
+    ok(runner, "worker", "--once")
+    built = {p["version"]: p for p in packs(app)}
+    assert set(built) == {"1", "2"}
+    with app.app_context():
+        content = db.session.execute(sa.select(ProofFile.content).where(
+            ProofFile.pack_id == built["2"]["id"], ProofFile.name == "config-de-opt_in.json")).scalar_one()
+        old = db.session.execute(sa.select(ProofFile.content).where(
+            ProofFile.pack_id == built["1"]["id"], ProofFile.name == "config-de-opt_in.json")).scalar_one()
+    assert json.loads(content)["texts"]["description"] == "Neu gefragt: nur mit Erlaubnis."
+    assert json.loads(old)["texts"]["description"] != "Neu gefragt: nur mit Erlaubnis."  # version 1 as it was
 
 
 def test_without_chromium_the_pack_says_so_and_rebuild_completes_it(app, runner, shop, tmp_path):

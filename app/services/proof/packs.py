@@ -23,21 +23,21 @@ import zipfile
 from dataclasses import dataclass
 
 from app.embed import js_literal, widget_parts
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.hashing import canonical_json, sha256_hex
 from app.models import ChainSeal, PolicyVersion, ProofFile, ProofPack, ProofRequest, Site, utcnow
 from app.schemas.sites import SiteConfigOut
 from app.services import audit, regimes
 from app.services.proof import render
-from app.services.sites.drafts import EDITABLE, preview_config
-from app.services.sites.documents import export_site
+from app.services.sites.drafts import preview_config, published_document
 from app.services.sites.policies import config_hash
 
 FORMAT = "opsiq-proof-pack/1"
 REGIMES = regimes.REGIMES
 ENDPOINT = "https://preview.invalid/api/v1/consents"  # the preview shim's sink: the page sends nothing
 NOT_SEALED = "not sealed yet"
+MAX_ATTEMPTS = 3  # a request whose build fails (its document no longer resolves) is left to `flask proof build`
 HERE = os.path.dirname(__file__)
 
 
@@ -54,11 +54,6 @@ class Settings:
     def from_app(cls, app):
         return cls(app.config.get("PROOF_CHROMIUM") or None, float(app.config["PROOF_PAGE_TIMEOUT"]),
                    os.path.join(app.static_folder, "widget.js"), os.path.join(app.static_folder, "admin", "preview.js"))
-
-
-def published_document(site: Site) -> dict:
-    """The part of the site's document a visitor is shown (the banner editor's fields)."""
-    return {k: v for k, v in export_site(site).items() if k in EDITABLE}
 
 
 def request_pack(site: Site, pv: PolicyVersion) -> ProofRequest:
@@ -195,8 +190,11 @@ def rebuild(site: Site, version: str, settings: Settings) -> ProofPack:
 
 
 def build_pending(settings: Settings, limit: int) -> tuple[int, bool]:
-    """Build up to `limit` requested packs, oldest first. Returns (how many, whether more remain)."""
-    reqs = db.session.execute(db.select(ProofRequest).order_by(ProofRequest.id).limit(limit + 1)).scalars().all()
+    """Build up to `limit` requested packs, oldest first. A request whose build fails with a domain
+    error keeps it (`last_error`) and is tried MAX_ATTEMPTS times; `flask proof build` shows the
+    error. Returns (how many were built, whether more remain)."""
+    reqs = db.session.execute(db.select(ProofRequest).where(ProofRequest.attempts < MAX_ATTEMPTS)
+                              .order_by(ProofRequest.id).limit(limit + 1)).scalars().all()
     done = 0
     for req in reqs[:limit]:
         pv = db.session.get(PolicyVersion, req.policy_version_id)
@@ -205,7 +203,15 @@ def build_pending(settings: Settings, limit: int) -> tuple[int, bool]:
             db.session.delete(req)  # the version is gone (replaced by an import) or already has its pack
             db.session.commit()
             continue
-        _make(site, pv, req.document, settings, None, "proof.built")
+        req_id = req.id
+        try:
+            _make(site, pv, req.document, settings, None, "proof.built")
+        except DomainError as e:
+            db.session.rollback()
+            req = db.session.get(ProofRequest, req_id)
+            req.attempts, req.last_error = req.attempts + 1, e.message[:300]
+            db.session.commit()
+            continue
         done += 1
     return done, len(reqs) > limit
 
