@@ -70,7 +70,7 @@ def run_verify(path, cwd):
 
 def test_publish_requests_a_pack_the_worker_builds_and_the_export_verifies(app, runner, shop, chromium, tmp_path):
     out = ok(runner, "policy", "publish", shop, "--version", "2", "--url", "https://shop.example/privacy-2")
-    assert "published 2" in out
+    assert "published 2" in out and "proof pack requested" in out
     assert packs(app) == []  # the publish did not wait for Chromium: a request only
     r = runner.invoke(args=["proof", "export", shop, "--version", "2", "--out", str(tmp_path / "p.zip")])
     assert r.exit_code == 1 and "no proof pack yet" in r.output

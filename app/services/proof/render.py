@@ -6,6 +6,7 @@ or sending anything. Each page has a time limit; the whole build one browser.
 """
 import html
 import os
+import threading
 from dataclasses import dataclass
 
 PAGE_URL = "https://proof-pack.invalid/"
@@ -63,6 +64,27 @@ def render(chromium: str | None, site_name: str, views: list[View], shim: str,
     """(Chromium's version, {(language, regime): (banner PNG, dialog PNG)}). Unavailable when
     Chromium or Playwright is missing; any other failure (a page past `timeout` seconds) raises."""
     check_available(chromium)
+    # A thread of its own: Playwright's sync API refuses a thread that already runs an event loop
+    # (a caller's, or another Playwright's); the pages' time limits bound it, and this join too.
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = _render(chromium, site_name, views, shim, timeout)
+        except BaseException as e:  # noqa: BLE001 (handed to the caller)
+            result["error"] = e
+
+    thread = threading.Thread(target=run, name="proof-render", daemon=True)
+    thread.start()
+    thread.join(timeout * (2 * len(views) + 2))
+    if thread.is_alive():
+        raise TimeoutError(f"Chromium took longer than {timeout * (2 * len(views) + 2):.0f} s")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _render(chromium, site_name, views, shim, timeout):
     from playwright.sync_api import sync_playwright
 
     shots = {}
