@@ -44,6 +44,9 @@ HTTP_NOT_AUDITED = {
     ("POST", "/admin/account/second-factor/setup"): "a pending secret, in force only once a code proves it "
                                                      "(user.totp_enabled)",
     ("POST", "/admin/sites/<site_key>/preview"): "renders the editor's form in the real widget, stores nothing",
+    ("POST", "/admin/sites/<site_key>/consents"): "the consent log's search, a read that changes nothing; a look-up "
+                                                   "by email or external id writes consent_log.searched "
+                                                   "(tests/admin/test_consent_log.py)",
 }
 
 # (group, command) -> why it writes no entry.
@@ -259,6 +262,9 @@ def dashboard_operations(app, runner, make_site):
     for email, role in (("owner@shop.example", "owner"), ("other@shop.example", "viewer")):
         runner.invoke(args=["users", "create", "--email", email, "--role", role, "--site", site_key,
                             "--password-stdin"], input=PASSWORD + "\n")
+    # an installation owner, who manages the users
+    runner.invoke(args=["users", "create", "--email", "admin@shop.example", "--role", "owner", "--password-stdin"],
+                  input=PASSWORD + "\n")
     d = Dashboard(app, address=IPS["FR"])
     state = {}
 
@@ -287,6 +293,40 @@ def dashboard_operations(app, runner, make_site):
         save("A title for nothing")
         return d.submit(banner, f"/admin/sites/{site_key}/banner/discard")
 
+    a = Dashboard(app, address=IPS["FR"])
+    a.sign_in("admin@shop.example", PASSWORD)
+    listing = a.get("/admin/users").get_data(as_text=True)
+    other = "/admin/users/" + re.search(r'href="/admin/users/(\d+)">other@', listing).group(1)
+    users = {
+        ("POST", "/admin/users"): ("user.created", "admin", lambda: a.submit(
+            "/admin/users", "/admin/users", email="made@shop.example", role="viewer", sites=[site_key])),
+        ("POST", "/admin/users/<int:user_id>"): ("user.role_changed", "admin", lambda: a.submit(
+            other, other, role="editor", sites=[site_key])),
+        ("POST", "/admin/users/<int:user_id>/disable"): ("user.disabled", "admin", lambda: a.submit(
+            f"{other}/disable", f"{other}/disable")),
+        ("POST", "/admin/users/<int:user_id>/enable"): ("user.enabled", "admin", lambda: a.submit(
+            other, f"{other}/enable")),
+        ("POST", "/admin/users/<int:user_id>/reset-password"): ("user.password_reset", "admin", lambda: a.submit(
+            f"{other}/reset-password", f"{other}/reset-password")),
+        ("POST", "/admin/users/<int:user_id>/reset-second-factor"): ("user.totp_removed", "admin", lambda: a.submit(
+            f"{other}/reset-second-factor", f"{other}/reset-second-factor")),
+    }
+
+    keys = f"/admin/sites/{site_key}/keys"
+
+    def revoke_key():
+        secret = re.search(r'<code id="new-secret">([^<]+)</code>', d.submit(keys, keys).get_data(True)).group(1)
+        return d.submit(f"{keys}/{secret[:17]}/revoke", f"{keys}/{secret[:17]}/revoke")
+
+    hooks = f"/admin/sites/{site_key}/webhooks"
+
+    def add_hook():
+        r = d.submit(hooks, hooks, url="https://hooks.example.net/in", events=["consent.recorded"])
+        state["endpoint"] = f"{hooks}/{re.search(r'<code>(ep_[0-9a-f]+)</code>', d.get(hooks).get_data(True)).group(1)}"
+        # a decision it is owed: a dead letter once the endpoint is disabled, for the replay below
+        app.test_client().post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"]))
+        return r
+
     requests = f"/admin/sites/{site_key}/requests"
 
     def record_request(kind="access"):
@@ -305,6 +345,17 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/banner"): ("draft.saved", "owner", lambda: save("A draft title")),
         ("POST", "/admin/sites/<site_key>/publish"): ("policy.published", "owner", publish),
         ("POST", "/admin/sites/<site_key>/banner/discard"): ("draft.discarded", "owner", discard),
+        ("POST", "/admin/sites/<site_key>/keys"): ("key.created", "owner", lambda: d.submit(keys, keys, name="ci")),
+        ("POST", "/admin/sites/<site_key>/keys/<key_id>/revoke"): ("key.revoked", "owner", revoke_key),
+        ("POST", "/admin/sites/<site_key>/settings"): ("site.updated", "owner", lambda: d.submit(
+            f"/admin/sites/{site_key}/settings", f"/admin/sites/{site_key}/settings", email_double_opt_in="off")),
+        ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): (
+            "secret.rotated", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/rotate")),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): (
+            "webhook.disabled", "owner", lambda: d.submit(*[f"{state['endpoint']}/disable"] * 2)),
+        ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/replay"): (
+            "webhook.replayed", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/replay")),
         ("POST", "/admin/sites/<site_key>/requests"): ("subject_request.created", "owner", record_request),
         ("POST", "/admin/sites/<site_key>/requests/<request_id>/export"): ("subject.exported", "owner", lambda: answer(
             "access", "export")),
@@ -319,8 +370,14 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/account/second-factor/remove"): ("user.totp_removed", "owner", lambda: d.submit(
             "/admin/account", "/admin/account/second-factor/remove", **{"remove-password": "a second passphrase"})),
         ("POST", "/admin/logout"): ("user.signed_out", "owner", d.sign_out),
+        **users,
     }
 
+
+# dashboard POSTs that answer with a page showing a new secret (never put in a redirect or the session)
+SHOWN_ONCE = {("POST", "/admin/sites/<site_key>/keys"), ("POST", "/admin/sites/<site_key>/webhooks"),
+              ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"), ("POST", "/admin/users"),
+              ("POST", "/admin/users/<int:user_id>/reset-password")}
 
 # dashboard POSTs that answer a download, not a redirect
 DOWNLOADS = {("POST", "/admin/sites/<site_key>/requests/<request_id>/export")}
@@ -334,18 +391,24 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
               if m != "GET" and r.rule.startswith("/admin/")}
     unclassified = routes - set(operations) - set(HTTP_NOT_AUDITED)
     assert not unclassified, f"audit these (app/services/audit.py) or say why not in HTTP_NOT_AUDITED: {unclassified}"
-    owner = f"user:{user_id(runner, 'owner@shop.example')}"
-    for route, (action, _, call) in operations.items():
+    actors = {"owner": f"user:{user_id(runner, 'owner@shop.example')}",
+              "admin": f"user:{user_id(runner, 'admin@shop.example')}"}
+    for route, (action, whose, call) in operations.items():
+        owner = actors[whose]
         before = len(entries(app))
         r = call()
-        assert r.status_code == (200 if route in DOWNLOADS else 302), (route, r.status_code,
-                                                                        r.get_data(as_text=True)[-500:])
+        # a redirect, a download, or the answer page that shows a new secret once
+        expected = (200, 302) if route in SHOWN_ONCE else (200,) if route in DOWNLOADS else (302,)
+        assert r.status_code in expected, (route, r.status_code, r.get_data(as_text=True)[-500:])
         new = entries(app)[before:]
         assert [e["action"] for e in new][-1:] == [action], (route, new)
         e = new[-1]
         assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
-        if route[1].startswith("/admin/sites/"):  # a change to the site, or a person's data read or erased, by its user
-            assert e["target_kind"] in ("site", "email") and e["site_id"] is not None, route
+        # a change to the site (its keys, endpoints), or a person's data read or erased, by its user
+        if route[1].startswith("/admin/sites/"):
+            assert e["target_kind"] in ("site", "email", "api_key", "webhook") and e["site_id"] is not None, route
+        elif route[1].startswith("/admin/users"):  # a change to another user's account, by an installation owner
+            assert e["target_kind"] == "user" and e["target_id"] != owner[5:] and e["site_id"] is None, route
         else:  # a change to the user's own account
             assert e["target_kind"] == "user" and e["target_id"] == owner[5:] and e["site_id"] is None, route
         assert e["request_id"] == r.headers["X-Request-ID"], route

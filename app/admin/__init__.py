@@ -6,8 +6,10 @@
 - `statistics`: the overview's figures and charts (the stats API's, from the rollups)
 - `subject_requests`: the register of data-subject requests, with export and erasure
 - `audit_log`: a site's audit log, filtered, and as CSV
+- `consent_log`: the consent log: records searched and paged, each record's proof, the CSV export
 - `account`: the user's own password and second factor
-- `users`: the installation's users, for installation owners
+- `users`: the installation's users, for installation owners: made, changed, disabled, reset
+- `keys`, `webhooks`, `settings`: a site's API keys, webhook endpoints, and email double-opt-in default
 - `session`: Flask-Login's wiring, session rotation, the idle timeout
 - `forms`, `pages`: the forms (each with its CSRF token) and how a page or an error is answered
 
@@ -35,7 +37,8 @@ SETUP_ONLY = {"admin.account", "admin.set_up_second_factor", "admin.enable_secon
 def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
     from app.admin import account, auth, banner, sites, statistics, users  # noqa: F401  (their routes join bp)
-    from app.admin import subject_requests, audit_log  # noqa: F401  (after the others: in their navigation's order)
+    from app.admin import consent_log, subject_requests, audit_log  # noqa: F401  (after the others: in their navigation's order)
+    from app.admin import keys, webhooks, settings  # noqa: F401
 
     csrf.init_app(app)
     admin_session.init_app(app)

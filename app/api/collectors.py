@@ -18,7 +18,6 @@ from marshmallow import ValidationError
 from app.api.auth import SECURITY, api_key_required, site_for_authorization
 from app.api.parsing import NOT_OBJECT, ApiBlueprint, load_body, read_body
 from app.api.replies import Reply, to_response
-from app.extensions import db
 from app.schemas.checks import (
     CHECK_ANSWER,
     ConsentCheckBatchIn,
@@ -176,10 +175,9 @@ def export_consents(args):
     fmt = args["format"] or format_from_accept()
     site = g.site_snapshot
     after = decode_cursor(args["cursor"]) if args["cursor"] else 0
-    last, more = export.plan_page(site.id, after, args["from_"], args["to"], args["visitor_id"], args["limit"])
+    rows, last, more = export.read_page(site.id, site.site_key, fmt, after, args["from_"], args["to"],
+                                        args["visitor_id"], args["limit"])
     next_cursor = encode_cursor(last) if more else None
-    export.audit_page(site.id, site.site_key, fmt, after, last, args["from_"], args["to"], args["visitor_id"])
-    rows = export.iter_records(db.engine, site.id, after, last, args["from_"], args["to"], args["visitor_id"])
     headers = page_headers(next_cursor)
     if fmt == "csv":
         body, mimetype = export.render_csv(rows), "text/csv"

@@ -49,8 +49,11 @@ ACTIONS = (
     "user.created", "user.disabled", "user.enabled", "user.password_reset", "user.password_changed",
     "user.totp_enabled", "user.totp_removed", "user.signed_in", "user.sign_in_failed", "user.signed_out",
     "installation.updated",
+    "user.role_changed",
     # the banner editor's drafts (app/services/sites/drafts.py)
     "draft.saved", "draft.discarded",
+    # the consent log's look-ups of a person by email or external id (app/services/consent_log.py)
+    "consent_log.searched",
     # proof packs (app/services/proof/)
     "proof.built", "proof.rebuilt", "proof.exported",
 )

@@ -102,6 +102,17 @@ def iter_records(engine: sa.Engine, site_id: int, after: int, last: int | None, 
         result.close()
 
 
+def read_page(site_id: int, site_key: str, fmt: str, after: int = 0, start: dt.datetime | None = None,
+              end: dt.datetime | None = None, visitor_id: str | None = None,
+              limit: int = DEFAULT_LIMIT) -> tuple[Iterator[sa.RowMapping], int | None, bool]:
+    """One page of the export as the API and the dashboard give it: planned, its read audited
+    (`audit_page`, committed before any row is read), and its records to stream (`iter_records`).
+    Returns (rows, the page's last row id or None, whether another page follows)."""
+    last, more = plan_page(site_id, after, start, end, visitor_id, limit)
+    audit_page(site_id, site_key, fmt, after, last, start, end, visitor_id)
+    return iter_records(db.engine, site_id, after, last, start, end, visitor_id), last, more
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:

@@ -135,14 +135,19 @@ def require_person(site_id: int, email: str | None = None, external_id: str | No
     return person
 
 
+def linked_visitors(person: Identity) -> list[str]:
+    """The visitor ids linked to a person, in the order they were linked."""
+    return list(db.session.execute(db.select(IdentityLink.visitor_id).where(
+        IdentityLink.identity_id == person.id).order_by(IdentityLink.id)).scalars())
+
+
 def person_consent(snap: "SiteSnapshot", person: Identity) -> dict[str, Any]:
     """A person's current consent: per purpose, the latest decision among their linked visitors.
 
     GPC seen on any linked browser opts the person out of sale and share, even over a later
     opt-in without it (REGULATIONS.md section 4: for a known person that is not an opt-in).
     """
-    visitors = db.session.execute(db.select(IdentityLink.visitor_id).where(
-        IdentityLink.identity_id == person.id).order_by(IdentityLink.id)).scalars().all()
+    visitors = linked_visitors(person)
     rows = db.session.execute(
         db.select(ConsentRecord.record_id, ConsentRecord.visitor_id, ConsentRecord.decisions,
                   ConsentRecord.gpc, ConsentRecord.created_at, ConsentRecord.expires_at)

@@ -15,13 +15,13 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from itsdangerous import URLSafeSerializer
 
-from app.ledger.records import Record
+from app.ledger.records import RECORD_COLUMNS, Record
 
 if TYPE_CHECKING:
     from app.services.sites.snapshot import SiteSnapshot
@@ -62,3 +62,18 @@ def sign_receipt(snap: "SiteSnapshot", record: Record) -> str:
     payload = base64.urlsafe_b64encode(doc).rstrip(b"=")
     mac = hmac.new(_signing_key(snap.receipt_secrets[-1]), payload, hashlib.sha1).digest()
     return (payload + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode("ascii")
+
+
+def _stored(columns: Mapping) -> Record:
+    return Record(**{name: columns.get(name) for name in RECORD_COLUMNS})
+
+
+def receipt_for_columns(snap: "SiteSnapshot", columns: Mapping) -> str:
+    """The receipt of a stored record read back as its columns (a row of the export's columns, or
+    every column): what the write path signed, under the site's newest receipt secret."""
+    return sign_receipt(snap, _stored(columns))
+
+
+def payload_for_columns(columns: Mapping, site_key: str) -> dict:
+    """The payload a receipt of a stored record (read back as its columns) carries."""
+    return receipt_payload(_stored(columns), site_key)

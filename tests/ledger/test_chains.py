@@ -174,3 +174,31 @@ def test_the_installations_own_audit_entries_are_a_chain_of_their_own(app, runne
     r = runner.invoke(args=["ledger", "verify"])
     assert r.exit_code == 1 and "(installation) audit chain: TAMPERED" in r.output, r.output
     assert "audit entry" in r.output and "does not match its own hash" not in r.output
+
+
+def test_an_entry_put_between_two_seals_ranges_is_named(app, client, runner, mailing):
+    site_key, api_key, _ = mailing
+    sid = site_id_of(app, site_key)
+    with app.app_context():  # another site's entry between this site's two audit seals
+        db.session.add(AuditEntry(created_at=utcnow(), site_id=None, actor="system", action="webhook.replayed",
+                                  target_kind="installation", target_id=None, details={}, entry_hash="0" * 64))
+        db.session.commit()
+        gap = db.session.execute(sa.select(sa.func.max(AuditEntry.id))).scalar()
+        db.session.remove()
+    email_consent(client, api_key, "cy@example.com", "Cy's letter")
+    seal_all(runner, site_key)
+    with app.app_context():  # the gap's row becomes this site's, with a hash by the rules, back-dated
+        entry = db.session.get(AuditEntry, gap)
+        entry.site_id, entry.created_at = sid, utcnow().replace(year=2020)
+        entry.entry_hash = audit.entry_hash(audit.entry_fields(entry))
+        db.session.commit()
+        db.session.remove()
+    code, found = chain_problems(runner, site_key, "audit")
+    assert code == 1 and ("inserted", gap) in found, found
+
+
+def site_id_of(app, site_key):
+    with app.app_context():
+        sid = site_id(site_key)
+        db.session.remove()
+        return sid

@@ -1,5 +1,6 @@
 """A ledger that survives lawful deletion (erasure, purges) and resists database-only tampering
 (keyed seals, anchors), through the ledger's functions and `flask ledger` on the test database."""
+import datetime as dt
 import json
 
 import pytest
@@ -153,6 +154,32 @@ def test_a_database_only_rewrite_of_a_record_its_hash_and_the_seal_chain_is_caug
     _rewrite_everything(app, site[0], ids[1])
     code, found = problems(runner, site[0])
     assert code == 1 and found == {("seal_forged", 1), ("seal_forged", 2)}  # every hash agrees; the MACs do not
+
+
+def test_a_record_put_between_two_seals_ranges_is_caught(app, client, runner, make_site):
+    """A record forged with a back date and a hash by the rules, at a row id between two of the
+    site's seals (freed by another site's row here; a sequence also skips ids), lies in neither
+    seal's range of ids: still, the seal after the gap answers for it."""
+    (key, _), (other, _) = make_site(), make_site(name="Other")
+    record_some(client, key, 1)
+    seal(runner, key)
+    [theirs] = record_some(client, other, 1, prefix="theirs")
+    record_some(client, key, 1, prefix="second")
+    seal(runner, key)
+    [late] = record_some(client, key, 1, prefix="late")
+    assert verify(runner, key).exit_code == 0
+    with app.app_context():
+        t = ConsentRecord.__table__
+        freed = row(theirs).id
+        forged = dict(db.session.execute(sa.select(t).where(t.c.record_id == late)).mappings().one())
+        db.session.execute(sa.delete(t).where(t.c.id.in_([freed, forged["id"]])))
+        for name in ("created_at", "expires_at"):
+            forged[name] -= dt.timedelta(hours=1)
+        forged.update(id=freed, record_hash=rules.hash_in_stored_form(forged, forged["record_hash"]))
+        db.session.execute(sa.insert(t).values(**forged))
+        db.session.commit()
+    code, found = problems(runner, key)
+    assert code == 1 and found == {("inserted", late)}
 
 
 def test_anchors_catch_the_newest_seal_removed_with_its_records(app, client, runner, site, tmp_path):

@@ -34,11 +34,19 @@ def create_api_key(site: Site, name: str = "", commit: bool = True) -> str:
     return raw
 
 
-def revoke_api_key(prefix: str) -> int:
-    """Revoke the key(s) starting with this prefix; returns how many were revoked."""
-    keys = db.session.execute(
-        db.select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
-    ).scalars().all()
+def list_api_keys(site: Site) -> list[ApiKey]:
+    """The site's API keys, revoked ones too, newest first (their ids and dates: no secret is kept)."""
+    return list(db.session.execute(
+        db.select(ApiKey).where(ApiKey.site_id == site.id).order_by(ApiKey.id.desc())).scalars())
+
+
+def revoke_api_key(prefix: str, site: Site | None = None) -> int:
+    """Revoke the key(s) starting with this prefix (of `site` only, when given: the dashboard's
+    owner of one site cannot revoke another's); returns how many were revoked."""
+    q = db.select(ApiKey).where(ApiKey.prefix == prefix[:PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
+    if site is not None:
+        q = q.where(ApiKey.site_id == site.id)
+    keys = db.session.execute(q).scalars().all()
     for k in keys:
         k.revoked_at = utcnow()
         caches.changed("api_keys", k.key_hash)

@@ -16,12 +16,11 @@ import sqlalchemy as sa
 
 from app.errors import NotFound
 from app.extensions import db
-from app.ledger.records import Record
 from app.models import ConsentRecord, EmailConsentRecord, EmailSuppression, Identity, IdentityLink, utcnow
 from app.services.export import EXPORT_COLUMNS, record_doc
 from app.services.identities import find_person
 from app.services.keyring import keyring
-from app.services.receipts import sign_receipt
+from app.services.receipts import receipt_for_columns
 from app.services.subjects.controller import controller_doc
 from app.services import audit
 from app.services.subjects.requests import fulfil_request, subject_target
@@ -176,8 +175,7 @@ def _pieces(head: dict[str, Any], rows: Iterator[sa.RowMapping], snap: "SiteSnap
     first = True
     for row in rows:
         doc = record_doc(row)
-        record = Record(site_id=snap.id, secret_hash=None, personal_salt=None, personal_digest=None, **row)
-        doc["receipt"] = sign_receipt(snap, record)
+        doc["receipt"] = receipt_for_columns(snap, row)
         buf.append(dumps(doc) if first else "," + dumps(doc))
         first = False
         if len(buf) >= 100:

@@ -60,6 +60,43 @@ def require_user(email: str) -> User:
     return user
 
 
+def get_user(user_id: int) -> User:
+    """The user with this id; NotFound if there is none."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    return user
+
+
+def _keep_an_installation_owner(user: User) -> None:
+    """Conflict if `user` is the last enabled installation owner: no one could manage users after."""
+    if user.disabled or not (user.all_sites and user.role == "owner"):
+        return
+    others = db.session.execute(db.select(db.func.count()).select_from(User).where(
+        User.id != user.id, User.role == "owner", User.all_sites.is_(True), User.disabled.is_(False))).scalar_one()
+    if not others:
+        raise Conflict("This is the last installation owner: make another one first.")
+
+
+def set_role(user: User, role: str, site_keys: tuple[str, ...] | list[str] = ()) -> None:
+    """Give a user another role and set of sites, by the rules of create_user (an owner given no
+    site is an installation owner; any other role needs a site). Conflict rather than leave no
+    enabled installation owner."""
+    if role not in roles.ROLES:
+        raise UserError(f"a role is one of {', '.join(roles.ROLES)}", {"role": [f"One of {', '.join(roles.ROLES)}."]})
+    if not site_keys and role != "owner":
+        raise UserError(f"a user with the role {role} needs a site", {"sites": ["Choose at least one site."]})
+    sites = [require_site(key) for key in dict.fromkeys(site_keys)]
+    if user.role == role and user.all_sites == (not sites) and user.site_ids == {s.id for s in sites}:
+        return
+    if not (role == "owner" and not sites):
+        _keep_an_installation_owner(user)
+    user.role, user.all_sites, user.sites = role, not sites, sites
+    audit.record("user.role_changed", target(user), None,
+                 {"role": role, "all_sites": user.all_sites, "sites": [s.site_key for s in sites]})
+    db.session.commit()
+
+
 def emails_by_id(user_ids) -> dict[int, str]:
     """{user id: email} of those of these ids that name a user (for showing who an audit actor is)."""
     ids = sorted({int(i) for i in user_ids})
@@ -73,10 +110,14 @@ def list_users() -> list[User]:
     return list(db.session.execute(db.select(User).order_by(User.id)).scalars())
 
 
-def set_disabled(user: User, disabled: bool) -> None:
-    """Disable a user (every session of theirs ends, and they cannot sign in) or enable them again."""
+def set_disabled(user: User, disabled: bool, keep_an_owner: bool = False) -> None:
+    """Disable a user (every session of theirs ends, and they cannot sign in) or enable them again.
+    With `keep_an_owner` (the dashboard), Conflict rather than disable the last installation owner:
+    the CLI may, since an operator on the server can always make one again."""
     if user.disabled == disabled:
         return
+    if disabled and keep_an_owner:
+        _keep_an_installation_owner(user)
     user.disabled = disabled
     user.session_version += 1
     audit.record("user.disabled" if disabled else "user.enabled", target(user), None, {})

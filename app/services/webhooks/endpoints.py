@@ -139,13 +139,14 @@ def rotate_secret(ep: WebhookEndpoint, now: dt.datetime | None = None) -> tuple[
     return ep, secret
 
 
-def recent_deliveries(ep: WebhookEndpoint, limit: int = 50) -> list[dict[str, Any]]:
-    """An endpoint's latest deliveries, newest first, with their event and last attempt."""
-    rows = db.session.execute(
-        db.select(WebhookDelivery, WebhookEvent.event_id, WebhookEvent.type)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.endpoint_id == ep.id).order_by(WebhookDelivery.id.desc()).limit(limit)
-    ).all()
+def recent_deliveries(ep: WebhookEndpoint, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    """An endpoint's latest deliveries (of one status, e.g. `dead` for its dead letters), newest
+    first, with their event and last attempt."""
+    q = (db.select(WebhookDelivery, WebhookEvent.event_id, WebhookEvent.type)
+         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id == ep.id))
+    if status is not None:
+        q = q.where(WebhookDelivery.status == status)
+    rows = db.session.execute(q.order_by(WebhookDelivery.id.desc()).limit(limit)).all()
     return [{"event_id": eid, "type": etype, "status": d.status, "attempts": d.attempts,
              "last_status": d.last_status, "last_error": d.last_error, "last_attempt_at": d.last_attempt_at,
              "next_attempt_at": d.next_attempt_at if d.status == "pending" else None,
