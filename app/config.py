@@ -32,6 +32,10 @@ class Config:
     WORKER_SEAL_SECONDS = 5  # app/worker.py: seconds between sealing rounds
     WORKER_RETENTION_SECONDS = 24 * 3600  # app/worker.py: seconds between retention purges (daily)
     WORKER_ROLLUP_SECONDS = 10  # app/worker.py: seconds between statistics rollups (app/services/stats/rollup.py)
+    WORKER_PROOF_SECONDS = 10  # app/worker.py: seconds between rounds of building requested proof packs
+    # app/services/proof/: the Chromium that renders proof packs (None: packs without screenshots)
+    PROOF_CHROMIUM = "/usr/bin/chromium"
+    PROOF_PAGE_TIMEOUT = 20  # seconds for one page of a pack (and Chromium's start)
     AUDIT_RETENTION_DAYS = 365  # app/services/retention.py: audit entries kept this long (the seed's 12 months)
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
@@ -80,6 +84,8 @@ def env_overrides():
                  "METRICS_TOKEN"):
         if os.environ.get(name):
             out[name] = os.environ[name]
+    if os.environ.get("OPSIQ_PROOF_CHROMIUM") is not None:  # "": no Chromium, packs without screenshots
+        out["PROOF_CHROMIUM"] = os.environ["OPSIQ_PROOF_CHROMIUM"] or None
     if os.environ.get("OPSIQ_CACHE_CHANNEL") is not None:
         out["CACHE_CHANNEL"] = os.environ["OPSIQ_CACHE_CHANNEL"]
     if os.environ.get("OPSIQ_SITE_CACHE_SECONDS"):
@@ -89,7 +95,9 @@ def env_overrides():
     for name, key in (("OPSIQ_LEDGER_SEAL_LAG", "LEDGER_SEAL_LAG"),
                       ("OPSIQ_WORKER_SEAL_SECONDS", "WORKER_SEAL_SECONDS"),
                       ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS"),
-                      ("OPSIQ_WORKER_ROLLUP_SECONDS", "WORKER_ROLLUP_SECONDS")):
+                      ("OPSIQ_WORKER_ROLLUP_SECONDS", "WORKER_ROLLUP_SECONDS"),
+                      ("OPSIQ_WORKER_PROOF_SECONDS", "WORKER_PROOF_SECONDS"),
+                      ("OPSIQ_PROOF_PAGE_TIMEOUT", "PROOF_PAGE_TIMEOUT")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
     if os.environ.get("OPSIQ_ADMIN_IDLE_MINUTES"):

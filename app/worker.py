@@ -19,6 +19,8 @@ Configuration, read once when the worker starts:
   WORKER_RETENTION_SECONDS  seconds between retention purges (86400; OPSIQ_WORKER_RETENTION_SECONDS)
   WORKER_ROLLUP_SECONDS   seconds between statistics rollups (10; OPSIQ_WORKER_ROLLUP_SECONDS); records
                           younger than LEDGER_SEAL_LAG wait for the next round, as for the seals
+  WORKER_PROOF_SECONDS    seconds between rounds building the proof packs publishes requested (10;
+                          OPSIQ_WORKER_PROOF_SECONDS), PROOF_PER_ROUND a round, in PROOF_CHROMIUM
 """
 import signal
 import threading
@@ -33,12 +35,19 @@ from app.extensions import db
 MAX_BACKOFF = 60.0
 RETENTION_PER_ROUND = 50_000  # consent records a site per retention round, so the other duties get their turn
 ROLLUP_PER_ROUND = 50_000  # consent records a site per statistics rollup round, likewise
+PROOF_PER_ROUND = 5  # proof packs a round (each a few seconds of Chromium)
 
 
 def retention_settings(config):
     from app.services.retention import Settings
 
     return Settings.from_config(config)
+
+
+def proof_settings(app):
+    from app.services.proof.packs import Settings
+
+    return Settings.from_app(app)
 
 
 @dataclass
@@ -116,6 +125,16 @@ def rollup_statistics(lag: float, per_round: int) -> Callable[[], tuple[int, boo
     return run
 
 
+def build_proof_packs(settings, per_round: int) -> Callable[[], tuple[int, bool]]:
+    from app.services.proof.packs import build_pending
+
+    def run():
+        """Build up to `per_round` of the proof packs publishes requested (full: more remain)."""
+        return build_pending(settings, per_round)
+
+    return run
+
+
 def duties_for(app: Flask) -> list[Duty]:
     """The periodic duties of this app, with their intervals from its configuration."""
     config = app.config
@@ -126,6 +145,7 @@ def duties_for(app: Flask) -> list[Duty]:
             retention_settings(config), RETENTION_PER_ROUND)),
         Duty("rollup", float(config["WORKER_ROLLUP_SECONDS"]), rollup_statistics(
             float(config["LEDGER_SEAL_LAG"]), ROLLUP_PER_ROUND)),
+        Duty("proof", float(config["WORKER_PROOF_SECONDS"]), build_proof_packs(proof_settings(app), PROOF_PER_ROUND)),
     ]
 
 

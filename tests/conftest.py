@@ -72,6 +72,7 @@ def app(tmp_path_factory):
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TRUSTED_PROXIES": 1,
         "SITE_CACHE_SECONDS": 0, "LEDGER_SEAL_INTERVAL": 0, "SERVER_NAME": None,
         "CACHE_CHANNEL": "",  # one process; tests/test_invalidations.py runs apps and servers of its own
+        "PROOF_CHROMIUM": None,  # a worker in a test builds packs without screenshots (test_proof_packs sets it)
     })
     with app.app_context():
         upgrade()

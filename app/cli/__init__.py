@@ -12,6 +12,7 @@ def init_app(app):
         keys,
         ledger,
         policy,
+        proof,
         retention,
         sites,
         stats,
@@ -23,6 +24,7 @@ def init_app(app):
 
     for group in (sites.sites_cli, keys.keys_cli, policy.policy_cli, ledger.ledger_cli, geoip.geoip_cli,
                   demo.demo_cli, identities.identities_cli, email.email_cli, webhooks.webhooks_cli, audit.audit_cli,
-                  subjects.subjects_cli, retention.retention_cli, users.users_cli, stats.stats_cli):
+                  subjects.subjects_cli, retention.retention_cli, users.users_cli, stats.stats_cli,
+                  proof.proof_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker.worker_command)

@@ -25,3 +25,5 @@ def publish_policy_command(site_key, version, url, effective_at):
             fail(f"--effective-at is not an ISO 8601 time: {effective_at}")
     pv = publish_policy(site, version, url, when)
     click.echo(f"published {pv.version} effective {pv.effective_at.isoformat()} content {pv.content_hash[:12]}")
+    click.echo(f"proof pack requested: `flask worker` builds it (or `flask proof build {site.site_key} "
+               f"--version {pv.version}` now)")

@@ -1,11 +1,13 @@
-"""The side chains: email consent records and audit entries, sealed and verified like consent records.
+"""The side chains: email consent records, audit entries and proof packs, sealed and verified like
+consent records.
 
 Each chain is one table cut by scope: a site's email consent records (`email`, scope: the site's
-id), and the audit entries of a site (`audit`, scope: its id) or of the installation itself
-(`audit`, scope 0: the master key, every site's dead letters). A seal lists the (row id, row hash)
-pairs of a batch, is chained by SHA-256 to the one before it and MAC'd under the ledger's key
-(app/ledger/macs.py), exactly as app/ledger/seals.py does for consent records; a row's hash is
-computed from its content here (audit entries also store theirs, which must agree).
+id), its proof packs (`proof`, scope: its id; app/services/proof/), and the audit entries of a
+site (`audit`, scope: its id) or of the installation itself (`audit`, scope 0: the master key,
+every site's dead letters). A seal lists the (row id, row hash) pairs of a batch, is chained by
+SHA-256 to the one before it and MAC'd under the ledger's key (app/ledger/macs.py), exactly as
+app/ledger/seals.py does for consent records; a row's hash is computed from its content here
+(audit entries also store theirs, which must agree; a proof pack's takes in its files' hashes).
 
 Rows leave a chain only lawfully: an erasure deletes a person's email records, a retention purge
 deletes old audit entries. Either writes a MAC'd deletion entry (the row-id ranges and how many
@@ -13,6 +15,7 @@ rows it deletes) first, so verify tells it from tampering; anything else missing
 changed is named, and a database-only rewrite fails on the MACs.
 """
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +36,7 @@ from app.ledger.seals import (
     sealable_rows,
     sealing_lock,
 )
-from app.models import AuditEntry, ChainDeletion, ChainSeal, EmailConsentRecord, Site, utcnow
+from app.models import AuditEntry, ChainDeletion, ChainSeal, EmailConsentRecord, ProofFile, ProofPack, Site, utcnow
 from app.services.audit import entry_fields, entry_hash
 from app.services.webhooks.outbox import enqueue
 
@@ -55,6 +58,16 @@ def _audit_row_hash(row: Mapping[str, Any]) -> str:
     return entry_hash(entry_fields(row))
 
 
+def _proof_row_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 of a proof pack's columns (but the row id) and the SHA-256 of each of its stored files,
+    so a changed file is caught like a changed manifest or digest. Export's verify_pack.py
+    (app/services/proof/) recomputes it from a pack's ZIP."""
+    files = {name: hashlib.sha256(content).hexdigest() for name, content in db.session.execute(
+        sa.select(ProofFile.name, ProofFile.content).where(ProofFile.pack_id == row["id"]))}
+    doc = {k: (_utc_iso(v) if isinstance(v, dt.datetime) else v) for k, v in row.items() if k != "id"}
+    return sha256_hex(canonical_json({**doc, "files": files}))
+
+
 @dataclass(frozen=True)
 class Chain:
     name: str
@@ -72,7 +85,8 @@ class Chain:
 
 EMAIL = Chain("email", EmailConsentRecord.__table__, "email record", _email_row_hash, None, SEAL_LOCK + 1)
 AUDIT = Chain("audit", AuditEntry.__table__, "audit entry", _audit_row_hash, "entry_hash", SEAL_LOCK + 2)
-CHAINS = {c.name: c for c in (EMAIL, AUDIT)}
+PROOF = Chain("proof", ProofPack.__table__, "proof pack", _proof_row_hash, None, SEAL_LOCK + 3)
+CHAINS = {c.name: c for c in (EMAIL, AUDIT, PROOF)}
 
 
 def scopes(sites: Collection[Site], installation: bool) -> Iterator[tuple[Chain, int]]:
@@ -80,6 +94,7 @@ def scopes(sites: Collection[Site], installation: bool) -> Iterator[tuple[Chain,
     for site in sites:
         yield EMAIL, site.id
         yield AUDIT, site.id
+        yield PROOF, site.id
     if installation:
         yield AUDIT, INSTALLATION
 

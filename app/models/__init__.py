@@ -12,6 +12,7 @@ from app.models.ledger import (  # noqa: F401
     LedgerSeal,
 )
 from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, SiteDraft, SiteSighting  # noqa: F401
+from app.models.proof import ProofFile, ProofPack, ProofRequest  # noqa: F401
 from app.models.subjects import SubjectRequest  # noqa: F401
 from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401
 from app.models.users import InstallationSetting, User, user_sites  # noqa: F401

@@ -54,6 +54,8 @@ ACTIONS = (
     "draft.saved", "draft.discarded",
     # the consent log's look-ups of a person by email or external id (app/services/consent_log.py)
     "consent_log.searched",
+    # proof packs (app/services/proof/)
+    "proof.built", "proof.rebuilt", "proof.exported",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",

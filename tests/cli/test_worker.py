@@ -38,14 +38,17 @@ def test_once_delivers_what_is_due_and_seals_every_site(app, client, runner, sit
     finally:
         app.config["LEDGER_SEAL_LAG"] = 5
     assert r.exit_code == 0, r.output
-    # the three decisions' events, then the seals' own ledger.sealed events (the consent records', and
-    # the audit chain's: the subscription was an audited change), in the same run
+    # the three decisions' events, then the seals' own ledger.sealed events (the consent records', the
+    # audit chain's: the subscription was an audited change, and the proof chain's: the `proof` duty
+    # built the pack site creation requested, and audited it, so the audit chain is sealed again)
     assert "webhooks: 3" in r.output and "webhooks: 2" in r.output, r.output
     assert int(re.search(r"ledger seal: (\d+)", r.output).group(1)) > 4, r.output  # 4 records and the audit entries
-    assert sealed_and_delivered(app) == (4, 5, 4)
+    assert "proof: 2" in r.output, r.output  # both sites' version 1
+    assert sealed_and_delivered(app) == (4, 7, 4)
     events = receiver.unique_events().values()
-    assert sorted(e["type"] for e in events) == ["consent.recorded"] * 3 + ["ledger.sealed"] * 2
-    assert sorted(e["data"]["chain"] for e in events if e["type"] == "ledger.sealed") == ["audit", "consent"]
+    assert sorted(e["type"] for e in events) == ["consent.recorded"] * 3 + ["ledger.sealed"] * 4
+    assert sorted(e["data"]["chain"] for e in events if e["type"] == "ledger.sealed") == ["audit", "audit", "consent",
+                                                                                          "proof"]
     r = runner.invoke(args=["worker", "--once"])  # nothing left: it says nothing and stops
     assert r.exit_code == 0 and r.output == "", r.output
 

@@ -34,7 +34,8 @@ def _hash(doc: dict) -> str:
     return sha256_hex(canonical_json(doc))
 
 
-def _published(site: Site) -> dict:
+def published_document(site: Site) -> dict:
+    """The editable part of the site's document as visitors see it now (a proof pack's document too)."""
     return {k: v for k, v in export_site(site).items() if k in EDITABLE}
 
 
@@ -45,7 +46,7 @@ def draft_of(site: Site) -> SiteDraft | None:
 def draft_document(site: Site) -> dict:
     """The editable part of the site's document as the draft has it (the published one if no draft)."""
     draft = draft_of(site)
-    return copy.deepcopy(draft.document) if draft is not None else _published(site)
+    return copy.deepcopy(draft.document) if draft is not None else published_document(site)
 
 
 def save_draft(site: Site, changes: dict[str, Any]) -> SiteDraft:
@@ -54,7 +55,7 @@ def save_draft(site: Site, changes: dict[str, Any]) -> SiteDraft:
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise SiteError(f"not editable here: {', '.join(unknown)}")
-    published = _published(site)
+    published = published_document(site)
     draft = draft_of(site)
     doc = {**(draft.document if draft is not None else published), **copy.deepcopy(changes)}
     validate_site_doc({**export_site(site), **doc})
@@ -104,13 +105,13 @@ def document_diff(before: dict, after: dict) -> list[dict[str, Any]]:
 def pending_changes(site: Site) -> list[dict[str, Any]]:
     """The draft's changes against what is published now (none without a draft)."""
     draft = draft_of(site)
-    return document_diff(_published(site), draft.document) if draft is not None else []
+    return document_diff(published_document(site), draft.document) if draft is not None else []
 
 
 def stale(site: Site) -> bool:
     """Whether the site was published from elsewhere (an import, another editor) since the draft began."""
     draft = draft_of(site)
-    return draft is not None and draft.base_hash != _hash(_published(site))
+    return draft is not None and draft.base_hash != _hash(published_document(site))
 
 
 def next_version(site: Site) -> str:

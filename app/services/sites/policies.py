@@ -36,6 +36,9 @@ def publish_policy(site: Site, version: str, url: str, effective_at: dt.datetime
     pv = PolicyVersion(site_id=site.id, version=version, url=url or "", effective_at=effective_at,
                        content_hash=config_hash(site))
     db.session.add(pv)
+    from app.services.proof.packs import request_pack  # a cycle: packs resolves with the drafts' preview
+
+    request_pack(site, pv)  # built by `flask worker` (the `proof` duty): a publish never waits for Chromium
     caches.changed("sites", site.site_key)
     if commit:  # else the caller's own entry says it
         audit.record("policy.published", audit.Target("site", site.site_key), site.id, {"version": version})
