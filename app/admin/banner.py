@@ -2,9 +2,10 @@
 
 The editor edits the site's draft (app/services/sites/drafts.py), one language at a time: the
 banner texts (inputs named by the site document's text keys), each purpose's title and description
-in that language, its legal basis, Consent Mode keys, cookies and storage keys, the allowed origins
-and the regime overrides. Visitors see none of it until it is published, from the publish page,
-which shows what changed and asks whether every visitor is to be asked again.
+in that language, its legal basis, Consent Mode keys, cookies and storage keys, the allowed origins,
+the regime overrides and the theme colours (checked for contrast: app/services/theme.py).
+Visitors see none of it until it is published, from the publish page, which shows what changed
+and asks whether every visitor is to be asked again.
 
 The preview is the real widget (static/widget.js, the bytes /w/<site_key>.js serves) with the
 draft's configuration inlined, in a frame of its own: the editor's form posts to it as one types
@@ -29,6 +30,7 @@ from app.services.sites import drafts
 from app.services.sites.errors import SiteError
 from app.services.sites.resolution import texts_for
 from app.services.texts import BANNER_TEXTS
+from app.services.theme import DEFAULTS as THEME_DEFAULTS, THEME_KEYS
 from app.services.users import access
 
 SITE_PAGES.append(("admin.banner", "Banner", "banner.edit"))
@@ -99,14 +101,17 @@ def changes_from_form(doc: dict, lang: str, form) -> dict:
         purposes.append({"slug": new_slug, "legal_basis": form.get("new-purpose-basis", "consent"),
                          "default_on": False, "titles": {lang: title} if title else {}, "descriptions": {},
                          "consent_mode_keys": [], "cookies": [], "storage_keys": []})
+    theme = {k: form.get(f"theme-{k}", "").strip() for k in THEME_KEYS}
     return {"texts": texts, "purposes": purposes, "origins": _lines(form.get("origins", "")),
-            "regime_overrides": _overrides(form.get("regime_overrides", ""))}
+            "regime_overrides": _overrides(form.get("regime_overrides", "")),
+            "theme": {k: v for k, v in theme.items() if v}}
 
 
 def _editor(site, user, doc, lang, errors=None, status=200):
     resp = site_page("admin/site/banner.html", site, user, doc=doc, lang=lang, text_keys=TEXT_KEYS,
                      defaults=texts_for({}, lang), texts=(doc.get("texts") or {}).get(lang, {}),
                      legal_bases=LEGAL_BASES, consent_mode_keys=CONSENT_MODE_KEYS, regimes=REGIMES,
+                     theme_keys=THEME_KEYS, theme_defaults=THEME_DEFAULTS,
                      regime_labels=REGIME_LABELS, changes=drafts.pending_changes(site), stale=drafts.stale(site),
                      errors=errors, has_draft=drafts.draft_of(site) is not None)
     body, _ = resp

@@ -31,6 +31,8 @@ class Site(db.Model):
     # who the controller is (app/services/subjects/controller.py): {"organisation", "contact", "address",
     # "email", "phone", "dpo": {...}}, each optional; None for a site that has given none
     controller: Mapped[dict | None] = mapped_column(sa.JSON)
+    # the widget's colours (app/services/theme.py): {"bg": "#ffffff", ...}; None keeps its defaults
+    theme: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     purposes: Mapped[list["Purpose"]] = relationship(

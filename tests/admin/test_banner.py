@@ -140,3 +140,20 @@ def test_roles_the_editor_takes(app, client, dashboard, make_user, site, make_si
     other, _ = make_site(name="Other")
     assert owner.get(f"/admin/sites/{other}/banner").status_code == 404  # not granted: no such site
     assert audit_entries(app, "draft.saved") == []
+
+
+def test_theme_colours_are_checked_for_contrast_previewed_and_published(client, editor):
+    d, key, _ = editor
+    page = f"/admin/sites/{key}/banner?lang=en"
+    r = d.submit(page, page, **{"theme-accent": "#FFEE00"})  # white button text on yellow: unreadable
+    assert r.status_code == 422
+    assert "the buttons' text on the accent has a contrast of 1.20:1" in main_text(r) and "4.5:1" in main_text(r)
+    r = d.submit(page, page, **{"theme-bg": "navy"})
+    assert r.status_code == 422 and "theme.bg: 'navy' is not a #rrggbb colour" in main_text(r)
+    r = d.submit(page, page, **{"theme-bg": "#FFF8E7", "theme-accent": "#7C2D12"})
+    assert r.status_code == 302, main_text(r)
+    preview = inlined(d.get(f"/admin/sites/{key}/preview?lang=en").get_data(as_text=True))
+    assert preview["theme"] == {"bg": "#fff8e7", "accent": "#7c2d12"}
+    assert "theme" not in widget_config(client, key, "en")  # not published yet: the defaults
+    d.submit(f"/admin/sites/{key}/publish", f"/admin/sites/{key}/publish", ask_again="")
+    assert widget_config(client, key, "en")["theme"] == {"bg": "#fff8e7", "accent": "#7c2d12"}

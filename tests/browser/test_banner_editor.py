@@ -76,3 +76,29 @@ def test_edit_preview_publish_and_the_visitor_is_asked_again(app, browser, live_
     finally:
         visitor.close()
         ctx.close()
+
+
+def test_theme_colours_show_in_the_preview_and_keep_axe_happy(app, browser, live_server, runner):
+    with app.app_context():
+        site, _ = create_site("Farbe", [live_server], ["en"], "en")
+        key = site.site_key
+        db.session.remove()
+    r = runner.invoke(args=["users", "create", "--email", "tom@farbe.example", "--role", "editor", "--site", key,
+                            "--password-stdin"], input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
+    page = ctx.new_page()
+    try:
+        sign_in(page, live_server, "tom@farbe.example")
+        page.goto(f"{live_server}/admin/sites/{key}/banner?lang=en")
+        page.get_by_label("Background").fill("#fff8e7")
+        page.get_by_label("Accent (buttons)").fill("#7c2d12")
+        colours = ("() => { const f = frames[0], h = f && f.document.querySelector('#opsiq-consent');"
+                   " const b = h && h.shadowRoot.querySelector('section'); if (!b) return null;"
+                   " return [f.getComputedStyle(b).backgroundColor,"
+                   " f.getComputedStyle(b.querySelector('button.x')).backgroundColor] }")
+        page.wait_for_function(f"() => ({colours})()?.[0] == 'rgb(255, 248, 231)'")
+        assert page.evaluate(colours) == ["rgb(255, 248, 231)", "rgb(124, 45, 18)"]
+        assert axe_violations(page, page.frame(name="preview")) == []
+    finally:
+        ctx.close()

@@ -25,6 +25,8 @@
  * @property {Texts} texts the banner and dialog texts in `language`
  * @property {Purpose[]} purposes the site's purposes, in display order
  * @property {ConsentModeConfig} consent_mode Google Consent Mode defaults for this visitor
+ * @property {Object<string, string>} [theme] the site's colours, as --opsiq-<name> on the widget's host
+ *   element: bg, fg, accent, accent-fg (#rrggbb; absent where the site keeps the defaults)
  */
 
 /**

@@ -34,6 +34,8 @@ export const mountUi = (config, actions, showBanner) => {
   const switches = {}
   const host = el('div', { id: 'opsiq-consent' })
   const root = host.attachShadow({ mode: 'open' })
+  // The site's theme colours (the dashboard checks their contrast) as the CSS variables a page may set too.
+  for (const name in config.theme) host.style.setProperty('--opsiq-' + name, config.theme[name])
   let focusBeforeBanner, focusBeforeDialog, banner
 
   const button = (attributes, label, action) => onClick(el('button', { type: 'button', ...attributes }, [label]), action)

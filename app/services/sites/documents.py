@@ -10,6 +10,7 @@ from app.services.sites.administration import create_site, get_site, normalise_o
 from app.services.sites.errors import SiteError
 from app.services.sites.policies import publish_policy
 from app.services.subjects.controller import controller_problems, normalise_controller
+from app.services.theme import normalise_theme, theme_problems
 
 
 def export_site(site: Site) -> dict:
@@ -20,6 +21,7 @@ def export_site(site: Site) -> dict:
         "retention_days": site.retention_days, "consent_validity_days": site.consent_validity_days,
         "regime_overrides": site.regime_overrides, "uses_google": site.uses_google,
         "email_double_opt_in": site.email_double_opt_in, "controller": site.controller or {},
+        "theme": site.theme or {},
         "purposes": [purpose_doc(p) for p in site.purposes],
         "policies": [
             {"version": p.version, "url": p.url, "effective_at": p.effective_at.isoformat(),
@@ -49,6 +51,7 @@ def validate_site_doc(doc: dict) -> None:
         if flag in doc and not isinstance(doc[flag], bool):
             problems.append(f"{flag}: true or false")
     problems += controller_problems(doc.get("controller"))
+    problems += theme_problems(doc.get("theme"))
     slugs = set()
     for i, p in enumerate(doc.get("purposes") or []):
         slug = p.get("slug", "")
@@ -94,6 +97,8 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
             setattr(site, attr, doc[attr])
     if "controller" in doc:
         site.controller = normalise_controller(doc["controller"]) or None
+    if "theme" in doc:
+        site.theme = normalise_theme(doc["theme"]) or None
     if doc.get("purposes") is not None:
         by_slug = {p.slug: p for p in site.purposes}
         keep = []

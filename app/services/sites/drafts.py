@@ -21,10 +21,11 @@ from app.services.sites.documents import export_site, import_site, validate_site
 from app.services.sites.errors import SiteError
 from app.services.sites.resolution import resolve_config, texts_for
 from app.services.sites.snapshot import build_snapshot
+from app.services.theme import normalise_theme
 
 # What the editor may change; the rest of the document (keys, policies, retention) has its own screens.
 EDITABLE = ("name", "origins", "default_language", "languages", "texts", "purposes", "regime_overrides",
-            "uses_google")
+            "uses_google", "theme")
 # A place in each regime, for previews: the regime is forced, the place only fills the fields.
 PREVIEW_PLACES = {regimes.OPT_IN: Location("DE", "DE-BE", None), regimes.OPT_OUT: Location("US", "US-CA", None),
                   regimes.NOTICE: Location("US", "US-TX", None)}
@@ -154,6 +155,7 @@ def preview_config(site: Site, doc: dict, language: str, regime: str, endpoint: 
         build_snapshot(site), languages=languages, default_language=language,
         texts={lang: texts_for(doc.get("texts") or {}, lang) for lang in languages},
         purposes=tuple(doc.get("purposes") or ()), origins=frozenset(doc.get("origins") or ()),
-        regime_overrides={}, uses_google=bool(doc.get("uses_google", True)))
+        regime_overrides={}, uses_google=bool(doc.get("uses_google", True)),
+        theme=normalise_theme(doc.get("theme")) or None)
     config = resolve_config(snap, PREVIEW_PLACES[regime], language, False, endpoint, regime=regime)
     return config

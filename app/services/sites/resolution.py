@@ -76,6 +76,7 @@ def resolve_config(snap: "SiteSnapshot", location: Location, accept_language: st
             }
             for p in snap.purposes
         ],
+        **({"theme": snap.theme} if snap.theme else {}),
         "consent_mode": {
             "wait_for_update": 500,
             "defaults": [{"region": opt_in_regions, "values": denied}, {"values": fallback}],

@@ -36,6 +36,7 @@ class SiteSnapshot:
     # ((effective_at, version), ...) sorted by time: which version is current at any moment
     policy_timeline: tuple = ()
     controller: dict | None = None  # who the controller is (app/services/subjects/controller.py)
+    theme: dict | None = None  # the widget's colours (app/services/theme.py)
 
     @property
     def slugs(self) -> set[str]:
@@ -93,4 +94,5 @@ def build_snapshot(site: Site) -> SiteSnapshot:
         name=site.name,
         policy_timeline=tuple(sorted((p.effective_at, p.version) for p in site.policies)),
         controller=dict(site.controller) if site.controller else None,
+        theme=dict(site.theme) if site.theme else None,
     )
