@@ -202,8 +202,8 @@ def publish_form(site_key):
 
 @bp.post("/sites/<site_key>/publish")
 def publish(site_key):
-    """Publish the draft: what visitors see from now on; with a new policy version when every
-    visitor is to be asked again."""
+    """Publish the draft as a new policy version: what visitors see from now on, asking every visitor
+    again or standing as a correction."""
     user = signed_in_user()
     site = access.site_for(user, site_key, "policy.publish")
     ask_again = bool(request.form.get("ask_again"))
@@ -214,5 +214,6 @@ def publish(site_key):
         flash(e.message)
         return redirect(url_for("admin.publish_form", site_key=site_key))
     flash(f"Published {len(changes)} change(s) as policy version {version}: every visitor is asked again."
-          if version else f"Published {len(changes)} change(s); no one is asked again.")
+          if ask_again else f"Published {len(changes)} change(s) as policy version {version}, a correction: "
+          "choices made since the last version that asked again still count.")
     return redirect(url_for("admin.banner", site_key=site_key))

@@ -66,7 +66,8 @@ class Purpose(db.Model):
 
 
 class PolicyVersion(db.Model):
-    """A published policy: publishing a newer one makes older decisions stale."""
+    """A published policy version. One that asks again (`reconsent`) makes the decisions made under
+    older versions stale once it takes effect; one that does not (a correction) leaves them standing."""
 
     __tablename__ = "policy_versions"
     __table_args__ = (sa.UniqueConstraint("site_id", "version"),)
@@ -78,6 +79,7 @@ class PolicyVersion(db.Model):
     effective_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reconsent: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
     site: Mapped[Site] = relationship(back_populates="policies")
 

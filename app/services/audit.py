@@ -261,11 +261,13 @@ def record_site_import(site_id: int, site_key: str, before: Mapping[str, Any] | 
                                                                     if a.get(k) != b.get(k))})
     known = {p["version"] for p in before.get("policies") or []}
     # from the table: versions just added are not yet in the site's loaded `policies`
-    published = db.session.execute(sa.select(PolicyVersion.version, PolicyVersion.effective_at).where(
+    published = db.session.execute(sa.select(PolicyVersion.version, PolicyVersion.effective_at,
+                                             PolicyVersion.reconsent).where(
         PolicyVersion.site_id == site_id).order_by(PolicyVersion.id)).all()
-    for version, effective_at in published:
+    for version, effective_at, reconsent in published:
         if version not in known:
-            record("policy.published", target, site_id, {"version": version, "effective_at": effective_at.isoformat()})
+            record("policy.published", target, site_id, {"version": version, "effective_at": effective_at.isoformat(),
+                                                         "asks_again": bool(reconsent)})
 
 
 # --- reading the log ------------------------------------------------------------------------------

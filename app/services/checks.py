@@ -9,9 +9,9 @@ The rules, in the order they apply to one purpose:
      `notice` apply the purpose's default (`default_on` / `default_off`). The regime comes from the
      check's `ip`, else its `country`/`region`, else it fails safe to `opt_in`.
   4. The visitor's latest record decides, under the regime it was recorded in. A record past its
-     `expires_at` (`expired`) or made under a policy version that a later one has superseded
-     (`policy_superseded`) no longer allows anything but `necessary`; a stale decision is never
-     silently replaced by a default.
+     `expires_at` (`expired`) or made under a policy version that a later one asking every visitor
+     again has superseded (`policy_superseded`) no longer allows anything but `necessary`; a stale
+     decision is never silently replaced by a default.
   5. A purpose the record does not mention (added to the site later) is treated as never asked.
   6. Otherwise the record's decision: `granted` or `refused`.
 """
@@ -81,12 +81,13 @@ def regime_without_record(snap: "SiteSnapshot", ip: str | None = None, country: 
 
 
 def is_superseded(snap: "SiteSnapshot", version: str | None, now: dt.datetime) -> bool:
-    """Whether a record's policy version has been replaced by one that took effect after it."""
+    """Whether a record's policy version has been replaced by one that took effect after it and asked
+    every visitor again (a correction published without asking again leaves earlier decisions standing)."""
     current = snap.policy_at(now)
     if current is None or version == current:
         return False
     then = snap.policy_effective_at(version) if version is not None else None
-    return then is None or then < snap.policy_effective_at(current)
+    return then is None or then < snap.asked_again_at(now)
 
 
 def purpose_doc(snap: "SiteSnapshot", slug: str) -> dict:

@@ -90,14 +90,22 @@ def test_the_preview_shows_what_is_typed_and_saves_nothing(app, client, editor):
     assert audit_entries(app, "draft.saved") == []
 
 
-def test_a_correction_publishes_without_asking_again(client, editor):
+def test_a_correction_publishes_a_version_without_asking_again(app, client, editor):
     d, key, _ = editor
     page = f"/admin/sites/{key}/banner?lang=en"
     assert d.submit(page, page, accept_all="Accept everything").status_code == 302
     r = d.submit(f"/admin/sites/{key}/publish", f"/admin/sites/{key}/publish", ask_again="")
     assert r.status_code == 302
+    # a new version (its own content hash and proof pack) that accepts the choices made under the old one
     config = widget_config(client, key, "en")
-    assert config["texts"]["accept_all"] == "Accept everything" and config["policy"]["version"] == "1"
+    assert config["texts"]["accept_all"] == "Accept everything"
+    assert (config["policy"]["version"], config["policy"]["accepts"]) == ("2", ["1", "2"])
+    assert "as policy version 2, a correction" in main_text(d.get(page))
+    assert [e["details"] for e in audit_entries(app, "policy.published")][-1]["asks_again"] is False
+    # the next that asks again starts afresh
+    assert d.submit(page, page, accept_all="Accept all").status_code == 302
+    assert d.submit(f"/admin/sites/{key}/publish", f"/admin/sites/{key}/publish").status_code == 302
+    assert widget_config(client, key, "en")["policy"]["accepts"] == ["3"]
 
 
 def test_purposes_origins_and_overrides_are_edited_and_checked(client, editor):

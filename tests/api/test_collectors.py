@@ -178,6 +178,23 @@ def test_a_superseded_policy_no_longer_allows(client, site, runner):
     assert check(client, api_key, "visitor-pol-1", "analytics")["reason"] == "granted"
 
 
+def test_a_correction_leaves_earlier_decisions_standing_until_a_version_asks_again(client, runner, site):
+    site_key, api_key = site
+    record(client, site_key, visitor_id="visitor-cor-1", method="accept_all")
+    r = runner.invoke(args=["policy", "publish", site_key, "--version", "1.1", "--url", "https://shop.example/p",
+                            "--correction"])
+    assert r.exit_code == 0 and "a correction" in r.output, r.output
+    out = check(client, api_key, "visitor-cor-1", "analytics")
+    assert (out["allowed"], out["reason"], out["policy_version"]) == (True, "granted", "1")
+    r = runner.invoke(args=["policy", "publish", site_key, "--version", "2", "--url", "https://shop.example/p2"])
+    assert r.exit_code == 0, r.output
+    out = check(client, api_key, "visitor-cor-1", "analytics")
+    assert (out["allowed"], out["reason"]) == (False, "policy_superseded")
+    # a decision under the correction is superseded too: it came before the version that asked again
+    record(client, site_key, visitor_id="visitor-cor-2", method="accept_all", policy_version="1.1")
+    assert check(client, api_key, "visitor-cor-2", "analytics")["reason"] == "policy_superseded"
+
+
 def test_gpc_denies_marketing_over_an_earlier_accept(client, site):
     site_key, api_key = site
     record(client, site_key, ip=IPS["US-CA"], visitor_id="visitor-gpc-1", method="accept_all")

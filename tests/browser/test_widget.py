@@ -139,13 +139,22 @@ def test_reload_keeps_the_choice_until_a_new_policy(app, runner, visit, demo_sit
     assert kinds.index("update") < kinds.index("demo_analytics")
     assert consent_updates(dl) == [{**{k: "granted" for k in NON_SECURITY}, "security_storage": "granted"}]
 
-    result = runner.invoke(args=["policy", "publish", demo_site, "--version", "2",
-                                 "--url", "https://shop.example/privacy-2"])
-    assert result.exit_code == 0, result.output
-    # The script is cacheable for 5 minutes; a visitor sees the new version once it expires.
+    # The script is cacheable for 5 minutes; a visitor sees a new version once it expires.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    # A correction: a new version, but the choice made under the old one still counts.
+    result = runner.invoke(args=["policy", "publish", demo_site, "--version", "1.1",
+                                 "--url", "https://shop.example/privacy-1-1", "--correction"])
+    assert result.exit_code == 0, result.output
+    page.evaluate("() => window.demoRan = []")
+    page.reload()
+    page.wait_for_function("() => (window.demoRan || []).length == 3")
+    assert not v.banner_shown() and v.page.evaluate("() => opsiqConsent.get().policyVersion") == "1"
+
+    result = runner.invoke(args=["policy", "publish", demo_site, "--version", "2",
+                                 "--url", "https://shop.example/privacy-2"])
+    assert result.exit_code == 0, result.output
     page.evaluate("() => window.demoRan = []")
     page.reload()
     page.wait_for_function("() => window.opsiqConsent")

@@ -31,8 +31,10 @@
 
 /**
  * @typedef {object} Policy
- * @property {string} version the version a choice is made under; a stored choice for another
- *   version is asked again
+ * @property {string} version the version a choice is made under
+ * @property {string[]} [accepts] the versions whose stored choices still count: this one and the
+ *   corrections published since the last version that asked every visitor again (absent: this one);
+ *   a stored choice under any other version is asked again
  * @property {string} url where the policy is published, possibly empty (linked only if http: or https:)
  * @property {string} hash SHA-256 of the texts and purposes shown when the version was published
  *   (not read by the widget)

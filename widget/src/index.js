@@ -21,7 +21,10 @@ const doc = document
 const main = config => {
   if (config.regime != 'opt_out' && config.regime != 'notice') config.regime = 'opt_in' // fail safe
   const purposes = config.purposes || []
-  const policyVersion = (config.policy || {}).version
+  const policy = config.policy || {}
+  const policyVersion = policy.version
+  // the versions whose choices still count: this one and the corrections since the last that asked again
+  const accepted = policy.accepts || [policyVersion]
   const validity = (config.validity_days || 180) * 864e5
   const gpc = navigator.globalPrivacyControl === true || config.gpc_header === true
   const listeners = {}
@@ -39,7 +42,7 @@ const main = config => {
   // A stored choice counts only if it is recent, for this policy and covers every purpose.
   if (
     !stored ||
-    stored.policyVersion != policyVersion ||
+    !accepted.some(version => version == stored.policyVersion) ||
     !(now - Date.parse(stored.decidedAt) < validity) ||
     !(Date.parse(stored.expiresAt) > now) ||
     purposes.some(p => !(p.slug in Object(stored.decisions)))

@@ -130,7 +130,7 @@ def _make(site: Site, pv: PolicyVersion, document: dict, settings: Settings, sup
         "site_key": site.site_key, "site_name": site.name,
         "policy_version": pv.version, "policy_url": pv.url,
         "effective_at": _iso(pv.effective_at), "published_at": _iso(pv.published_at),
-        "content_hash": pv.content_hash,
+        "content_hash": pv.content_hash, "asked_again": bool(pv.reconsent),
         "widget": {"file": "static/widget.js", "sha256": widget_sha},
         "built_at": _iso(now),
         "languages": languages, "regimes": list(REGIMES),

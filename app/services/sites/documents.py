@@ -25,7 +25,7 @@ def export_site(site: Site) -> dict:
         "purposes": [purpose_doc(p) for p in site.purposes],
         "policies": [
             {"version": p.version, "url": p.url, "effective_at": p.effective_at.isoformat(),
-             "content_hash": p.content_hash}
+             "content_hash": p.content_hash, "asks_again": bool(p.reconsent)}
             for p in site.policies
         ],
     }
@@ -65,12 +65,35 @@ def validate_site_doc(doc: dict) -> None:
             problems.append(f"purposes[{i}].consent_mode_keys: unknown {sorted(bad)}")
     if doc.get("purposes") is not None and "necessary" not in slugs:
         problems.append("purposes: a `necessary` purpose is required")
+    problems += policy_problems(doc.get("policies"))
     try:
         [normalise_origin(o) for o in doc.get("origins") or []]
     except SiteError as e:
         problems.append(f"origins: {e}")
     if problems:
         raise SiteError("; ".join(problems))
+
+
+def policy_problems(policies) -> list[str]:
+    """What is wrong with a document's `policies`: each a version string, an ISO 8601 `effective_at`
+    if given, and `asks_again` true or false if given (a version without it asks again)."""
+    if policies is None:
+        return []
+    if not isinstance(policies, list):
+        return ["policies: a list"]
+    problems = []
+    for i, pd in enumerate(policies):
+        if not isinstance(pd, dict) or not isinstance(pd.get("version"), str) or not pd["version"]:
+            problems.append(f"policies[{i}].version: required, a string")
+            continue
+        if pd.get("effective_at"):
+            try:
+                dt.datetime.fromisoformat(pd["effective_at"])
+            except (TypeError, ValueError):
+                problems.append(f"policies[{i}].effective_at: not an ISO 8601 time")
+        if "asks_again" in pd and not isinstance(pd["asks_again"], bool):
+            problems.append(f"policies[{i}].asks_again: true or false")
+    return problems
 
 
 def import_site(doc: dict) -> tuple[Site, str | None]:
@@ -119,7 +142,8 @@ def import_site(doc: dict) -> tuple[Site, str | None]:
     for pd in doc.get("policies") or []:
         if pd["version"] not in known:
             eff = dt.datetime.fromisoformat(pd["effective_at"]) if pd.get("effective_at") else None
-            publish_policy(site, pd["version"], pd.get("url", ""), eff, commit=False)
+            publish_policy(site, pd["version"], pd.get("url", ""), eff, commit=False,
+                           reconsent=pd.get("asks_again", True))
     caches.changed("sites", site.site_key)
     audit.record_site_import(site.id, site.site_key, before, export_site(site))
     db.session.commit()

@@ -2,10 +2,12 @@
 
 A draft is a whole site document (app/services/sites/documents.py export_site's shape), begun from
 the published one. Saving checks it as an import would, so a draft can always be published.
-Publishing imports it and, when visitors are to be asked again, publishes a new policy version with
-it: stored choices name the old version, so the widget asks again and the checks treat earlier
-decisions as superseded. Without a new version the change applies to decisions made from now on,
-and no one is asked again. The preview resolves a draft for a language and a regime exactly as
+Publishing imports it under a new policy version, so every publish has its own version, content
+hash and proof pack. A version that asks every visitor again makes the stored choices (which name
+an older version) stale: the widget asks again and the checks treat earlier decisions as
+superseded. A correction (not asking again) leaves them standing: the widget accepts a choice made
+under any version since the last that asked again (the configuration's `policy.accepts`), and the
+checks likewise (app/services/checks.py is_superseded). The preview resolves a draft for a language and a regime exactly as
 the widget's configuration is resolved for a visitor (app/services/sites/resolution.py).
 """
 import copy
@@ -122,21 +124,20 @@ def next_version(site: Site) -> str:
 
 
 def publish_draft(site: Site, ask_again: bool, version: str | None = None,
-                  url: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """Publish the site's draft: its changes become what visitors see. With `ask_again`, under a new
-    policy version (`version`, default next_version; `url`, default the current policy's) so every
-    visitor is asked again. Returns (the changes, the new version or None). SiteError when there is
-    no draft or it changes nothing. Commits (the import's audit entries say what changed)."""
+                  url: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Publish the site's draft: its changes become what visitors see, under a new policy version
+    (`version`, default next_version; `url`, default the current policy's) that asks every visitor
+    again if `ask_again`, else stands as a correction. Returns (the changes, the new version).
+    SiteError when there is no draft or it changes nothing. Commits (the import's audit entries say
+    what changed, and that the version was published)."""
     changes = pending_changes(site)
     if draft_of(site) is None or not changes:
         raise SiteError("there is nothing to publish: the draft changes nothing")
     doc = {**export_site(site), **draft_document(site)}
-    new_version = None
-    if ask_again:
-        new_version = version or next_version(site)
-        current = site.policies[-1].url if site.policies else ""
-        doc["policies"] = doc["policies"] + [{"version": new_version, "url": url if url is not None else current,
-                                              "effective_at": utcnow().isoformat()}]
+    new_version = version or next_version(site)
+    current = site.policies[-1].url if site.policies else ""
+    doc["policies"] = doc["policies"] + [{"version": new_version, "url": url if url is not None else current,
+                                          "effective_at": utcnow().isoformat(), "asks_again": bool(ask_again)}]
     db.session.delete(draft_of(site))
     import_site(doc)  # validates, audits each kind of change and the new version, commits
     return changes, new_version

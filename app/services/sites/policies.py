@@ -21,8 +21,10 @@ def config_hash(site: Site) -> str:
 
 
 def publish_policy(site: Site, version: str, url: str, effective_at: dt.datetime | None = None,
-                   commit: bool = True) -> PolicyVersion:
-    """Publish a policy version; once effective, decisions made under older versions are stale."""
+                   commit: bool = True, reconsent: bool = True) -> PolicyVersion:
+    """Publish a policy version. Once it is effective, decisions made under older versions are stale
+    if it asks every visitor again (`reconsent`); a correction (`reconsent=False`) leaves them standing
+    and only names what is shown from now on. Either way it gets a proof pack."""
     if not version:
         raise SiteError("a policy version needs a version string")
     exists = db.session.execute(
@@ -34,13 +36,14 @@ def publish_policy(site: Site, version: str, url: str, effective_at: dt.datetime
     if effective_at.tzinfo is None:
         effective_at = effective_at.replace(tzinfo=dt.timezone.utc)
     pv = PolicyVersion(site_id=site.id, version=version, url=url or "", effective_at=effective_at,
-                       content_hash=config_hash(site))
+                       content_hash=config_hash(site), reconsent=bool(reconsent))
     db.session.add(pv)
     from app.services.proof.packs import request_pack  # a cycle: packs resolves with the drafts' preview
 
     request_pack(site, pv)  # built by `flask worker` (the `proof` duty): a publish never waits for Chromium
     caches.changed("sites", site.site_key)
     if commit:  # else the caller's own entry says it
-        audit.record("policy.published", audit.Target("site", site.site_key), site.id, {"version": version})
+        audit.record("policy.published", audit.Target("site", site.site_key), site.id,
+                     {"version": version, "asks_again": bool(reconsent)})
         db.session.commit()
     return pv

@@ -57,7 +57,7 @@ def resolve_config(snap: "SiteSnapshot", location: Location, accept_language: st
         "region": location.region,
         "language": lang,
         "dir": "rtl" if lang.split("-")[0] in RTL_LANGUAGES else "ltr",
-        "policy": ({k: snap.policy[k] for k in ("version", "url", "hash")} if snap.policy else None),
+        "policy": ({k: snap.policy[k] for k in ("version", "url", "hash", "accepts")} if snap.policy else None),
         "validity_days": snap.validity_days,
         "gpc_header": bool(gpc_header),
         "texts": snap.texts.get(lang) or texts_for({}, lang),
