@@ -1,8 +1,8 @@
 """The one cache type: what every request reads and an owner rarely changes, kept per app.
 
-Four caches use it, each keyed by what the request paths have in hand: site snapshots (by site
+Five caches use it, each keyed by what the request paths have in hand: site snapshots (by site
 key), API keys (the SHA-256 of the key -> its site key), webhook subscriptions and keyrings (by
-site id). A `Cache` trusts an entry for `max_age` seconds (0: no caching at all), and:
+site id), and the widget builds served (by SHA-256). A `Cache` trusts an entry for `max_age` seconds (0: no caching at all), and:
 
 - a hit costs a dict lookup and a clock read, and takes no lock;
 - a stale entry is re-read by one caller while the others keep the stale value meanwhile, so an
@@ -148,7 +148,9 @@ class CacheHub:
         self.api_keys = Cache("api_keys", max_entries, self._stored)
         self.webhooks = Cache("webhooks", max_entries, self._stored)
         self.keyrings = Cache("keyrings", max_entries, self._stored)
-        self.by_name = {c.name: c for c in (self.sites, self.api_keys, self.webhooks, self.keyrings)}
+        self.widget_builds = Cache("widget_builds", max_entries, self._stored)  # never changed: no invalidation
+        self.by_name = {c.name: c for c in (self.sites, self.api_keys, self.webhooks, self.keyrings,
+                                            self.widget_builds)}
         self._channel = self._listener = None
         self._channel_chosen = False  # on first use: the engine is only there inside an app context
         self._lock = threading.Lock()
@@ -262,6 +264,10 @@ class Caches:
     @property
     def keyrings(self) -> Cache:
         return _cv_app.get().app.extensions[EXTENSION].keyrings
+
+    @property
+    def widget_builds(self) -> Cache:
+        return _cv_app.get().app.extensions[EXTENSION].widget_builds
 
     def changed(self, name: str, key: Hashable | None = None) -> None:
         """Cached data changes in the open transaction: once it commits, `name`'s entry for `key`

@@ -1,8 +1,7 @@
-"""GET /w/<site_key>.js: the built widget with the site's configuration, resolved for this visitor, inlined."""
+"""GET /w/<site_key>.js: the built widget (app/widget_file.py) with the site's configuration, resolved for this visitor, inlined."""
 import hashlib
 import json
 import os
-import threading
 
 from flask import Blueprint, Response, current_app, request
 
@@ -12,27 +11,11 @@ from app.extensions import rate_limits
 from app.schemas.sites import SiteConfigOut
 from app.services.sites import sightings
 from app.services.sites.snapshot import site_snapshot
+from app.widget_file import widget_parts
 
 bp = Blueprint("embed", __name__)
 
-TOKEN = "__OPSIQ_CONFIG__"
 JS = "application/javascript; charset=utf-8"
-_parts = {}  # path of widget.js -> (before, after) the token; read once per process
-_lock = threading.Lock()
-
-
-def widget_parts(path):
-    """static/widget.js split around the config token, read from disk once per process."""
-    parts = _parts.get(path)
-    if parts is None:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-        if source.count(TOKEN) != 1:
-            raise RuntimeError(f"{path} must contain {TOKEN} exactly once (rebuild the widget)")
-        before, after = source.split(TOKEN)
-        with _lock:
-            parts = _parts.setdefault(path, (before, after))
-    return parts
 
 
 def js_literal(value):

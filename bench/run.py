@@ -60,6 +60,7 @@ local kind = os.getenv("BENCH_KIND")
 local site_key = os.getenv("BENCH_SITE_KEY")
 local api_key = os.getenv("BENCH_API_KEY")
 local visitors = tonumber(os.getenv("BENCH_VISITORS"))
+local build = os.getenv("BENCH_WIDGET_BUILD")
 local nets = {%NETS%}
 local purposes = {"analytics", "marketing", "preferences", "necessary"}
 local counter = 0
@@ -88,7 +89,8 @@ function request()
     local v = math.random(0, visitors - 1)  -- each visitor's browser keeps one secret (the first write binds it)
     local body = '{"site_key":"' .. site_key .. '","visitor_id":"bench-v-' .. v ..
       '","visitor_secret":"bench-visitor-secret-' .. v .. '","client_record_id":"' .. cid .. '","decisions":{"analytics":' .. (math.random() < 0.5 and "true" or "false") ..
-      ',"marketing":false},"method":"custom","language":"en","page_url":"https://bench.example/p/' .. counter .. '"}'
+      ',"marketing":false},"method":"custom","language":"en","page_url":"https://bench.example/p/' .. counter ..
+      '","widget_build":"' .. build .. '"}'
     return wrk.format("POST", "/api/v1/consents", {["Content-Type"] = "text/plain;charset=UTF-8",
       ["X-Forwarded-For"] = ip, ["Origin"] = "https://bench.example", ["User-Agent"] = "Mozilla/5.0 (bench) wrk"}, body)
   else
@@ -149,6 +151,16 @@ def machine_jiffies():
     with open("/proc/stat") as f:
         ticks = [int(v) for v in f.readline().split()[1:8]]
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # less idle and iowait
+
+
+def served_build(port, site_key):
+    """The widget build a visitor's configuration names (its first serving notes it as served)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", f"/api/v1/sites/{site_key}/config", headers={"Origin": "https://bench.example"})
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    conn.close()
+    return body["widget_build"]
 
 
 def start_wrk(wrk, port, kind, site_key, api_key, visitors, seconds, connections, script):
@@ -517,6 +529,7 @@ def main():
             actual = ledger_size(dbname)
             server = Server(env, args.workers, args.threads, args.worker_class)
             log(f"ledger {actual:,} records; gunicorn {args.workers} {worker_kind(args)} worker(s) on :{server.port}")
+            os.environ["BENCH_WIDGET_BUILD"] = served_build(server.port, site_key)  # the widget sends it back
             for kind in ("hello", "write", "check"):
                 # a short warm-up so every worker has its connections, caches and GeoIP reader open
                 run_wrk(wrk, server.port, kind, site_key, api_key, args.visitors, 2, args.connections, script)

@@ -92,6 +92,8 @@ def _clean_tables(app):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         caches.clear()  # the rows went behind the services' back (ids and keys are used again)
+        for memo in ("opsiq_sightings", "opsiq_widget_builds"):  # what each process noted it has inserted
+            app.extensions.pop(memo, None)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ from app.admin.blueprint import bp
 from app.admin.pages import page
 from app.admin.session import signed_in_user
 from app.admin.sites import SITE_PAGES, site_page
-from app.embed import js_literal, widget_parts
+from app.embed import js_literal
+from app.widget_file import widget_parts
 from app.errors import Invalid
 from app.schemas.sites import SiteConfigOut
 from app.services import regimes

@@ -173,4 +173,4 @@ def consent_record(site_key, record_id):
     site = access.site_for(user, site_key, PERMISSION)
     found = consent_log.record_proof(build_snapshot(site), record_id)
     return site_page("admin/site/consent_record.html", site, user, record=found.fields, receipt=found.receipt,
-                     proof=found.proof, shown=shown, summary=decisions_summary)
+                     proof=found.proof, collected=found.collected, shown=shown, summary=decisions_summary)

@@ -4,6 +4,8 @@
 front door (`app/api/front_door.py`) both call it with plain values, so the origin check, CORS,
 validation and the answer's shape exist once.
 """
+import os
+
 from flask import current_app, request, url_for
 from flask_smorest import abort
 
@@ -13,11 +15,13 @@ from app.errors import NotFound
 from app.extensions import geo, rate_limits
 from app.schemas.consent import ConsentIn, ConsentOut, fast_consent_input
 from app.schemas.sites import SiteConfigOut
+from app.services import widget_builds
 from app.services.consent import record_consent
 from app.services.geo import truncate_ip
 from app.services.sites import sightings
 from app.services.sites.resolution import resolve_config
 from app.services.sites.snapshot import site_snapshot
+from app.widget_file import widget_build
 
 blp = ApiBlueprint("browser", __name__, url_prefix="/api/v1", description="Called by the widget in visitors' browsers")
 
@@ -79,11 +83,15 @@ def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
 
 
 def resolved_config(snap):
-    """The site configuration for the current request's visitor (shared with the embed)."""
+    """The site configuration for the current request's visitor (shared with the embed), naming the
+    widget build it goes with (noted as served: decisions collected with it may name it)."""
     loc = geo.locate(truncate_ip(request.remote_addr))
     endpoint = url_for("browser.create_consent", _external=True)
-    return resolve_config(snap, loc, request.headers.get("Accept-Language"), gpc_from(request.headers.get("Sec-GPC")),
-                          endpoint)
+    config = resolve_config(snap, loc, request.headers.get("Accept-Language"),
+                            gpc_from(request.headers.get("Sec-GPC")), endpoint)
+    config["widget_build"] = build = widget_build(os.path.join(current_app.static_folder, "widget.js"))
+    widget_builds.note_served(build)
+    return config
 
 
 @blp.get("/sites/<site_key>/config")

@@ -62,7 +62,7 @@ _CHAIN = (
     " client_record_id varchar, method varchar, decisions json, created_at timestamptz, expires_at timestamptz,"
     " config_hash varchar, policy_version varchar, policy_url varchar, language varchar, regime varchar,"
     " country varchar, region varchar, geoip_build date, ip_truncated varchar, user_agent varchar,"
-    " page_url varchar, gpc boolean, source varchar, secret_hash varchar, personal_salt varchar,"
+    " page_url varchar, gpc boolean, source varchar, secret_hash varchar, widget_build varchar, personal_salt varchar,"
     " personal_digest varchar, base_hash text, necessary jsonb, event_if_first varchar,"
     " event_if_had_grant varchar, event_if_had_none varchar, outbox json)"
     " LEFT JOIN LATERAL (SELECT record_id, decisions, secret_hash FROM consent_records c"

@@ -38,6 +38,8 @@ class DraftColumns:
     # rules.secret_hash of the visitor's secret: the first write binds it, later writes must match
     # (rules.check_visitor_secret). Not evidence of the decision, so outside the record hash.
     secret_hash: str | None
+    # SHA-256 of the widget build that collected the decision (app/services/widget_builds.py), or None
+    widget_build: str | None
 
 
 _DRAFT_COLUMNS = tuple(f.name for f in fields(DraftColumns))

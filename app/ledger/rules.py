@@ -30,6 +30,9 @@ OUTBOX_TYPES = ("consent.recorded", "consent.withdrawn")
 # The columns a record hash reads, in any of its forms: every column but the hash itself and the
 # visitor's secret hash, which authenticates the next write and is no part of the decision (and no
 # row id: no record holds it).
+# Columns added since the first form: hashed only where a record has a value, so that the records
+# stored before each existed keep their hashes (and one set to NULL afterwards changes its hash).
+OPTIONAL_COLUMNS = ("widget_build",)
 HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in ("record_hash", "secret_hash"))
 # What a record holds of the person who took the decision, committed to through personal_digest so
 # that erasure can remove it and the record still verify: their browser's id, its own id for the
@@ -38,7 +41,7 @@ HASHED_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in ("record_hash", "se
 PERSONAL_COLUMNS = ("visitor_id", "client_record_id", "ip_truncated", "user_agent", "page_url")
 DIGEST_COLUMNS = ("personal_salt", "personal_digest")
 # The columns of the two older forms, which hash the personal fields themselves.
-LEGACY_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in DIGEST_COLUMNS)
+LEGACY_COLUMNS = tuple(c for c in HASHED_COLUMNS if c not in DIGEST_COLUMNS + OPTIONAL_COLUMNS)
 # The two that depend on the visitor's previous record; the rest are known before the ledger is read.
 CHAINED_COLUMNS = ("prev_record_id", "event")
 BASE_COLUMNS = tuple(c for c in LEGACY_COLUMNS if c not in CHAINED_COLUMNS)
@@ -185,9 +188,10 @@ def new_columns(draft: Draft, created_at: dt.datetime) -> dict:
 def base_hash(columns: Mapping) -> str:
     """SHA-256 of the canonical JSON of a record's base columns (a mapping of its columns): with a
     personal digest, DIGESTED_BASE_COLUMNS (the current form); without, BASE_COLUMNS (the form of
-    records stored before digests)."""
+    records stored before digests); either with those OPTIONAL_COLUMNS that hold a value."""
     get = columns.get
     names = BASE_COLUMNS if get("personal_digest") is None else DIGESTED_BASE_COLUMNS
+    names += tuple(c for c in OPTIONAL_COLUMNS if get(c) is not None)
     return sha256_hex(canonical_json({k: _plain(v) if isinstance(v := get(k), dt.date) else v for k in names}))
 
 

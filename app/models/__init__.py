@@ -10,6 +10,7 @@ from app.models.ledger import (  # noqa: F401
     LedgerCheckpoint,
     LedgerErasure,
     LedgerSeal,
+    WidgetBuild,
 )
 from app.models.sites import ApiKey, PolicyVersion, Purpose, ReceiptKey, Site, SiteDraft, SiteSighting  # noqa: F401
 from app.models.proof import ProofFile, ProofPack, ProofRequest  # noqa: F401

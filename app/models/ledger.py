@@ -46,12 +46,25 @@ class ConsentRecord(db.Model):
     prev_record_id: Mapped[str | None] = mapped_column(sa.String(36))
     source: Mapped[str] = mapped_column(sa.String(16), default="browser")
     secret_hash: Mapped[str | None] = mapped_column(sa.String(64))  # rules.secret_hash: the visitor's proof
+    # SHA-256 of the widget (static/widget.js) that collected the decision: one the server served
+    # (WidgetBuild); NULL for decisions sent by other clients, and on records written before builds were named
+    widget_build: Mapped[str | None] = mapped_column(sa.String(64))
     # rules.personal_digest: the hash commits to the personal fields through it, so erasure can drop them
     # (the salt goes with them, leaving the digest unlinkable). NULL on records of the older forms.
     personal_salt: Mapped[str | None] = mapped_column(sa.String(32))
     personal_digest: Mapped[str | None] = mapped_column(sa.String(64))
     record_hash: Mapped[str] = mapped_column(sa.String(64))
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # set by app/ledger/erasure.py
+
+
+class WidgetBuild(db.Model):
+    """A build of the widget this installation has served (app/services/widget_builds.py): the
+    builds a consent record may name."""
+
+    __tablename__ = "widget_builds"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    first_served_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LedgerSeal(db.Model):

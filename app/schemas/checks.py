@@ -123,6 +123,19 @@ class ReceiptVerifyIn(StrictSchema):
     receipt = fields.String(required=True, validate=validate.Length(1, 16 * 1024))
 
 
+class CollectedWithOut(ma.Schema):
+    """The widget build a record names and the proof pack of its policy version."""
+
+    widget_build = fields.String(allow_none=True, metadata={"description": "SHA-256 of the widget that collected it"})
+    widget_served = fields.Boolean(allow_none=True, metadata={"description": "Whether this server served that build"})
+    proof_pack = fields.String(allow_none=True, metadata={
+        "description": "Digest of the proof pack of the record's policy version (null until it is built)"})
+    proof_pack_widget_build = fields.String(allow_none=True, metadata={
+        "description": "The widget build the pack's screenshots were made with"})
+    same_build = fields.Boolean(allow_none=True, metadata={
+        "description": "Whether the record's build is the pack's (null when either is unknown)"})
+
+
 class ReceiptVerifyOut(ma.Schema):
     """Whether a receipt is authentic, unexpired and still the visitor's current decision."""
 
@@ -133,3 +146,5 @@ class ReceiptVerifyOut(ma.Schema):
         "current, not_current, expired, policy_superseded, bad_signature, malformed")})
     record = fields.Dict(allow_none=True, metadata={"description": "The decoded receipt payload"})
     current_record_id = fields.String(allow_none=True)
+    collected_with = fields.Nested(CollectedWithOut, allow_none=True, metadata={
+        "description": "What the named record was collected with (null when the site has no such record)"})

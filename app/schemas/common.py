@@ -33,6 +33,8 @@ VISITOR_SECRET = Pattern(VISITOR_SECRET_PATTERN, error="22 to 128 characters: le
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20][^\x00-\x20]*$"
 HTTP_URL = Pattern(HTTP_URL_PATTERN, error="must be an http(s) URL")
 # ISO 3166-1 alpha-2 and ISO 3166-2 codes as the ledger stores them (upper case; either case is taken)
+SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+SHA256_HEX = Pattern(SHA256_HEX_PATTERN, error="a SHA-256, 64 lower-case hex digits")
 COUNTRY = Pattern(r"^[A-Za-z]{2}$", error="an ISO 3166-1 alpha-2 code, e.g. DE")
 REGION = Pattern(r"^[A-Za-z]{2}-[A-Za-z0-9]{1,3}$", error="an ISO 3166-2 code, e.g. US-CA")
 # fields.IP takes an IPv4 or an IPv6 address; JSON Schema names the two formats apart

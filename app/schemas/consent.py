@@ -16,6 +16,8 @@ from app.schemas.common import (
     LANGUAGE_LENGTH,
     PAGE_URL_MAX,
     POLICY_VERSION_MAX,
+    SHA256_HEX,
+    SHA256_HEX_PATTERN,
     SITE_KEY_MAX,
     SLUG_MAX,
     VISITOR_ID,
@@ -64,6 +66,9 @@ class ConsentIn(StrictSchema):
     page_url = fields.String(load_default=None, allow_none=True,
                              validate=[validate.Length(max=PAGE_URL_MAX), HTTP_URL, _page_url])
     gpc = StrictBool(load_default=False)
+    widget_build = fields.String(load_default=None, allow_none=True, validate=SHA256_HEX, metadata={
+        "description": "The configuration's widget_build: the SHA-256 of the widget that collected the decision;"
+                       " one this server has not served is refused"})
 
     @ma.post_load
     def _stringify(self, data, **kwargs):
@@ -90,7 +95,8 @@ _SECRET = is_visitor_secret
 # the canonical form fields.UUID loads to (str(uuid.UUID(...))): any other spelling takes the schema
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
 _REQUIRED = frozenset(("site_key", "visitor_id", "visitor_secret", "client_record_id", "decisions", "method"))
-_FIELDS = _REQUIRED | {"policy_version", "language", "page_url", "gpc"}
+_FIELDS = _REQUIRED | {"policy_version", "language", "page_url", "gpc", "widget_build"}
+_SHA256 = re.compile(SHA256_HEX_PATTERN.replace("$", r"\Z")).match
 _METHODS = frozenset(BROWSER_METHODS)
 
 
@@ -121,9 +127,13 @@ def fast_consent_input(body):
             and (page_url is None or (_text(page_url, 0, PAGE_URL_MAX) and is_page_url(page_url)))
             and type(body.get("gpc", False)) is bool):
         return None
+    build = body.get("widget_build")
+    if build is not None and not (type(build) is str and _SHA256(build)):
+        return None
     return {
         "site_key": body["site_key"], "visitor_id": body["visitor_id"], "visitor_secret": body["visitor_secret"],
         "client_record_id": body["client_record_id"],
         "decisions": decisions, "method": body["method"], "policy_version": body.get("policy_version"),
         "language": body.get("language"), "page_url": page_url, "gpc": body.get("gpc", False),
+        "widget_build": build,
     }

@@ -33,6 +33,8 @@ class SiteConfigOut(ma.Schema):
     texts = fields.Dict(keys=fields.String(), values=fields.String())
     purposes = fields.List(fields.Nested(PurposeConfig))
     consent_mode = fields.Dict()
+    widget_build = fields.String(metadata={"description": "SHA-256 of the widget this configuration goes with;"
+                                                          " the widget sends it with each decision"})
     theme = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "The site's colours (bg, fg, accent, accent-fg as #rrggbb), set by the widget as "
                        "--opsiq-<name>; absent where the site keeps the defaults"})

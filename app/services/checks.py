@@ -20,11 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from opsiq_client import receipts as offline
 
 from app.errors import Invalid, NotFound
-from app.extensions import geo, ledger
+from app.extensions import db, geo, ledger
 from app.ledger.records import LatestRecord
+from app.models import ConsentRecord
 from app.models.types import utcnow
 from app.services.geo import truncate_ip
 from app.services.purposes import is_sale_or_share
@@ -204,4 +206,15 @@ def verify_receipt_token(snap: "SiteSnapshot", token: str, now: dt.datetime | No
     else:
         reason = "current"
     return {"authentic": True, "unexpired": unexpired, "current": current and not superseded, "reason": reason,
-            "record": payload, "current_record_id": latest.record_id if latest else None}
+            "record": payload, "current_record_id": latest.record_id if latest else None,
+            "collected_with": _collected_with(snap, payload.get("rid"))}
+
+
+def _collected_with(snap: "SiteSnapshot", record_id: Any) -> dict | None:
+    """The widget build and proof pack of the record a receipt names (None: the site has no such record)."""
+    from app.services.proof.packs import collected_with  # the receipt check only: the checks stay light
+
+    t = ConsentRecord.__table__
+    row = db.session.execute(sa.select(t.c.policy_version, t.c.widget_build).where(
+        t.c.site_id == snap.id, t.c.record_id == str(record_id))).first()
+    return collected_with(snap.id, row.policy_version, row.widget_build) if row is not None else None

@@ -15,6 +15,7 @@ from app.errors import Invalid
 from app.extensions import geo, ledger
 from app.ledger.records import Draft, Record
 from app.ledger.rules import resolve_decisions, secret_hash
+from app.services import widget_builds
 from app.services.geo import truncate_ip
 from app.services.receipts import sign_receipt
 from app.services.regimes import decide_regime
@@ -38,7 +39,7 @@ def record_consent(snap: "SiteSnapshot", data: Mapping[str, Any], ip: str | None
 
     A repeated client_record_id returns the first record and writes nothing. When this returns,
     the record is committed. Raises Invalid (nothing written) for what depends on the site: a
-    purpose, policy version or language it does not have; Forbidden when `visitor_secret` is not
+    purpose, policy version or language it does not have, or a widget build never served; Forbidden when `visitor_secret` is not
     the one the visitor's first write bound (rules.check_visitor_secret).
     """
     written = ledger.write(draft_record(snap, data, ip, user_agent, gpc_header, source))
@@ -58,6 +59,7 @@ def draft_record(snap: "SiteSnapshot", data: Mapping[str, Any], ip: str | None, 
     policy_version = data.get("policy_version") or (snap.policy or {}).get("version")
     if policy_version is not None and policy_version not in snap.policy_versions:
         raise Invalid(errors={"policy_version": [f"unknown policy version for this site: {policy_version}"]})
+    widget_builds.check_build(data.get("widget_build"))
     language = data.get("language") or snap.default_language
     if language not in snap.languages:
         raise Invalid(errors={"language": [f"not one of the site's languages: {', '.join(snap.languages)}"]})
@@ -83,6 +85,7 @@ def draft_record(snap: "SiteSnapshot", data: Mapping[str, Any], ip: str | None, 
         gpc=gpc,
         source=source,
         secret_hash=secret_hash(data["visitor_secret"]) if data.get("visitor_secret") else None,
+        widget_build=data.get("widget_build"),
         validity=dt.timedelta(days=snap.validity_days),
         necessary=frozenset(p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"),
     )

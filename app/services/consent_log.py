@@ -25,6 +25,7 @@ from app.ledger.verify import verify_record
 from app.models import ConsentRecord
 from app.services import audit, checks
 from app.services.identities import find_person, linked_visitors
+from app.services.proof.packs import collected_with
 from app.services.receipts import payload_for_columns, receipt_for_columns
 from app.services.subjects.requests import subject_target
 
@@ -175,11 +176,13 @@ def find_by_receipt(snap: "SiteSnapshot", token: str, now: dt.datetime | None = 
 @dataclass(frozen=True)
 class RecordProof:
     """One record as the log's record page shows it: every field (RECORD_FIELDS), its receipt
-    (None once erased: the visitor's receipt named them), and its proof (verify.verify_record)."""
+    (None once erased: the visitor's receipt named them), its proof (verify.verify_record), and
+    what it was collected with."""
 
     fields: dict[str, Any]
     receipt: str | None
     proof: dict[str, Any]
+    collected: dict[str, Any]  # its widget build and its policy version's proof pack (packs.collected_with)
 
 
 def record_proof(snap: "SiteSnapshot", record_id: str) -> RecordProof:
@@ -190,4 +193,4 @@ def record_proof(snap: "SiteSnapshot", record_id: str) -> RecordProof:
         raise NotFound("This site has no record with that id.")
     fields = {name: getattr(rec, name) for name in RECORD_FIELDS}
     receipt = receipt_for_columns(snap, fields) if rec.erased_at is None else None
-    return RecordProof(fields, receipt, verify_record(rec))
+    return RecordProof(fields, receipt, verify_record(rec), collected_with(snap.id, rec.policy_version, rec.widget_build))

@@ -8,7 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,12 +23,15 @@ DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 1_000_000
 STREAM_BATCH = 2_000
 
-# Every column of a record but the internal row and site ids, in this order (CSV header).
-EXPORT_COLUMNS = (
+# Every column of a record but the internal row and site ids, in this order.
+STORED_COLUMNS = (
     "record_id", "visitor_id", "client_record_id", "event", "method", "decisions", "created_at", "expires_at",
     "config_hash", "policy_version", "policy_url", "language", "regime", "country", "region", "geoip_build",
-    "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source", "record_hash",
+    "ip_truncated", "user_agent", "page_url", "gpc", "prev_record_id", "source", "record_hash", "widget_build",
 )
+# What an export gives of each record (the CSV header): its columns, and the digest of the proof pack
+# of its policy version (what the visitor was shown, app/services/proof/), None until it is built.
+EXPORT_COLUMNS = STORED_COLUMNS + ("proof_pack",)
 KANTARA_VERSION = "KI-CR-v1.1.0"
 EXPLICIT_METHODS = ("accept_all", "reject_all", "custom", "api")
 
@@ -82,9 +85,29 @@ def audit_page(site_id: int, site_key: str, fmt: str, after: int, last: int | No
     db.session.commit()
 
 
+def proof_packs(site_id: int) -> dict[str, str]:
+    """{policy version: its proof pack's digest} for the site's versions that have one (read in an
+    app context, before the records are streamed)."""
+    from app.services.proof.packs import pack_digests  # a cycle: the packs module audits through audit
+
+    return pack_digests(site_id)
+
+
+def stream_rows(engine: sa.Engine, query: sa.Select, packs: Mapping[str, str], batch: int) -> Iterator[dict]:
+    """The query's rows (STORED_COLUMNS) as dicts with their `proof_pack`, through a server-side cursor."""
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for partition in result.mappings().partitions():
+            for row in partition:
+                yield {**row, "proof_pack": packs.get(row["policy_version"])}
+        result.close()
+
+
 def iter_records(engine: sa.Engine, site_id: int, after: int, last: int | None, start: dt.datetime | None = None,
-                 end: dt.datetime | None = None, visitor_id: str | None = None) -> Iterator[sa.RowMapping]:
-    """Yield the page's records as plain dicts, in id order, through a server-side cursor.
+                 end: dt.datetime | None = None, visitor_id: str | None = None,
+                 packs: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """Yield the page's records as plain dicts (EXPORT_COLUMNS; `packs` from proof_packs), in id
+    order, through a server-side cursor.
 
     It takes the engine rather than reaching for the app context, so it can run after the view
     has returned (a streamed body) and be dropped unread without disturbing any context.
@@ -93,13 +116,8 @@ def iter_records(engine: sa.Engine, site_id: int, after: int, last: int | None, 
         return
     t = ConsentRecord.__table__
     cond = _where(site_id, after, start, end, visitor_id) + [t.c.id <= last]
-    query = sa.select(*[t.c[c] for c in EXPORT_COLUMNS]).where(*cond).order_by(t.c.id)
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
-        for partition in result.mappings().partitions():
-            for row in partition:
-                yield row
-        result.close()
+    query = sa.select(*[t.c[c] for c in STORED_COLUMNS]).where(*cond).order_by(t.c.id)
+    yield from stream_rows(engine, query, packs or {}, STREAM_BATCH)
 
 
 def read_page(site_id: int, site_key: str, fmt: str, after: int = 0, start: dt.datetime | None = None,
@@ -110,7 +128,8 @@ def read_page(site_id: int, site_key: str, fmt: str, after: int = 0, start: dt.d
     Returns (rows, the page's last row id or None, whether another page follows)."""
     last, more = plan_page(site_id, after, start, end, visitor_id, limit)
     audit_page(site_id, site_key, fmt, after, last, start, end, visitor_id)
-    return iter_records(db.engine, site_id, after, last, start, end, visitor_id), last, more
+    packs = proof_packs(site_id) if last is not None else {}
+    return iter_records(db.engine, site_id, after, last, start, end, visitor_id, packs), last, more
 
 
 def _plain(value: Any) -> Any:
@@ -162,7 +181,7 @@ def kantara_doc(row: sa.RowMapping, site_name: str | None, controller: dict | No
         "x-opsiq": {
             "event": row["event"], "decisions": row["decisions"], "regime": row["regime"],
             "policy_version": row["policy_version"], "gpc": row["gpc"], "expires_at": _plain(row["expires_at"]),
-            "record_hash": row["record_hash"],
+            "record_hash": row["record_hash"], "widget_build": row["widget_build"], "proof_pack": row["proof_pack"],
         },
     }
 

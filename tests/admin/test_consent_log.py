@@ -334,3 +334,19 @@ def test_only_the_privacy_officer_and_the_owner_read_the_log(client, dashboard, 
         assert r.status_code == status, role
         if role == "viewer":
             assert "Your role (viewer) may not read the consent log" in main_text(d.get(routes[0].format(key=key)))
+
+
+def test_a_records_page_names_its_widget_build_and_its_proof_pack(app, client, runner, officer):
+    d, key, _, _ = officer
+    build = client.get(f"/api/v1/sites/{key}/config", headers=from_ip(IPS["DE"])).json["widget_build"]
+    made = record(client, key, widget_build=build)
+    page = f"/admin/sites/{key}/consents/{made['record_id']}"
+    text = main_text(d.get(page))
+    assert f"Widget build {build} : a build this server served." in text  # (the code's tags leave a space)
+    assert "No proof pack yet for policy version 1: the worker builds it." in text
+    assert runner.invoke(args=["proof", "build", key, "--version", "1"]).exit_code == 0
+    text = main_text(d.get(page))
+    assert "Proof pack of policy version 1:" in text and ", made with this very widget build." in text
+    other = record(client, key)
+    text = main_text(d.get(f"/admin/sites/{key}/consents/{other['record_id']}"))
+    assert "No widget build : the decision came from another client" in text

@@ -3,7 +3,7 @@ import json
 import os
 import re
 
-from app.embed import TOKEN
+from app.widget_file import TOKEN
 from tests.conftest import IPS, from_ip
 
 WIDGET = os.path.join(os.path.dirname(__file__), "..", "..", "static", "widget.js")

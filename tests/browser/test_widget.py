@@ -1,4 +1,5 @@
 """The widget in real Chromium on the demo page, against the running app and its ledger."""
+import hashlib
 import json
 import re
 
@@ -73,6 +74,8 @@ def test_reject_runs_nothing_and_stores_only_the_choice(app, visit, demo_site):
     assert row["decisions"] == state["decisions"] and row["visitor_id"] == state["visitorId"]
     assert row["record_id"] == state["recordId"] and row["gpc"] is False
     assert row["page_url"] == v.url.split("?")[0]  # no query string in the ledger
+    with open(app.static_folder + "/widget.js", "rb") as f:  # the record names the code that collected it
+        assert row["widget_build"] == hashlib.sha256(f.read()).hexdigest()
     assert v.errors == []
 
 

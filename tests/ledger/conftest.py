@@ -22,7 +22,7 @@ def make_draft(snap, visitor_id=None, method="custom", decisions=None, **overrid
         "config_hash": snap.config_hash, "policy_version": "1", "policy_url": "https://shop.example/privacy",
         "language": "en", "regime": "opt_in", "country": "DE", "region": "DE-BE", "geoip_build": dt.date(2018, 7, 3),
         "ip_truncated": "81.169.145.0", "user_agent": "Mozilla/5.0 test", "page_url": "https://shop.example/p",
-        "gpc": method == "gpc", "source": "browser", "secret_hash": None, "validity": dt.timedelta(days=180),
+        "gpc": method == "gpc", "source": "browser", "secret_hash": None, "widget_build": None, "validity": dt.timedelta(days=180),
         "necessary": frozenset(p["slug"] for p in snap.purposes if p["legal_basis"] == "necessary"),
     }
     values.update(overrides)

@@ -25,6 +25,8 @@
  * @property {Texts} texts the banner and dialog texts in `language`
  * @property {Purpose[]} purposes the site's purposes, in display order
  * @property {ConsentModeConfig} consent_mode Google Consent Mode defaults for this visitor
+ * @property {string} [widget_build] SHA-256 of this widget's built file, sent back with each decision
+ *   so that its record names the code that collected it
  * @property {Object<string, string>} [theme] the site's colours, as --opsiq-<name> on the widget's host
  *   element: bg, fg, accent, accent-fg (#rrggbb; absent where the site keeps the defaults)
  */

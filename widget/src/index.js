@@ -153,6 +153,7 @@ const main = config => {
       language: config.language,
       page_url: location.origin + location.pathname, // no query or fragment: they can carry personal data
       gpc,
+      widget_build: config.widget_build,
     })
     if (DEBUG) console.log('[opsiq] decision', method, decisions)
     emit('change')

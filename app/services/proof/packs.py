@@ -22,7 +22,8 @@ import os
 import zipfile
 from dataclasses import dataclass
 
-from app.embed import js_literal, widget_parts
+from app.embed import js_literal
+from app.widget_file import widget_build, widget_parts
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.hashing import canonical_json, sha256_hex
@@ -79,6 +80,34 @@ def latest_pack(site: Site, version: str) -> ProofPack | None:
                               .order_by(ProofPack.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def pack_digests(site_id: int) -> dict[str, str]:
+    """{version: digest of its pack} for each of the site's versions with a pack (the newest, as latest_pack)."""
+    rows = db.session.execute(db.select(ProofPack.version, ProofPack.digest).where(ProofPack.site_id == site_id)
+                              .order_by(ProofPack.id)).all()
+    return dict(rows)  # in id order: a newer pack of a version replaces an older
+
+
+def collected_with(site_id: int, policy_version: str | None, widget_build: str | None) -> dict:
+    """What a record was collected with, as its export, receipt check and log page say it: the widget
+    build it names (and whether this installation served it), and the proof pack of its policy
+    version (its digest, None until built, and whether the pack shows that same build)."""
+    from app.services import widget_builds  # it reads the app's caches; this module is imported by the CLI early
+
+    pack = None
+    if policy_version is not None:
+        pack = db.session.execute(db.select(ProofPack).where(ProofPack.site_id == site_id,
+                                                             ProofPack.version == policy_version)
+                                  .order_by(ProofPack.id.desc()).limit(1)).scalar_one_or_none()
+    pack_build = ((pack.manifest.get("widget") or {}).get("sha256")) if pack is not None else None
+    return {
+        "widget_build": widget_build,
+        "widget_served": widget_builds.is_served(widget_build) if widget_build else None,
+        "proof_pack": pack.digest if pack is not None else None,
+        "proof_pack_widget_build": pack_build,
+        "same_build": (widget_build == pack_build) if widget_build and pack_build else None,
+    }
+
+
 def pack_files(pack: ProofPack) -> dict[str, bytes]:
     return {f.name: f.content for f in db.session.execute(
         db.select(ProofFile).where(ProofFile.pack_id == pack.id).order_by(ProofFile.name)).scalars()}
@@ -95,8 +124,7 @@ def _iso(value: dt.datetime) -> str:
 def _make(site: Site, pv: PolicyVersion, document: dict, settings: Settings, supersedes: ProofPack | None,
           action: str) -> ProofPack:
     before, after = widget_parts(settings.widget_path)
-    with open(settings.widget_path, "rb") as f:
-        widget_sha = hashlib.sha256(f.read()).hexdigest()
+    widget_sha = widget_build(settings.widget_path)
     with open(settings.shim_path, encoding="utf-8") as f:
         shim = f.read()
     files = {"document.json": _json_bytes(document)}

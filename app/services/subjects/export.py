@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from app.errors import NotFound
 from app.extensions import db
 from app.models import ConsentRecord, EmailConsentRecord, EmailSuppression, Identity, IdentityLink, utcnow
-from app.services.export import EXPORT_COLUMNS, record_doc
+from app.services.export import STORED_COLUMNS, proof_packs, record_doc, stream_rows
 from app.services.identities import find_person
 from app.services.keyring import keyring
 from app.services.receipts import receipt_for_columns
@@ -126,19 +126,17 @@ def texts_shown(snap: "SiteSnapshot", visitor_ids: tuple[str, ...]) -> dict[str,
                 else {"texts": None, "purposes": None, "note": TEXTS_NOT_KEPT}) for h in sorted(hashes)}
 
 
-def iter_subject_records(engine: sa.Engine, site_id: int, visitor_ids: tuple[str, ...]) -> Iterator[sa.RowMapping]:
-    """Every record of these visitors on this site, oldest first, through a server-side cursor.
-    Takes the engine, not the session, so that it can run after the view has returned."""
+def iter_subject_records(engine: sa.Engine, site_id: int, visitor_ids: tuple[str, ...],
+                         packs: dict[str, str]) -> Iterator[dict]:
+    """Every record of these visitors on this site, oldest first, with its proof pack (`packs`: export
+    proof_packs), through a server-side cursor. Takes the engine, not the session, so that it can
+    run after the view has returned."""
     if not visitor_ids:
         return
     t = ConsentRecord.__table__
-    query = (sa.select(*[t.c[c] for c in EXPORT_COLUMNS])
+    query = (sa.select(*[t.c[c] for c in STORED_COLUMNS])
              .where(t.c.site_id == site_id, t.c.visitor_id.in_(visitor_ids)).order_by(t.c.id))
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=SUBJECT_BATCH).execute(query)
-        for partition in result.mappings().partitions():
-            yield from partition
-        result.close()
+    yield from stream_rows(engine, query, packs, SUBJECT_BATCH)
 
 
 def subject_document(engine: sa.Engine, snap: "SiteSnapshot", selectors: dict[str, str | None],
@@ -164,7 +162,7 @@ def subject_document(engine: sa.Engine, snap: "SiteSnapshot", selectors: dict[st
     audit.record("subject.exported", subject_target(snap.id, selectors), snap.id,
                  {"visitors": len(subject.visitor_ids), "request_id": request_id})
     db.session.commit()
-    rows = iter_subject_records(engine, snap.id, subject.visitor_ids)
+    rows = iter_subject_records(engine, snap.id, subject.visitor_ids, proof_packs(snap.id))
     return _pieces(head, rows, snap)
 
 
