@@ -26,6 +26,7 @@ def test_marketing_flow_through_the_client(app, client, live, site_ctx):
     r = client.post("/api/v1/consents", json=make_consent(site_key, visitor_id="visitor-0001",
                                                           decisions={"analytics": True, "marketing": True}),
                     headers=from_ip(IPS["DE"], Origin="https://shop.example"))
+    assert r.status_code == 201, r.json
     assert consent.check(visitor_id="visitor-0001", purpose="analytics")["allowed"] is True
     results = consent.check_many(emails=["nobody@example.com", "jane@example.com"])
     assert [r["allowed"] for r in results] == [False, True]
