@@ -327,6 +327,16 @@ def dashboard_operations(app, runner, make_site):
         app.test_client().post("/api/v1/consents", json=make_consent(site_key), headers=from_ip(IPS["DE"]))
         return r
 
+    def rebuild_pack():
+        # a site of one language (6 screenshots), its pack built without Chromium, rebuilt with it
+        small, _ = make_site(name="Small shop", languages=["en"])
+        assert runner.invoke(args=["proof", "build", small, "--version", "1"]).exit_code == 0
+        app.config["PROOF_CHROMIUM"] = "/usr/bin/chromium"  # tests/browser/conftest.py CHROMIUM
+        try:
+            return a.submit(f"/admin/sites/{small}/proof/1", f"/admin/sites/{small}/proof/1/rebuild")
+        finally:
+            app.config["PROOF_CHROMIUM"] = None
+
     requests = f"/admin/sites/{site_key}/requests"
 
     def record_request(kind="access"):
@@ -356,6 +366,7 @@ def dashboard_operations(app, runner, make_site):
             "webhook.disabled", "owner", lambda: d.submit(*[f"{state['endpoint']}/disable"] * 2)),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/replay"): (
             "webhook.replayed", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/replay")),
+        ("POST", "/admin/sites/<site_key>/proof/<version>/rebuild"): ("proof.rebuilt", "admin", rebuild_pack),
         ("POST", "/admin/sites/<site_key>/requests"): ("subject_request.created", "owner", record_request),
         ("POST", "/admin/sites/<site_key>/requests/<request_id>/export"): ("subject.exported", "owner", lambda: answer(
             "access", "export")),

@@ -7,6 +7,7 @@
 - `subject_requests`: the register of data-subject requests, with export and erasure
 - `audit_log`: a site's audit log, filtered, and as CSV
 - `consent_log`: the consent log: records searched and paged, each record's proof, the CSV export
+- `proof_packs`: each policy version's proof pack: its facts, seal and screenshots, its ZIP, a rebuild
 - `account`: the user's own password and second factor
 - `users`: the installation's users, for installation owners: made, changed, disabled, reset
 - `keys`, `webhooks`, `settings`: a site's API keys, webhook endpoints, and email double-opt-in default
@@ -38,6 +39,7 @@ def init_app(app):
     """Register the dashboard, its sessions and its CSRF checks, and send `/` to it."""
     from app.admin import account, auth, banner, sites, statistics, users  # noqa: F401  (their routes join bp)
     from app.admin import consent_log, subject_requests, audit_log  # noqa: F401  (after the others: in their navigation's order)
+    from app.admin import proof_packs  # noqa: F401
     from app.admin import keys, webhooks, settings  # noqa: F401
 
     csrf.init_app(app)

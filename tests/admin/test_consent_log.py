@@ -347,6 +347,7 @@ def test_a_records_page_names_its_widget_build_and_its_proof_pack(app, client, r
     assert runner.invoke(args=["proof", "build", key, "--version", "1"]).exit_code == 0
     text = main_text(d.get(page))
     assert "Proof pack of policy version 1:" in text and ", made with this very widget build." in text
+    assert f'href="/admin/sites/{key}/proof/1"' in d.get(page).get_data(as_text=True)
     other = record(client, key)
     text = main_text(d.get(f"/admin/sites/{key}/consents/{other['record_id']}"))
     assert "No widget build : the decision came from another client" in text

@@ -17,11 +17,18 @@ def user(role, sites=(SITE,), all_sites=False, disabled=False):
 def test_each_role_has_the_permissions_the_issue_gives_it():
     assert roles.permissions(user("viewer"), SITE) == {"site.read"}
     assert roles.permissions(user("editor"), SITE) == {"site.read", "banner.edit", "purposes.edit", "policy.publish",
-                                                       "webhooks.edit"}
+                                                       "proof.rebuild", "webhooks.edit"}
     assert roles.permissions(user("privacy"), SITE) == {"site.read", "consent_log.read", "subjects.export",
                                                         "subject_requests.manage", "audit.read"}
     assert roles.permissions(user("owner"), SITE) == set(roles.PERMISSIONS) - {"users.manage"}
     assert "subjects.erase" not in roles.permissions(user("privacy"), SITE)  # erasure is the owner's
+
+
+def test_every_role_reads_proof_packs_and_only_owners_and_editors_rebuild_them():
+    for role in roles.ROLES:  # the packs' pages need site.read only: privacy officers and viewers read them too
+        assert roles.may(user(role), "site.read", SITE), role
+        assert roles.may(user(role), "proof.rebuild", SITE) is (role in ("owner", "editor")), role
+    assert not roles.may(user("editor"), "proof.rebuild", OTHER)
 
 
 def test_nothing_on_a_site_not_granted_and_nothing_at_all_when_disabled():

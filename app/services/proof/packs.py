@@ -66,7 +66,8 @@ def request_pack(site: Site, pv: PolicyVersion) -> ProofRequest:
     return req
 
 
-def _version(site: Site, version: str) -> PolicyVersion:
+def policy_version(site: Site, version: str) -> PolicyVersion:
+    """The site's policy version of this name, or NotFound."""
     pv = db.session.execute(db.select(PolicyVersion).where(PolicyVersion.site_id == site.id,
                                                            PolicyVersion.version == version)).scalar_one_or_none()
     if pv is None:
@@ -189,7 +190,7 @@ def build(site: Site, version: str, settings: Settings) -> ProofPack:
     """Build the pack of a version that has none: from its publish's request, or, for a version
     published before packs existed, from the site as it is if its texts are still the version's.
     Commits, with a `proof.built` entry."""
-    pv = _version(site, version)
+    pv = policy_version(site, version)
     existing = latest_pack(site, version)
     if existing is not None:
         raise Conflict(f"{site.site_key} version {version} already has pack {existing.id}; "
@@ -209,7 +210,7 @@ def build(site: Site, version: str, settings: Settings) -> ProofPack:
 def rebuild(site: Site, version: str, settings: Settings) -> ProofPack:
     """A new pack for a version from the document its pack holds (a pack without screenshots,
     completed once Chromium is there); it names the one it supersedes. Commits (`proof.rebuilt`)."""
-    pv = _version(site, version)
+    pv = policy_version(site, version)
     old = latest_pack(site, version)
     if old is None:
         raise Conflict(f"{site.site_key} version {version} has no pack yet; `flask proof build` makes it")
@@ -266,7 +267,7 @@ def seal_of(pack: ProofPack) -> dict | str:
 def export(site: Site, version: str) -> tuple[ProofPack, bytes]:
     """The version's pack as a ZIP: manifest.json, every file, README.txt and verify_pack.py.
     Commits a `proof.exported` entry."""
-    _version(site, version)
+    policy_version(site, version)
     pack = latest_pack(site, version)
     if pack is None:
         raise NotFound(f"{site.site_key} version {version} has no proof pack yet")

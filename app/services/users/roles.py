@@ -11,7 +11,7 @@ from typing import Protocol
 ROLES = ("owner", "editor", "privacy", "viewer")
 ROLE_DESCRIPTIONS = {
     "owner": "everything, including API keys, users and erasure",
-    "editor": "the banner, purposes, policies and webhooks",
+    "editor": "the banner, purposes, policies (and their proof packs) and webhooks",
     "privacy": "the consent log, exports, data-subject requests and the audit log",
     "viewer": "read only",
 }
@@ -21,6 +21,7 @@ PERMISSIONS = {
     "banner.edit": "edit the banner's texts and looks",
     "purposes.edit": "edit the purposes",
     "policy.publish": "publish a policy version",
+    "proof.rebuild": "rebuild a proof pack",
     "webhooks.edit": "manage webhooks",
     "keys.manage": "create and revoke API keys",
     "users.manage": "manage users",
@@ -35,7 +36,8 @@ INSTALLATION_PERMISSIONS = frozenset({"users.manage"})
 _READ = frozenset({"site.read"})
 GRANTS = {
     "viewer": _READ,
-    "editor": _READ | {"banner.edit", "purposes.edit", "policy.publish", "webhooks.edit"},
+    "editor": _READ | {"banner.edit", "purposes.edit", "policy.publish", "proof.rebuild",
+                       "webhooks.edit"},
     "privacy": _READ | {"consent_log.read", "subjects.export", "subject_requests.manage", "audit.read"},
     "owner": frozenset(PERMISSIONS),
 }
