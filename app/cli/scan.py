@@ -19,7 +19,8 @@ from app.services.sites.administration import require_site
 @with_appcontext
 @click.argument("url")
 @click.option("--site", "site_key", required=True, help="The site whose widget and declarations the page uses.")
-@click.option("--region", "regions", multiple=True, help="A visitor's region: DE, US-CA, ... (repeat; DE and US-CA if none).")
+@click.option("--region", "regions", multiple=True,
+              help="A visitor's region: DE, US-CA, ... (repeat; DE and US-CA if none).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (without screenshots).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="Write the HTML report here.")
 def scan_command(url, site_key, regions, as_json, out):

@@ -16,7 +16,7 @@ from tests.browser.conftest import CHROMIUM
 
 
 class Pages:
-    """A loopback HTTP server of the test's own: path -> HTML; it remembers the paths asked for."""
+    """A loopback HTTP server of the test's own: path -> HTML (or `redirect:URL`); it remembers the paths asked for."""
 
     def __init__(self, host="127.0.0.1", pages=None):
         self.pages, self.seen = dict(pages or {}), []
@@ -25,7 +25,13 @@ class Pages:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 outer.seen.append(self.path)
-                body = outer.pages.get(self.path.split("?")[0], "").encode()
+                page = outer.pages.get(self.path.split("?")[0], "")
+                if page.startswith("redirect:"):
+                    self.send_response(302)
+                    self.send_header("Location", page.removeprefix("redirect:"))
+                    self.end_headers()
+                    return
+                body = page.encode()
                 self.send_response(200 if body else 204)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -54,10 +60,29 @@ LEAKY = """<!doctype html>
 <script src="{service}/w/{site_key}.js"></script>
 </head>
 <body>
-<main><h1>Leaky shop</h1><p>Tags that do not wait for consent.</p></main>
+<main><h1>Leaky shop</h1><p>Tags that do not wait for consent.</p><img src="/hop" alt=""></main>
 <script>
   document.cookie = '_leak_id=abc; path=/; max-age=86400';
   fetch('{tracker}/pixel?id=abc', {{mode: 'no-cors'}});
+</script>
+</body>
+</html>
+"""
+
+# Marked as gated but not held back (no type="text/plain"), and a banner the page restyles past legibility.
+CARELESS = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Careless shop</title>
+<script src="{service}/w/{site_key}.js"></script>
+<style>#opsiq-consent::part(button) {{ background: #ffffff; color: #dddddd; }}</style>
+</head>
+<body>
+<main><h1>Careless shop</h1></main>
+<script data-consent="marketing">
+  window.adsRan = true;
+  gtag('consent', 'update', {{ad_storage: 'granted', ad_user_data: 'granted'}});
 </script>
 </body>
 </html>
@@ -83,7 +108,8 @@ def tracker():
 @pytest.fixture
 def leaky(live_server, demo_site, tracker):
     """The leaky page on a loopback server of its own; the widget from the live app."""
-    pages = Pages(pages={"/": LEAKY.format(service=live_server, site_key=demo_site, tracker=tracker.base)})
+    pages = Pages(pages={"/": LEAKY.format(service=live_server, site_key=demo_site, tracker=tracker.base),
+                         "/hop": f"redirect:{tracker.base}/hopped"})
     yield pages
     pages.close()
 
@@ -145,10 +171,12 @@ def test_leaky_page_reports_each_leak_with_its_kind(app, demo_site, leaky, track
     by_kind = {}
     for f in report["findings"]:
         by_kind.setdefault(f["kind"], []).append(f)
-    assert {"storage_before_consent", "request_before_consent", "undeclared_cookie", "consent_mode_order"} <= set(by_kind)
+    assert {"storage_before_consent", "request_before_consent", "undeclared_cookie",
+            "consent_mode_order"} <= set(by_kind)
     assert any(f["evidence"]["name"] == "_leak_id" and f["state"] == "before" and f["evidence"]["party"] == "first"
                for f in by_kind["storage_before_consent"])
-    assert any(f["evidence"]["host"] == "127.0.0.2" and f["state"] == "before" for f in by_kind["request_before_consent"])
+    assert any(f["evidence"]["host"] == "127.0.0.2" and f["state"] == "before"
+               for f in by_kind["request_before_consent"])
     assert [f["evidence"]["name"] for f in by_kind["undeclared_cookie"]] == ["_leak_id"]
     assert by_kind["consent_mode_order"][0]["evidence"]["command"] == "config"
     assert any(p.startswith("/pixel") for p in tracker.seen)  # the page really called it (private is allowed here)
@@ -167,9 +195,9 @@ def test_production_refuses_a_private_page_and_private_requests(app, demo_site, 
     served = dataclasses.replace(strict, service_origin=leaky.base)
     report = scan(app, demo_site, leaky.base + "/", ["DE"], served)
     blocked = [b for b in report["states"]["DE"]["before"]["blocked"]]
-    assert {b["host"] for b in blocked} >= {"127.0.0.2"} and all(
-        b["reason"] == "resolves to a non-public address" for b in blocked)
-    assert not any(p.startswith("/pixel") for p in tracker.seen)
+    assert {b["url"] for b in blocked} >= {f"{tracker.base}/pixel?id=abc", f"{tracker.base}/hopped"} and all(
+        b["reason"] == "resolves to a non-public address" for b in blocked)  # a redirect's target is judged too
+    assert tracker.seen == [] and "/hop" in leaky.seen
     assert any("not fetched" in n for n in report["notes"])
 
 
@@ -200,3 +228,20 @@ def test_flask_scan_exit_codes_json_and_html(app, runner, live_server, demo_site
                  [live_server, "--site", demo_site, "--region", "nowhere"]):
         result = runner.invoke(args=["scan", *args])
         assert result.exit_code == 2, result.output
+
+
+def test_careless_page_runs_after_reject_ignores_gpc_and_breaks_the_banner(app, live_server, demo_site, settings):
+    pages = Pages(pages={"/": CARELESS.format(service=live_server, site_key=demo_site)})
+    try:
+        report = scan(app, demo_site, pages.base + "/", ["DE"], settings)
+    finally:
+        pages.close()
+    by_kind = {}
+    for f in report["findings"]:
+        by_kind.setdefault(f["kind"], []).append(f)
+    assert set(by_kind) == {"ran_after_reject", "gpc_ignored", "banner_a11y"}, json.dumps(report["findings"], indent=1)
+    assert by_kind["ran_after_reject"][0]["evidence"]["consent"] == "marketing"
+    gpc = [f["evidence"] for f in by_kind["gpc_ignored"]]
+    assert {"consent_mode_granted": ["ad_storage", "ad_user_data"]} in gpc
+    assert any(e.get("consent") == "marketing" for e in gpc)
+    assert "color-contrast" in {f["evidence"]["rule"] for f in by_kind["banner_a11y"]}

@@ -185,7 +185,8 @@ def banner_asymmetric(region, obs):
     for key in ("width", "height"):
         if abs(accept[key] - reject[key]) > SIZE_TOLERANCE * max(accept[key], reject[key], 1):
             differ.append(key)
-    differ += [k for k in ("element", "background", "color", "font_size", "font_weight", "border") if accept[k] != reject[k]]
+    differ += [k for k in ("element", "background", "color", "font_size", "font_weight", "border")
+               if accept[k] != reject[k]]
     return [_finding("banner_asymmetric", region, "before", {"differ": differ, "accept": accept, "reject": reject})] \
         if differ else []
 

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from app.services.proof.render import CHROMIUM_ARGS, Unavailable, check_available
 from app.services.scanner.guard import REASONS, Guard
@@ -22,6 +22,7 @@ from app.services.scanner.settings import Region, Settings, origin_of
 STATES = ("before", "reject", "accept", "gpc")
 VIEWPORT = {"width": 1280, "height": 800}
 WIDGET_PREFIX = "opsiq."  # the widget's own localStorage keys: not the page's
+MAX_REDIRECTS = 5
 SETTLE_SECONDS = 2.0  # at most this long for the network to go quiet after a load
 GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true})"
 
@@ -34,7 +35,10 @@ WRITES = """(() => {
   const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')
   Object.defineProperty(Document.prototype, 'cookie', {configurable: true, enumerable: true,
     get() { return cookie.get.call(this) },
-    set(v) { try { log.push(['cookie', String(v).split('=')[0].trim(), who()]) } catch (e) {} cookie.set.call(this, v) }})
+    set(v) {
+      try { log.push(['cookie', String(v).split('=')[0].trim(), who()]) } catch (e) {}
+      cookie.set.call(this, v)
+    }})
   const setItem = Storage.prototype.setItem
   Storage.prototype.setItem = function (k) {
     try { log.push([this === window.sessionStorage ? 'session' : 'local', String(k), who()]) } catch (e) {}
@@ -52,7 +56,8 @@ PAGE_FACTS = """() => {
       inline: s.src ? null : s.text.trim().replace(/\\s+/g, ' ').slice(0, 120), consent: s.dataset.consent || null})),
     iframes: [...document.querySelectorAll('iframe')].filter(f => f.getAttribute('src'))
       .map(f => ({src: f.src, consent: f.dataset.consent || null})),
-    gated_waiting: document.querySelectorAll('script[type="text/plain"][data-consent],iframe[data-consent][data-src]').length,
+    gated_waiting: document.querySelectorAll(
+      'script[type="text/plain"][data-consent],iframe[data-consent][data-src]').length,
     datalayer: (window.dataLayer || []).map(e => Object.prototype.toString.call(e) == '[object Arguments]'
       ? Array.from(e) : e),
     writes: window.__opsiqScanWrites || [],
@@ -65,7 +70,8 @@ BUTTONS = """() => {
   const root = document.getElementById('opsiq-consent')?.shadowRoot
   return [...(root?.querySelectorAll('section[role=region] .a button') || [])].map(b => {
     const r = b.getBoundingClientRect(), s = getComputedStyle(b)
-    return {text: b.textContent, element: b.tagName.toLowerCase(), width: Math.round(r.width), height: Math.round(r.height),
+    return {text: b.textContent, element: b.tagName.toLowerCase(),
+      width: Math.round(r.width), height: Math.round(r.height),
       background: s.backgroundColor, color: s.color, font_size: s.fontSize, font_weight: s.fontWeight,
       border: `${s.borderTopWidth} ${s.borderTopStyle} ${s.borderTopColor}`}
   })
@@ -171,12 +177,37 @@ class Visit:
             self.blocked.append({"url": url[:300], "host": urlsplit(url).hostname, "reason": "a link: not followed",
                                  "phase": self.phase})
             return route.abort("blockedbyclient")
+        headers = None
         if self._ours(url):
             path = urlsplit(url).path
             if request.method == "POST" and path.startswith("/api/v1/"):
                 return self._answer_locally(route, request, path)
-            return route.continue_(headers={**request.headers, REGION_HEADER.lower(): self.token})
-        return route.continue_()
+            headers = {**request.headers, REGION_HEADER.lower(): self.token}
+        if self.settings.allow_private:
+            return route.continue_(headers=headers)
+        return self._fetch_guarded(route, request, headers)
+
+    def _fetch_guarded(self, route, request, headers):
+        """Fetch it here, one hop at a time, each redirect's target judged before it is fetched:
+        Chromium follows redirects without showing them to the route handler."""
+        url, method = request.url, request.method
+        for _ in range(MAX_REDIRECTS + 1):
+            response = route.fetch(url=url, method=method, headers=headers, max_redirects=0)
+            location = response.headers.get("location")
+            if not (300 <= response.status < 400 and location):
+                return route.fulfill(response=response)
+            target = urljoin(url, location)
+            refused = self.guard.refusal(target)
+            if refused or (request.is_navigation_request() and request.frame.parent_frame is None):
+                self.blocked.append({"url": target[:300], "host": urlsplit(target).hostname, "phase": self.phase,
+                                     "reason": REASONS[refused] if refused else
+                                     "the page redirects: scan the URL it redirects to"})
+                return route.abort("blockedbyclient")
+            url, method = target, method if response.status in (307, 308) else "GET"
+            headers = None if origin_of(target) not in self.service_origins else headers
+        self.blocked.append({"url": url[:300], "host": urlsplit(url).hostname, "phase": self.phase,
+                             "reason": "too many redirects"})
+        return route.abort("blockedbyclient")
 
     def _answer_locally(self, route, request, path):
         """The widget's decision, answered here as the service would (201): the scan records nothing."""
