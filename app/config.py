@@ -33,6 +33,7 @@ class Config:
     WORKER_RETENTION_SECONDS = 24 * 3600  # app/worker.py: seconds between retention purges (daily)
     WORKER_ROLLUP_SECONDS = 10  # app/worker.py: seconds between statistics rollups (app/services/stats/rollup.py)
     WORKER_PROOF_SECONDS = 10  # app/worker.py: seconds between rounds of building requested proof packs
+    WORKER_SCAN_SECONDS = 5  # app/worker.py: seconds between looks for queued compliance scans
     # app/services/proof/: the Chromium that renders proof packs (None: packs without screenshots)
     PROOF_CHROMIUM = "/usr/bin/chromium"
     PROOF_PAGE_TIMEOUT = 20  # seconds for one page of a pack (and Chromium's start)
@@ -114,7 +115,8 @@ def env_overrides():
                       ("OPSIQ_WORKER_ROLLUP_SECONDS", "WORKER_ROLLUP_SECONDS"),
                       ("OPSIQ_WORKER_PROOF_SECONDS", "WORKER_PROOF_SECONDS"),
                       ("OPSIQ_PROOF_PAGE_TIMEOUT", "PROOF_PAGE_TIMEOUT"),
-                      ("OPSIQ_SCAN_PAGE_SECONDS", "SCAN_PAGE_SECONDS")):
+                      ("OPSIQ_SCAN_PAGE_SECONDS", "SCAN_PAGE_SECONDS"),
+                      ("OPSIQ_WORKER_SCAN_SECONDS", "WORKER_SCAN_SECONDS")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
     if os.environ.get("OPSIQ_ADMIN_IDLE_MINUTES"):

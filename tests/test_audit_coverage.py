@@ -36,6 +36,7 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/visitors/<visitor_id>/consent"): "a visitor's current state, by the id the caller holds",
     ("GET", "/api/v1/sites/<site_key>/config"): "public configuration",
     ("GET", "/api/v1/webhooks"): "the site's endpoints, no personal data",
+    ("GET", "/api/v1/scans/<scan_id>"): "a scan's status and report, no personal data",
     ("GET", "/api/v1/webhooks/<endpoint_id>/deliveries"): "delivery states, no personal data",
     ("GET", "/api/v1/audit-log"): "the log itself holds no personal data",
     ("GET", "/api/v1/stats"): "anonymous counts of decisions, no one's record",
@@ -122,6 +123,8 @@ def http_operations(client, w):
             path(w["confirm_url"]), headers=browser)),
         ("POST", "/u/<token>"): ("email_consent.withdrawn", "visitor", lambda: client.post(
             path(w["unsubscribe_url"]), data={"List-Unsubscribe": "One-Click"}, headers=browser)),
+        ("POST", "/api/v1/scans"): ("scan.requested", "key", lambda: client.post(
+            "/api/v1/scans", json={"url": "https://shop.example/"}, headers=auth)),
         ("POST", "/api/v1/webhooks"): ("webhook.created", "key", lambda: client.post(
             "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/other", "events": ["consent.recorded"]},
             headers=auth)),

@@ -245,3 +245,27 @@ def test_careless_page_runs_after_reject_ignores_gpc_and_breaks_the_banner(app, 
     assert {"consent_mode_granted": ["ad_storage", "ad_user_data"]} in gpc
     assert any(e.get("consent") == "marketing" for e in gpc)
     assert "color-contrast" in {f["evidence"]["rule"] for f in by_kind["banner_a11y"]}
+
+
+
+def test_the_worker_runs_a_queued_scan_once(app, client, runner, live_server, demo_site, scan_cli):
+    from app.extensions import db
+    from app.models import AuditEntry
+    from app.services.sites.keys import create_api_key
+
+    with app.app_context():
+        auth = {"Authorization": f"Bearer {create_api_key(require_site(demo_site))}"}
+    queued = client.post("/api/v1/scans", json={"url": f"{live_server}/demo?site={demo_site}", "regions": ["DE"]},
+                         headers=auth).json
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "worker: scan: 1" in result.output
+    done = client.get(f"/api/v1/scans/{queued['id']}", headers=auth).json
+    assert done["status"] == "done" and done["findings"] == 0 and done["error"] is None, done
+    assert done["report"]["regions"] == ["DE"] and done["report"]["findings"] == []
+    assert "screenshot" not in done["report"]["states"]["DE"]["before"]  # the API answers without them
+    with app.app_context():
+        [entry] = db.session.execute(db.select(AuditEntry).where(AuditEntry.action == "scan.completed")).scalars()
+        assert entry.actor == "system" and entry.details == {"status": "done", "findings": 0}
+    again = runner.invoke(args=["worker", "--once"])  # claimed once: nothing left to run
+    assert "worker: scan" not in again.output

@@ -20,16 +20,19 @@ from app.services.scanner.settings import ScanError, Settings, parse_regions
 def run_scan(site: Site, url: str, regions, settings: Settings) -> dict:
     """Scan `url` for `site` as a visitor from each region (codes; DE and US-CA when none) and return
     the JSON report. ScanError for a bad URL or region, a refused address, or no Chromium."""
+    return scan_page(site.site_key, [purpose_doc(p) for p in site.purposes], url, regions, settings)
+
+
+def scan_page(site_key: str, purposes: list[dict], url: str, regions, settings: Settings) -> dict:
+    """run_scan with the site as plain values (its key and purposes): it holds no database session
+    while Chromium works."""
     wanted = parse_regions(regions)
     check_page_url(url, settings)
-    purposes = [purpose_doc(p) for p in site.purposes]
     started_at = dt.datetime.now(dt.UTC)
     started = time.monotonic()
     try:
-        seen = observe(url, site.site_key, wanted, settings)
-    except Unavailable as e:
-        raise ScanError(f"no scan: {e}") from None
-    except TimeoutError as e:
+        seen = observe(url, site_key, wanted, settings)
+    except (Unavailable, TimeoutError) as e:
         raise ScanError(f"no scan: {e}") from None
     findings = []
     for region in wanted:
@@ -47,7 +50,7 @@ def run_scan(site: Site, url: str, regions, settings: Settings) -> dict:
             elif not obs.get("widget"):
                 notes.append(f"{code} {state}: the OpsIQ widget did not start on the page")
     return {
-        "url": url, "site_key": site.site_key, "regions": [r.code for r in wanted], "state_names": list(STATES),
+        "url": url, "site_key": site_key, "regions": [r.code for r in wanted], "state_names": list(STATES),
         "started_at": started_at.isoformat(), "seconds": round(time.monotonic() - started, 2),
         "chromium": seen["chromium"], "states": seen["states"], "findings": findings,
         "summary": {"findings": len(findings), "by_kind": dict(Counter(f["kind"] for f in findings))},
