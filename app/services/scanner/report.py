@@ -67,6 +67,7 @@ def without_screenshots(report: dict) -> dict:
     return out
 
 
-def render_html(report: dict) -> str:
-    """The report as one standalone HTML page (app/templates/scanner/report.html; autoescaped)."""
-    return current_app.jinja_env.get_template("scanner/report.html").render(report=report)
+def render_html(report: dict, nonce: str | None = None) -> str:
+    """The report as one standalone HTML page (app/templates/scanner/report.html; autoescaped);
+    `nonce` on its style, for a page served under a policy (app/page_policies.py scan_report)."""
+    return current_app.jinja_env.get_template("scanner/report.html").render(report=report, nonce=nonce)
