@@ -353,6 +353,8 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/settings"): ("site.updated", "owner", lambda: d.submit(
             f"/admin/sites/{site_key}/settings", f"/admin/sites/{site_key}/settings", email_double_opt_in="off")),
         ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
+        ("POST", "/admin/sites/<site_key>/scans"): ("scan.requested", "owner", lambda: d.submit(
+            f"/admin/sites/{site_key}/scans", f"/admin/sites/{site_key}/scans", url="https://pages.example.net/")),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): (
             "secret.rotated", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/rotate")),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): (
@@ -409,7 +411,8 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
         assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
         # a change to the site (its keys, endpoints), or a person's data read or erased, by its user
         if route[1].startswith("/admin/sites/"):
-            assert e["target_kind"] in ("site", "email", "api_key", "webhook") and e["site_id"] is not None, route
+            assert e["target_kind"] in ("site", "email", "api_key", "webhook", "scan") and e["site_id"] is not None, \
+                route
         elif route[1].startswith("/admin/users"):  # a change to another user's account, by an installation owner
             assert e["target_kind"] == "user" and e["target_id"] != owner[5:] and e["site_id"] is None, route
         else:  # a change to the user's own account

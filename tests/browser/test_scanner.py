@@ -167,7 +167,10 @@ def ledger_count(app):
 
 
 def test_leaky_page_reports_each_leak_with_its_kind(app, demo_site, leaky, tracker, settings):
-    report = scan(app, demo_site, leaky.base + "/", ["DE"], settings)
+    started = time.monotonic()
+    report = scan(app, demo_site, leaky.base + "/", ["DE", "US-CA"], settings)
+    print(f"\nleaky page, four states, two regions: {time.monotonic() - started:.1f} s; "
+          f"summary {json.dumps(report['summary'])}")
     by_kind = {}
     for f in report["findings"]:
         by_kind.setdefault(f["kind"], []).append(f)
@@ -177,7 +180,9 @@ def test_leaky_page_reports_each_leak_with_its_kind(app, demo_site, leaky, track
                for f in by_kind["storage_before_consent"])
     assert any(f["evidence"]["host"] == "127.0.0.2" and f["state"] == "before"
                for f in by_kind["request_before_consent"])
-    assert [f["evidence"]["name"] for f in by_kind["undeclared_cookie"]] == ["_leak_id"]
+    assert [(f["region"], f["evidence"]["name"]) for f in by_kind["undeclared_cookie"]] == [
+        ("DE", "_leak_id"), ("US-CA", "_leak_id")]
+    assert {f["region"] for f in by_kind["storage_before_consent"] + by_kind["request_before_consent"]} == {"DE"}
     assert by_kind["consent_mode_order"][0]["evidence"]["command"] == "config"
     assert any(p.startswith("/pixel") for p in tracker.seen)  # the page really called it (private is allowed here)
     assert report["proposed_declarations"]["unassigned"]["cookies"] == ["_leak_id"]
