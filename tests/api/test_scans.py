@@ -68,3 +68,16 @@ def test_one_worker_claims_a_scan_and_a_stale_claim_is_taken_again(app, client, 
         later = row.started_at + LEASE + dt.timedelta(seconds=1)  # its worker is gone
         second = claim_next(now=later)
         assert second is not None and second[0] == first[0] and second[1] != first[1]
+
+
+def test_without_chromium_the_worker_marks_the_scan_failed_saying_why(app, client, runner, site_ctx):
+    auth = site_ctx[2]
+    scan_id = client.post("/api/v1/scans", json={"url": "https://shop.example/"}, headers=auth).json["id"]
+    result = runner.invoke(args=["worker", "--once"])  # the test app has no SCAN_CHROMIUM
+    assert "worker: scan: 1" in result.output, result.output
+    body = client.get(f"/api/v1/scans/{scan_id}", headers=auth).json
+    assert body["status"] == "failed" and body["report"] is None and body["finished_at"]
+    assert body["error"] == "no scan: no Chromium is configured (SCAN_CHROMIUM is unset)"
+    with app.app_context():
+        [entry] = db.session.execute(db.select(AuditEntry).where(AuditEntry.action == "scan.completed")).scalars()
+        assert entry.details == {"status": "failed", "findings": 0} and entry.actor == "system"

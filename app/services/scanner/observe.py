@@ -95,6 +95,8 @@ AXE_RUN = """async () => {
 def observe(url: str, site_key: str, regions: list[Region], settings: Settings) -> dict:
     """{"chromium": version, "axe": bool, "states": {region code: {state: observations}}}. Unavailable
     when Chromium or Playwright is missing; a page past the time limit is recorded, not raised."""
+    if not settings.chromium:
+        raise Unavailable("no Chromium is configured (SCAN_CHROMIUM is unset)")
     check_available(settings.chromium)
     result: dict = {}
 

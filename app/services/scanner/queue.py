@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from app.errors import NotFound
 from app.extensions import db
@@ -47,9 +48,9 @@ def get_scan(site_id: int, scan_id: str) -> Scan:
 
 
 def list_scans(site_id: int, limit: int = 50) -> Sequence[Scan]:
-    """The site's latest scans, newest first."""
-    return db.session.execute(db.select(Scan).where(Scan.site_id == site_id).order_by(Scan.id.desc()).limit(limit)
-                              ).scalars().all()
+    """The site's latest scans, newest first, without their reports (megabytes with the screenshots)."""
+    return db.session.execute(db.select(Scan).options(orm.defer(Scan.report)).where(Scan.site_id == site_id)
+                              .order_by(Scan.id.desc()).limit(limit)).scalars().all()
 
 
 def _claimable(now: dt.datetime):
