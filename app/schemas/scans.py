@@ -2,13 +2,16 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.schemas.common import HTTP_URL, StrictSchema
+from app.schemas.common import HTTP_URL, Pattern, StrictSchema
+from app.services.scanner.settings import REGION_PATTERN
+
+REGION = Pattern(REGION_PATTERN, error="an ISO country (DE) or country-region (US-CA) code")
 
 
 class ScanIn(StrictSchema):
     url = fields.String(required=True, validate=[validate.Length(1, 2048), HTTP_URL],
                         metadata={"description": "The page to scan; no link on it is followed"})
-    regions = fields.List(fields.String(validate=validate.Length(2, 6)), validate=validate.Length(0, 10),
+    regions = fields.List(fields.String(validate=REGION), validate=validate.Length(0, 10),
                           load_default=list,
                           metadata={"description": "Visitors' regions: DE, US-CA, ... (DE and US-CA when empty)"})
 

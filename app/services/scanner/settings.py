@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from app.errors import Invalid
 
 DEFAULT_REGIONS = ("DE", "US-CA")
-_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+REGION_PATTERN = r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$"  # DE, US-CA: ISO 3166-1, or 3166-2 (either case)
+_REGION = re.compile(REGION_PATTERN)
 
 
 class ScanError(Invalid):
@@ -51,7 +52,7 @@ def parse_regions(codes) -> list[Region]:
     out, seen = [], set()
     for raw in codes or DEFAULT_REGIONS:
         code = str(raw).strip().upper()
-        if not _REGION.match(code):
+        if not _REGION.fullmatch(code):
             raise ScanError(f"{raw!r} is not a region: an ISO country (DE) or country-region (US-CA)",
                             {"regions": [f"{raw!r} is not an ISO country or country-region code"]})
         if code not in seen:
