@@ -52,11 +52,11 @@ def create_app(config=None, default_env="development"):
     rate_limits.init_app(app)
     api.init_app(app)
 
-    from app.api import audit, browser, collectors, email_consents, identities, stats, subjects
+    from app.api import audit, browser, collectors, email_consents, identities, scans, stats, subjects
     from app.api import webhooks as webhooks_api
 
     for blp in (audit.blp, browser.blp, identities.blp, email_consents.blp, webhooks_api.blp, collectors.blp,
-                subjects.blp, stats.blp):
+                subjects.blp, stats.blp, scans.blp):
         api.register_blueprint(blp)
     from app.api.auth import register_security
     from app.api.parsing import refuse_unstorable_url_values

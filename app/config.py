@@ -33,9 +33,19 @@ class Config:
     WORKER_RETENTION_SECONDS = 24 * 3600  # app/worker.py: seconds between retention purges (daily)
     WORKER_ROLLUP_SECONDS = 10  # app/worker.py: seconds between statistics rollups (app/services/stats/rollup.py)
     WORKER_PROOF_SECONDS = 10  # app/worker.py: seconds between rounds of building requested proof packs
+    WORKER_SCAN_SECONDS = 5  # app/worker.py: seconds between looks for queued compliance scans
     # app/services/proof/: the Chromium that renders proof packs (None: packs without screenshots)
     PROOF_CHROMIUM = "/usr/bin/chromium"
     PROOF_PAGE_TIMEOUT = 20  # seconds for one page of a pack (and Chromium's start)
+    # app/services/scanner/: the compliance scanner's Chromium (None: no scans), its time limit per page
+    # and state, whether it may fetch private addresses (None: allowed outside production only, SSRF),
+    # this service's public base URL (always fetched: the widget loads from it) and axe-core's file
+    # (None: widget/node_modules/axe-core/axe.min.js; missing: the banner's a11y check is skipped).
+    SCAN_CHROMIUM = "/usr/bin/chromium"
+    SCAN_PAGE_SECONDS = 20
+    SCAN_ALLOW_PRIVATE = None
+    SCAN_SERVICE_URL = None
+    SCAN_AXE = None
     AUDIT_RETENTION_DAYS = 365  # app/services/retention.py: audit entries kept this long (the seed's 12 months)
     # Seal the ledger from the write path at most this often (seconds); 0 disables it.
     LEDGER_SEAL_INTERVAL = 5
@@ -86,6 +96,13 @@ def env_overrides():
             out[name] = os.environ[name]
     if os.environ.get("OPSIQ_PROOF_CHROMIUM") is not None:  # "": no Chromium, packs without screenshots
         out["PROOF_CHROMIUM"] = os.environ["OPSIQ_PROOF_CHROMIUM"] or None
+    if os.environ.get("OPSIQ_SCAN_CHROMIUM") is not None:  # "": no Chromium, no scans
+        out["SCAN_CHROMIUM"] = os.environ["OPSIQ_SCAN_CHROMIUM"] or None
+    if os.environ.get("OPSIQ_SCAN_ALLOW_PRIVATE"):
+        out["SCAN_ALLOW_PRIVATE"] = os.environ["OPSIQ_SCAN_ALLOW_PRIVATE"] not in ("0", "false", "no")
+    for name in ("SCAN_SERVICE_URL", "SCAN_AXE"):
+        if os.environ.get("OPSIQ_" + name):
+            out[name] = os.environ["OPSIQ_" + name]
     if os.environ.get("OPSIQ_CACHE_CHANNEL") is not None:
         out["CACHE_CHANNEL"] = os.environ["OPSIQ_CACHE_CHANNEL"]
     if os.environ.get("OPSIQ_SITE_CACHE_SECONDS"):
@@ -97,7 +114,9 @@ def env_overrides():
                       ("OPSIQ_WORKER_RETENTION_SECONDS", "WORKER_RETENTION_SECONDS"),
                       ("OPSIQ_WORKER_ROLLUP_SECONDS", "WORKER_ROLLUP_SECONDS"),
                       ("OPSIQ_WORKER_PROOF_SECONDS", "WORKER_PROOF_SECONDS"),
-                      ("OPSIQ_PROOF_PAGE_TIMEOUT", "PROOF_PAGE_TIMEOUT")):
+                      ("OPSIQ_PROOF_PAGE_TIMEOUT", "PROOF_PAGE_TIMEOUT"),
+                      ("OPSIQ_SCAN_PAGE_SECONDS", "SCAN_PAGE_SECONDS"),
+                      ("OPSIQ_WORKER_SCAN_SECONDS", "WORKER_SCAN_SECONDS")):
         if os.environ.get(name):
             out[key] = float(os.environ[name])
     if os.environ.get("OPSIQ_ADMIN_IDLE_MINUTES"):

@@ -29,6 +29,12 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
+def scan_report(nonce: str) -> str:
+    """A compliance scan's standalone report (app/templates/scanner/report.html): its one style by
+    this answer's nonce, its screenshots as data: images, nothing else (no script, no fetch)."""
+    return policy(style_src=f"'nonce-{nonce}'", img_src="data:")
+
+
 def mail_link(style: str) -> str:
     """Mail-link pages: their one style by its hash, no script, forms only back to themselves."""
     return policy(style_src=sha256_source(style), form_action="'self'")

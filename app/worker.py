@@ -21,6 +21,8 @@ Configuration, read once when the worker starts:
                           younger than LEDGER_SEAL_LAG wait for the next round, as for the seals
   WORKER_PROOF_SECONDS    seconds between rounds building the proof packs publishes requested (10;
                           OPSIQ_WORKER_PROOF_SECONDS), PROOF_PER_ROUND a round, in PROOF_CHROMIUM
+  WORKER_SCAN_SECONDS     seconds between looks for queued compliance scans (5; OPSIQ_WORKER_SCAN_SECONDS),
+                          one scan a round, in SCAN_CHROMIUM
 """
 import signal
 import threading
@@ -135,6 +137,22 @@ def build_proof_packs(settings, per_round: int) -> Callable[[], tuple[int, bool]
     return run
 
 
+def run_scans(settings) -> Callable[[], tuple[int, bool]]:
+    from app.services.scanner.queue import run_pending
+
+    def run():
+        """Run one queued compliance scan, claimed so no other worker runs it (full: more wait)."""
+        return run_pending(settings)
+
+    return run
+
+
+def scan_settings(app):
+    from app.services.scanner.settings import Settings
+
+    return Settings.from_app(app)
+
+
 def duties_for(app: Flask) -> list[Duty]:
     """The periodic duties of this app, with their intervals from its configuration."""
     config = app.config
@@ -146,6 +164,7 @@ def duties_for(app: Flask) -> list[Duty]:
         Duty("rollup", float(config["WORKER_ROLLUP_SECONDS"]), rollup_statistics(
             float(config["LEDGER_SEAL_LAG"]), ROLLUP_PER_ROUND)),
         Duty("proof", float(config["WORKER_PROOF_SECONDS"]), build_proof_packs(proof_settings(app), PROOF_PER_ROUND)),
+        Duty("scan", float(config["WORKER_SCAN_SECONDS"]), run_scans(scan_settings(app))),
     ]
 
 

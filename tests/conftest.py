@@ -73,6 +73,7 @@ def app(tmp_path_factory):
         "SITE_CACHE_SECONDS": 0, "LEDGER_SEAL_INTERVAL": 0, "SERVER_NAME": None,
         "CACHE_CHANNEL": "",  # one process; tests/test_invalidations.py runs apps and servers of its own
         "PROOF_CHROMIUM": None,  # a worker in a test builds packs without screenshots (test_proof_packs sets it)
+        "SCAN_CHROMIUM": None,  # tests/scanner/ sets it: only they start Chromium for a scan
     })
     with app.app_context():
         upgrade()

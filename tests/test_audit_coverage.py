@@ -36,6 +36,7 @@ HTTP_NOT_AUDITED = {
     ("GET", "/api/v1/visitors/<visitor_id>/consent"): "a visitor's current state, by the id the caller holds",
     ("GET", "/api/v1/sites/<site_key>/config"): "public configuration",
     ("GET", "/api/v1/webhooks"): "the site's endpoints, no personal data",
+    ("GET", "/api/v1/scans/<scan_id>"): "a scan's status and report, no personal data",
     ("GET", "/api/v1/webhooks/<endpoint_id>/deliveries"): "delivery states, no personal data",
     ("GET", "/api/v1/audit-log"): "the log itself holds no personal data",
     ("GET", "/api/v1/stats"): "anonymous counts of decisions, no one's record",
@@ -122,6 +123,8 @@ def http_operations(client, w):
             path(w["confirm_url"]), headers=browser)),
         ("POST", "/u/<token>"): ("email_consent.withdrawn", "visitor", lambda: client.post(
             path(w["unsubscribe_url"]), data={"List-Unsubscribe": "One-Click"}, headers=browser)),
+        ("POST", "/api/v1/scans"): ("scan.requested", "key", lambda: client.post(
+            "/api/v1/scans", json={"url": "https://shop.example/"}, headers=auth)),
         ("POST", "/api/v1/webhooks"): ("webhook.created", "key", lambda: client.post(
             "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/other", "events": ["consent.recorded"]},
             headers=auth)),
@@ -360,6 +363,8 @@ def dashboard_operations(app, runner, make_site):
         ("POST", "/admin/sites/<site_key>/settings"): ("site.updated", "owner", lambda: d.submit(
             f"/admin/sites/{site_key}/settings", f"/admin/sites/{site_key}/settings", email_double_opt_in="off")),
         ("POST", "/admin/sites/<site_key>/webhooks"): ("webhook.created", "owner", add_hook),
+        ("POST", "/admin/sites/<site_key>/scans"): ("scan.requested", "owner", lambda: d.submit(
+            f"/admin/sites/{site_key}/scans", f"/admin/sites/{site_key}/scans", url="https://pages.example.net/")),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/rotate"): (
             "secret.rotated", "owner", lambda: d.submit(hooks, f"{state['endpoint']}/rotate")),
         ("POST", "/admin/sites/<site_key>/webhooks/<endpoint_id>/disable"): (
@@ -417,7 +422,8 @@ def test_every_dashboard_mutation_writes_one_entry_as_its_user(app, runner, make
         assert e["actor"] == owner and e["client_ip"] == "2.2.2.0" and "shop.example" not in repr(e), route
         # a change to the site (its keys, endpoints), or a person's data read or erased, by its user
         if route[1].startswith("/admin/sites/"):
-            assert e["target_kind"] in ("site", "email", "api_key", "webhook") and e["site_id"] is not None, route
+            assert e["target_kind"] in ("site", "email", "api_key", "webhook", "scan") and e["site_id"] is not None, \
+                route
         elif route[1].startswith("/admin/users"):  # a change to another user's account, by an installation owner
             assert e["target_kind"] == "user" and e["target_id"] != owner[5:] and e["site_id"] is None, route
         else:  # a change to the user's own account

@@ -40,7 +40,7 @@ def init_app(app):
     from app.admin import account, auth, banner, sites, statistics, users  # noqa: F401  (their routes join bp)
     from app.admin import consent_log, subject_requests, audit_log  # noqa: F401  (after the others: in their navigation's order)
     from app.admin import proof_packs  # noqa: F401
-    from app.admin import keys, webhooks, settings  # noqa: F401
+    from app.admin import keys, webhooks, scans, settings  # noqa: F401
 
     csrf.init_app(app)
     admin_session.init_app(app)

@@ -18,6 +18,7 @@ from app.schemas.sites import SiteConfigOut
 from app.services import widget_builds
 from app.services.consent import record_consent
 from app.services.geo import truncate_ip
+from app.services.scanner.override import REGION_HEADER, location_from
 from app.services.sites import sightings
 from app.services.sites.resolution import resolve_config
 from app.services.sites.snapshot import site_snapshot
@@ -85,7 +86,9 @@ def record_decision(raw, origin, ip, user_agent, sec_gpc) -> Reply:
 def resolved_config(snap):
     """The site configuration for the current request's visitor (shared with the embed), naming the
     widget build it goes with (noted as served: decisions collected with it may name it)."""
-    loc = geo.locate(truncate_ip(request.remote_addr))
+    # a scan's signed region (app/services/scanner/override.py) places it without a proxy there
+    loc = (location_from(request.headers.get(REGION_HEADER), current_app.config["SECRET_KEY"])
+           or geo.locate(truncate_ip(request.remote_addr)))
     endpoint = url_for("browser.create_consent", _external=True)
     config = resolve_config(snap, loc, request.headers.get("Accept-Language"),
                             gpc_from(request.headers.get("Sec-GPC")), endpoint)

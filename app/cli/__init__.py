@@ -14,6 +14,7 @@ def init_app(app):
         policy,
         proof,
         retention,
+        scan,
         sites,
         stats,
         subjects,
@@ -28,3 +29,4 @@ def init_app(app):
                   proof.proof_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker.worker_command)
+    app.cli.add_command(scan.scan_command)

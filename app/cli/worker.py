@@ -14,7 +14,7 @@ from app.worker import run_worker
 @with_appcontext
 def worker_command(once):
     """Run the periodic duties (webhook deliveries, ledger sealing, retention purges,
-    statistics rollups, proof packs) until stopped; beside gunicorn.
+    statistics rollups, proof packs, compliance scans) until stopped; beside gunicorn.
     Several may run at once: the duties coordinate through the database."""
     with audit.acting_as(audit.SYSTEM):  # what a periodic duty changes (a 410 disables an endpoint) is the system's
         ok = run_worker(current_app._get_current_object(), once=once, log=click.echo)

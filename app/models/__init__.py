@@ -19,3 +19,4 @@ from app.models.types import BigId, UTCDateTime, new_uuid, utcnow  # noqa: F401
 from app.models.users import InstallationSetting, User, user_sites  # noqa: F401
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: F401
 from app.models.stats import ConsentPurposeRollup, ConsentRollup, ConsentRollupMark  # noqa: F401
+from app.models.scans import Scan  # noqa: F401

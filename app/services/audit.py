@@ -56,10 +56,12 @@ ACTIONS = (
     "consent_log.searched",
     # proof packs (app/services/proof/)
     "proof.built", "proof.rebuilt", "proof.exported",
+    # compliance scans (app/services/scanner/queue.py)
+    "scan.requested", "scan.completed",
 )
 # What a target may be. The three person kinds hold only the site's keyed hash of the value.
 TARGET_KINDS = ("site", "api_key", "webhook", "ledger", "installation", "email", "external_id", "visitor", "person",
-                "subject_request", "user")
+                "subject_request", "user", "scan")
 HASHED_KINDS = ("email", "external_id", "visitor", "person")
 _KEYED_HASH = re.compile(r"[0-9a-f]{64}")
 

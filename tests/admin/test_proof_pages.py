@@ -68,7 +68,7 @@ def test_the_list_shows_each_version_newest_first_with_its_pack(dashboard, make_
     assert "Built without screenshots: no Chromium is configured (PROOF_CHROMIUM is unset)" in text
     assert "Not sealed yet" in text
     assert html.count(f'href="/admin/sites/{shop}/proof/1/pack.zip"') == 1  # version 2 has no pack to download
-    assert f'/proof/2/pack.zip' not in html
+    assert '/proof/2/pack.zip' not in html
 
 
 def test_the_list_shows_the_digest_shortened_and_the_seal(app, dashboard, make_user, runner, shop, tmp_path):

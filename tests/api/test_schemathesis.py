@@ -47,7 +47,7 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "")
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 REFUSED = ["400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"]
 DATA_DEPENDENT = ["POST /api/v1/consents", "POST /api/v1/consent-checks", "POST /api/v1/consent-checks/batch",
-                  "POST /api/v1/webhooks",
+                  "POST /api/v1/webhooks", "POST /api/v1/scans",
                   "POST /api/v1/subject-requests"]  # its received_at may not be after now, which no schema states
 OFTEN = 0.8  # how often a real value is drawn where one exists; the rest of the time the value is generated
 PURPOSES = ["necessary", "preferences", "analytics", "marketing"]  # every new site's
@@ -69,6 +69,9 @@ def make_real_data(app, client, site_key, api_key):
                                               "events": ["consent.recorded"]}, headers=auth)
     assert r.status_code == 201, r.json
     endpoint = r.json["id"]
+    r = client.post("/api/v1/scans", json={"url": "https://shop.example/"}, headers=auth)
+    assert r.status_code == 202, r.json
+    scan = r.json["id"]
     email = "jane@shop.example"
     r = client.post("/api/v1/identities", json={"visitor_id": visitors[0], "email": email}, headers=auth)
     assert r.status_code == 201, r.json
@@ -78,7 +81,7 @@ def make_real_data(app, client, site_key, api_key):
     with app.app_context():
         token = mint_token(site_snapshot(site_key, 0).id, email=email)
     return {"visitors": visitors, "secrets": [SECRET], "endpoints": [endpoint], "emails": [email], "sites": [site_key],
-            "tokens": [token], "policies": ["1"]}
+            "tokens": [token], "policies": ["1"], "scans": [scan]}
 
 
 def config_for(api_key, data):
@@ -90,7 +93,7 @@ def config_for(api_key, data):
         return {key: {"dictionary": dictionary, "probability": OFTEN} for key, dictionary in fields.items()}
 
     parameters = bind(**{"path.visitor_id": "visitors", "query.visitor_id": "visitors", "path.site_key": "sites",
-                         "path.endpoint_id": "endpoints"})
+                         "path.endpoint_id": "endpoints", "path.scan_id": "scans"})
     # Body fields are bound where the operation requires them: a binding also adds its field where the
     # case left it out, which would break a rule across fields (a check names a visitor or an email, not
     # both); the checks' bodies get real values from real_checks instead.

@@ -17,7 +17,7 @@ def user(role, sites=(SITE,), all_sites=False, disabled=False):
 def test_each_role_has_the_permissions_the_issue_gives_it():
     assert roles.permissions(user("viewer"), SITE) == {"site.read"}
     assert roles.permissions(user("editor"), SITE) == {"site.read", "banner.edit", "purposes.edit", "policy.publish",
-                                                       "proof.rebuild", "webhooks.edit"}
+                                                       "proof.rebuild", "webhooks.edit", "scans.run"}
     assert roles.permissions(user("privacy"), SITE) == {"site.read", "consent_log.read", "subjects.export",
                                                         "subject_requests.manage", "audit.read"}
     assert roles.permissions(user("owner"), SITE) == set(roles.PERMISSIONS) - {"users.manage"}

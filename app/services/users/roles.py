@@ -11,7 +11,7 @@ from typing import Protocol
 ROLES = ("owner", "editor", "privacy", "viewer")
 ROLE_DESCRIPTIONS = {
     "owner": "everything, including API keys, users and erasure",
-    "editor": "the banner, purposes, policies (and their proof packs) and webhooks",
+    "editor": "the banner, purposes, policies (and their proof packs), webhooks and compliance scans",
     "privacy": "the consent log, exports, data-subject requests and the audit log",
     "viewer": "read only",
 }
@@ -30,6 +30,7 @@ PERMISSIONS = {
     "subjects.erase": "erase a person's data",
     "subject_requests.manage": "manage data-subject requests",
     "audit.read": "read the audit log",
+    "scans.run": "start compliance scans of the site's pages",
 }
 INSTALLATION_PERMISSIONS = frozenset({"users.manage"})
 
@@ -37,7 +38,7 @@ _READ = frozenset({"site.read"})
 GRANTS = {
     "viewer": _READ,
     "editor": _READ | {"banner.edit", "purposes.edit", "policy.publish", "proof.rebuild",
-                       "webhooks.edit"},
+                       "webhooks.edit", "scans.run"},
     "privacy": _READ | {"consent_log.read", "subjects.export", "subject_requests.manage", "audit.read"},
     "owner": frozenset(PERMISSIONS),
 }

@@ -1,9 +1,7 @@
 """Webhook endpoints: subscribing a URL (checked against SSRF), disabling, rotating its secret, its deliveries."""
 import base64
 import datetime as dt
-import ipaddress
 import secrets
-import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +14,7 @@ from app.errors import Invalid, NotFound
 from app.extensions import caches, db
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services import audit
-from app.services.addresses import judged
+from app.services.addresses import AddressRefused, resolve_public
 from app.services.keyring import keyring
 
 EVENT_TYPES = ("consent.recorded", "consent.withdrawn", "email_consent.confirmed", "email_consent.withdrawn",
@@ -55,14 +53,11 @@ def check_url(url: str, private_ok: bool) -> str | None:
     if private_ok:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise WebhookError("unresolvable", {"url": ["the host does not resolve"]}) from None
-    for info in infos:
-        addr = judged(ipaddress.ip_address(info[4][0].split("%")[0]))
-        if not addr.is_global or addr.is_multicast:  # the address itself is not named: it may be internal
-            raise WebhookError("non-public address", {"url": ["resolves to a non-public address"]})
-    return infos[0][4][0] if infos else None
+        return resolve_public(parts.hostname, port or 443)
+    except AddressRefused as e:
+        if e.reason == "unresolvable":
+            raise WebhookError("unresolvable", {"url": ["the host does not resolve"]}) from None
+        raise WebhookError("non-public address", {"url": ["resolves to a non-public address"]}) from None
 
 
 def new_secret() -> str:
