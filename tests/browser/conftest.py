@@ -135,6 +135,29 @@ SETTLED = """async () => {
 }"""
 
 
+def make_dashboard_user(runner, email, role, *site_keys):
+    """A dashboard user made as an operator makes one: `flask users create`, the password on stdin."""
+    from tests.admin.conftest import PASSWORD
+
+    grants = [arg for key in site_keys for arg in ("--site", key)]
+    r = runner.invoke(args=["users", "create", "--email", email, "--role", role, *grants, "--password-stdin"],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+
+
+def dashboard_context(browser, **options):
+    """(context, page, errors) for one dashboard user: an address of its own (the sign-in throttle
+    counts per address), and the page's errors and Content Security Policy reports collected."""
+    from tests.admin.conftest import new_address
+
+    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()}, **options)
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return ctx, page, errors
+
+
 def sign_in(page, base, email, password=None, wait=True):
     """Sign in to the dashboard through its page, by the labelled fields; then wait for the site list
     (unless `wait` is False: a sign-in meant to fail)."""

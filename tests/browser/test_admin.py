@@ -1,20 +1,14 @@
 """The dashboard in real Chromium against the running app: a person signs in through the page's
 labelled fields and sees their sites; every page passes axe-core and reads at phone width."""
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import axe_violations
+from tests.admin.conftest import PASSWORD
+from tests.browser.conftest import axe_violations, dashboard_context, make_dashboard_user
 
 
 def test_an_owner_signs_in_through_the_page_and_sees_the_site_list(app, browser, live_server, runner, make_site,
                                                                    screenshots):
     site_key, _ = make_site(name="Corner shop", origins=("https://corner.example",))
-    r = runner.invoke(args=["users", "create", "--email", "ann@corner.example", "--role", "owner", "--site", site_key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    make_dashboard_user(runner, "ann@corner.example", "owner", site_key)
+    ctx, page, errors = dashboard_context(browser)
     try:
         page.goto(live_server + "/")
         assert page.url == f"{live_server}/admin/login?next=/admin/"

@@ -4,7 +4,7 @@ the banner editor is refused (403 page) and offered no link to it."""
 from app.extensions import db
 from app.services.sites.administration import create_site
 from tests.admin.conftest import PASSWORD, audit_entries, new_address
-from tests.browser.conftest import axe_violations, sign_in
+from tests.browser.conftest import axe_violations, make_dashboard_user, sign_in
 
 
 def test_throttle_csrf_and_roles_hold_in_the_browser(app, browser, live_server, runner, screenshots):
@@ -13,9 +13,7 @@ def test_throttle_csrf_and_roles_hold_in_the_browser(app, browser, live_server, 
         key = site.site_key
         db.session.remove()
     for email, role in (("olga@guarded.example", "owner"), ("vic@guarded.example", "viewer")):
-        r = runner.invoke(args=["users", "create", "--email", email, "--role", role, "--site", key,
-                                "--password-stdin"], input=PASSWORD + "\n")
-        assert r.exit_code == 0, r.output
+        make_dashboard_user(runner, email, role, key)
     ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
     page = ctx.new_page()
     try:

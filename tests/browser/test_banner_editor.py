@@ -3,8 +3,8 @@ live preview of the real widget (which axe-core passes in every regime), publish
 visitor who had already chosen is asked again, with the new text."""
 from app.extensions import db
 from app.services.sites.administration import create_site
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import Visitor, axe_violations, sign_in
+from tests.admin.conftest import new_address
+from tests.browser.conftest import Visitor, axe_violations, dashboard_context, make_dashboard_user, sign_in
 
 NEW = "Neu formuliert: Wir fragen erst, dann messen wir."
 
@@ -14,15 +14,9 @@ def test_edit_preview_publish_and_the_visitor_is_asked_again(app, browser, live_
         site, _ = create_site("Laden", [live_server], ["en", "de"], "en", policy_url=f"{live_server}/demo/privacy")
         key = site.site_key
         db.session.remove()
-    r = runner.invoke(args=["users", "create", "--email", "eve@laden.example", "--role", "editor", "--site", key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+    make_dashboard_user(runner, "eve@laden.example", "editor", key)
     visitor = Visitor(browser, live_server, key, where="DE", language="de")
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    ctx, page, errors = dashboard_context(browser)
     # routed, so never from the browser's cache: /w/<site_key>.js may be cached for 5 minutes, and
     # the test asks what the server serves now
     visitor.page.route("**/w/*", lambda route: route.continue_())
@@ -83,9 +77,7 @@ def test_theme_colours_show_in_the_preview_and_keep_axe_happy(app, browser, live
         site, _ = create_site("Farbe", [live_server], ["en"], "en")
         key = site.site_key
         db.session.remove()
-    r = runner.invoke(args=["users", "create", "--email", "tom@farbe.example", "--role", "editor", "--site", key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+    make_dashboard_user(runner, "tom@farbe.example", "editor", key)
     ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
     page = ctx.new_page()
     try:

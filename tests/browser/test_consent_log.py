@@ -1,15 +1,12 @@
 """The consent log in real Chromium: a visitor decides on the demo page, and the site's privacy
 officer pastes the receipt the widget kept, finds the record and opens its page, which says the
 record verifies; every page passes axe-core and reads at phone width."""
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import axe_violations, sign_in
+from tests.browser.conftest import axe_violations, dashboard_context, make_dashboard_user, sign_in
 
 
 def test_a_privacy_officer_finds_a_visitors_record_by_its_receipt(app, browser, live_server, runner, demo_site,
                                                                  visit, screenshots):
-    r = runner.invoke(args=["users", "create", "--email", "pia@demo.example", "--role", "privacy", "--site",
-                            demo_site, "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+    make_dashboard_user(runner, "pia@demo.example", "privacy", demo_site)
     visitor = visit(where="DE")
     visitor.open()
     visitor.click("Reject all")
@@ -17,11 +14,7 @@ def test_a_privacy_officer_finds_a_visitors_record_by_its_receipt(app, browser, 
     receipt, record_id = state["receipt"], state["recordId"]
     assert receipt and record_id
 
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    ctx, page, errors = dashboard_context(browser)
     try:
         sign_in(page, live_server, "pia@demo.example")
         page.get_by_role("link", name="Demo shop").click()

@@ -1,9 +1,9 @@
 """The overview in real Chromium: after a known set of decisions (tests/api/test_stats.py) and a
 rollup, the page's choices and purposes tables show the API's figures; the charts and tables pass
 axe-core and the page reads at phone width."""
-from tests.admin.conftest import PASSWORD, new_address
+from tests.admin.conftest import new_address
 from tests.api.test_stats import rollup, stats, write_known_set
-from tests.browser.conftest import axe_violations, sign_in
+from tests.browser.conftest import axe_violations, make_dashboard_user, sign_in
 
 
 def test_the_overview_shows_the_apis_counts(app, browser, live_server, client, runner, site_ctx, screenshots):
@@ -11,9 +11,7 @@ def test_the_overview_shows_the_apis_counts(app, browser, live_server, client, r
     write_known_set(client, runner, site_key)
     rollup(runner, site_key)
     api = stats(client, auth)["totals"]
-    r = runner.invoke(args=["users", "create", "--email", "val@shop.example", "--role", "viewer", "--site", site_key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+    make_dashboard_user(runner, "val@shop.example", "viewer", site_key)
     ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
     page = ctx.new_page()
     errors = []

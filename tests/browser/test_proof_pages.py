@@ -4,29 +4,19 @@ navigation, reaches the version's "Download ZIP" link by keyboard and downloads 
 reads at phone width."""
 import zipfile
 
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import CHROMIUM, axe_violations, sign_in
-
-
-def make_user(runner, email, role, site_key):
-    r = runner.invoke(args=["users", "create", "--email", email, "--role", role, "--site", site_key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+from tests.admin.conftest import new_address
+from tests.browser.conftest import CHROMIUM, axe_violations, dashboard_context, make_dashboard_user, sign_in
 
 
 def test_a_viewer_downloads_a_pack_by_keyboard_and_an_editor_sees_its_screenshots(
         app, browser, live_server, runner, make_site, screenshots, tmp_path):
     site_key, _ = make_site(name="Shop", languages=["en"])
     assert runner.invoke(args=["proof", "build", site_key, "--version", "1"]).exit_code == 0
-    make_user(runner, "vera@shop.example", "viewer", site_key)
-    make_user(runner, "ed@shop.example", "editor", site_key)
+    make_dashboard_user(runner, "vera@shop.example", "viewer", site_key)
+    make_dashboard_user(runner, "ed@shop.example", "editor", site_key)
     base = f"{live_server}/admin/sites/{site_key}/proof"
 
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()}, accept_downloads=True)
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    ctx, page, errors = dashboard_context(browser, accept_downloads=True)
     try:
         sign_in(page, live_server, "vera@shop.example")
         page.get_by_role("link", name="Shop").click()

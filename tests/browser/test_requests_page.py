@@ -1,23 +1,16 @@
 """Erasing a person from the requests page in real Chromium: an owner records Jane's erasure
 request, erases her through the confirmation step, sees what went, and finds the erasure and the
 request in the site's audit log; axe-core passes every page, and each reads at phone width."""
-from tests.admin.conftest import PASSWORD, new_address
 from tests.admin.test_requests_page import JANE, api_requests, jane
-from tests.browser.conftest import axe_violations, sign_in
+from tests.browser.conftest import axe_violations, dashboard_context, make_dashboard_user, sign_in
 
 
 def test_an_owner_erases_a_person_from_the_requests_page_and_the_audit_log_shows_it(
         app, browser, client, live_server, runner, make_site, screenshots):
     key, api_key = make_site(name="Corner shop")
     jane(client, key, api_key)  # her consents, identity and email consent, through the API
-    r = runner.invoke(args=["users", "create", "--email", "ann@corner.example", "--role", "owner", "--site", key,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    make_dashboard_user(runner, "ann@corner.example", "owner", key)
+    ctx, page, errors = dashboard_context(browser)
     try:
         sign_in(page, live_server, "ann@corner.example")
         page.goto(f"{live_server}/admin/sites/{key}")

@@ -1,22 +1,15 @@
 """The Scan page in real Chromium: an editor queues a scan of the demo shop, the worker runs it, the
 page lists it done with no findings and opens its report (screenshots inline, under the report's
 own policy); axe-core passes the page, with its form's errors too, and it reads at phone width."""
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import CHROMIUM, axe_violations, sign_in
+from tests.browser.conftest import CHROMIUM, axe_violations, dashboard_context, make_dashboard_user, sign_in
 
 
 def test_an_editor_queues_a_scan_the_worker_runs_it_and_the_report_opens(
         app, browser, live_server, runner, demo_site, screenshots, monkeypatch):
     monkeypatch.setitem(app.config, "SCAN_CHROMIUM", CHROMIUM)
     monkeypatch.setitem(app.config, "SCAN_PAGE_SECONDS", 15)
-    r = runner.invoke(args=["users", "create", "--email", "eve@demo.example", "--role", "editor", "--site", demo_site,
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
-    ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
-    page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    make_dashboard_user(runner, "eve@demo.example", "editor", demo_site)
+    ctx, page, errors = dashboard_context(browser)
     try:
         sign_in(page, live_server, "eve@demo.example")
         page.goto(f"{live_server}/admin/sites/{demo_site}")

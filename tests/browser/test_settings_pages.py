@@ -4,8 +4,8 @@ adds a webhook, sets the double-opt-in default, adds a user with a generated pas
 their role; axe-core finds nothing on any page, and each is screenshotted."""
 from app.extensions import db
 from app.services.sites.administration import create_site
-from tests.admin.conftest import PASSWORD, new_address
-from tests.browser.conftest import axe_violations, sign_in
+from tests.admin.conftest import new_address
+from tests.browser.conftest import axe_violations, make_dashboard_user, sign_in
 
 
 def test_keys_webhooks_settings_and_users_pages(app, browser, live_server, runner, screenshots):
@@ -13,9 +13,7 @@ def test_keys_webhooks_settings_and_users_pages(app, browser, live_server, runne
         site, _ = create_site("Laden", [live_server], ["en", "de"], "en", policy_url=f"{live_server}/demo/privacy")
         key = site.site_key
         db.session.remove()
-    r = runner.invoke(args=["users", "create", "--email", "olga@laden.example", "--role", "owner",
-                            "--password-stdin"], input=PASSWORD + "\n")
-    assert r.exit_code == 0, r.output
+    make_dashboard_user(runner, "olga@laden.example", "owner")
     ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()},
                               permissions=["clipboard-read", "clipboard-write"])
     page = ctx.new_page()
