@@ -77,7 +77,12 @@ def policy_version(site: Site, version: str) -> PolicyVersion:
 
 def latest_pack(site: Site, version: str) -> ProofPack | None:
     """The version's pack (the newest, when a rebuild superseded one)."""
-    return db.session.execute(db.select(ProofPack).where(ProofPack.site_id == site.id, ProofPack.version == version)
+    return version_pack(site.id, version)
+
+
+def version_pack(site_id: int, version: str) -> ProofPack | None:
+    """latest_pack by the site's id."""
+    return db.session.execute(db.select(ProofPack).where(ProofPack.site_id == site_id, ProofPack.version == version)
                               .order_by(ProofPack.id.desc()).limit(1)).scalar_one_or_none()
 
 
@@ -94,11 +99,7 @@ def collected_with(site_id: int, policy_version: str | None, widget_build: str |
     version (its digest, None until built, and whether the pack shows that same build)."""
     from app.services import widget_builds  # it reads the app's caches; this module is imported by the CLI early
 
-    pack = None
-    if policy_version is not None:
-        pack = db.session.execute(db.select(ProofPack).where(ProofPack.site_id == site_id,
-                                                             ProofPack.version == policy_version)
-                                  .order_by(ProofPack.id.desc()).limit(1)).scalar_one_or_none()
+    pack = version_pack(site_id, policy_version) if policy_version is not None else None
     pack_build = ((pack.manifest.get("widget") or {}).get("sha256")) if pack is not None else None
     return {
         "widget_build": widget_build,
